@@ -1,0 +1,1 @@
+"""The typed Canary model: parsing, defaulting and cross-field validation. Pure."""
