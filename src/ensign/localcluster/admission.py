@@ -119,9 +119,7 @@ def admit(store: Store, rt: ResourceType, body: JSON, old: JSON | None) -> None:
         pruned = rt.schema.prune(body)
         body.clear()
         body.update(rt.schema.default(pruned))
-        causes += [
-            StatusCause(c.type, c.message, c.field) for c in rt.schema.validate(body)
-        ]
+        causes += [StatusCause(c.type, c.message, c.field) for c in rt.schema.validate(body)]
     if causes:
         raise errors.invalid(kind=rt.kind, group=rt.group, name=name, causes=_dedupe(causes))
 

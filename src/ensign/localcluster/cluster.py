@@ -93,7 +93,9 @@ class LocalCluster:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
-    def kubeconfig(self, *, namespace: str = "default", user: str = "ensign-admin") -> dict[str, Any]:
+    def kubeconfig(
+        self, *, namespace: str = "default", user: str = "ensign-admin"
+    ) -> dict[str, Any]:
         """A kubeconfig dict pointing at this cluster (any bearer token is accepted)."""
         return {
             "apiVersion": "v1",

@@ -102,9 +102,7 @@ class Faults:
         self, *, verb: str, resource: str, namespace: str, name: str
     ) -> tuple[float, ApiError | None]:
         """The delay to add and the error to answer with, if any rule matches."""
-        delay = sum(
-            r.seconds for r in self.latencies if r.matches(verb=verb, resource=resource)
-        )
+        delay = sum(r.seconds for r in self.latencies if r.matches(verb=verb, resource=resource))
         for rule in self.failures:
             if rule.matches(verb=verb, resource=resource, namespace=namespace, name=name):
                 rule.remaining -= 1

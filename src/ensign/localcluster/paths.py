@@ -42,8 +42,10 @@ def parse(path: str) -> Target | None:
         legacy_watch, rest = True, rest[1:]
     if not rest:
         return Target(group=group, version=version)
-    if rest[0] == "namespaces" and len(rest) >= 3 and not (
-        len(rest) == 3 and rest[2] in _NAMESPACE_SUBRESOURCES
+    if (
+        rest[0] == "namespaces"
+        and len(rest) >= 3
+        and not (len(rest) == 3 and rest[2] in _NAMESPACE_SUBRESOURCES)
     ):
         ns, rest = rest[1], rest[2:]
     else:

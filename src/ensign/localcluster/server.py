@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,7 @@ from ensign.localcluster.selectors import (
 )
 from ensign.localcluster.store import JSON, Store, WatchEvent
 
+log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 JSON_CT = "application/json"
@@ -107,6 +109,9 @@ class ApiServer:
             return await self._resource(request, target)
         except ApiError as exc:
             return error_response(exc)
+        except Exception as exc:  # a bug here must answer like an apiserver, not drop the socket
+            log.exception("internal error serving %s %s", request.method, path)
+            return error_response(ApiError(500, "InternalError", f"Internal error occurred: {exc!r}"))
 
     async def _resource(self, request: web.Request, target: paths.Target) -> web.StreamResponse:
         rt = self.store.find_type(target.group, target.version, target.plural)
@@ -118,9 +123,15 @@ class ApiServer:
             or (target.subresource == "scale" and rt.scale is None)
         ):
             raise errors.route_not_found()
-        if rt.namespaced and target.name == "" and not target.namespace and request.method in (
-            "POST",
-            "DELETE",
+        if (
+            rt.namespaced
+            and target.name == ""
+            and not target.namespace
+            and request.method
+            in (
+                "POST",
+                "DELETE",
+            )
         ):
             raise errors.route_not_found()
         verb = _verb(request, target)
@@ -139,7 +150,9 @@ class ApiServer:
 
     # ------------------------------------------------------------- verbs
 
-    async def _do_get(self, request: web.Request, rt: ResourceType, t: paths.Target) -> web.Response:
+    async def _do_get(
+        self, request: web.Request, rt: ResourceType, t: paths.Target
+    ) -> web.Response:
         obj = self.store.get(rt, t.namespace, t.name)
         if t.subresource == "scale":
             from ensign.localcluster.admission import scale_view
@@ -149,7 +162,9 @@ class ApiServer:
             return json_response(tables.table(rt, [obj], self.store.resource_version, now()))
         return json_response(obj)
 
-    async def _do_list(self, request: web.Request, rt: ResourceType, t: paths.Target) -> web.Response:
+    async def _do_list(
+        self, request: web.Request, rt: ResourceType, t: paths.Target
+    ) -> web.Response:
         q = request.query
         labels, fields = _selectors(rt, q)
         limit = _int_param(q, "limit")
@@ -191,7 +206,9 @@ class ApiServer:
         )
         return self._written(rt, t, obj)
 
-    async def _do_patch(self, request: web.Request, rt: ResourceType, t: paths.Target) -> web.Response:
+    async def _do_patch(
+        self, request: web.Request, rt: ResourceType, t: paths.Target
+    ) -> web.Response:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
         if content_type not in PATCH_TYPES:
             raise errors.unsupported_media_type(content_type, PATCH_TYPES)
@@ -297,8 +314,17 @@ class ApiServer:
                 return response
             for line in initial:
                 await _write_line(response, line)
-            await self._pump(response, rt, t, queue, since=since, timeout=timeout,
-                             bookmarks=bookmarks, labels=labels, fields=fields)
+            await self._pump(
+                response,
+                rt,
+                t,
+                queue,
+                since=since,
+                duration=timeout,
+                bookmarks=bookmarks,
+                labels=labels,
+                fields=fields,
+            )
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -315,13 +341,13 @@ class ApiServer:
         queue: asyncio.Queue[WatchEvent],
         *,
         since: int,
-        timeout: float,
+        duration: float,
         bookmarks: bool,
         labels: LabelSelector | None,
         fields: FieldSelector | None,
     ) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + duration
         next_bookmark = loop.time() + self.bookmark_interval
         last_rv = since
         while True:
@@ -429,7 +455,9 @@ def _parse_rv(raw: str) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise errors.bad_request(f'Invalid value: "{raw}": resourceVersion must be an integer') from exc
+        raise errors.bad_request(
+            f'Invalid value: "{raw}": resourceVersion must be an integer'
+        ) from exc
 
 
 def _list_meta(rv: str, token: str, remaining: int) -> JSON:
@@ -490,8 +518,9 @@ async def _delete_options(request: web.Request) -> JSON:
         options.pop("dryRun", None)
     policy = options.get("propagationPolicy")
     if policy is not None and policy not in ("Background", "Foreground", "Orphan"):
-        raise errors.bad_request(f'Unsupported value: "{policy}": supported values: '
-                                 '"Foreground", "Background", "Orphan"')
+        raise errors.bad_request(
+            f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"'
+        )
     return options
 
 
@@ -501,9 +530,18 @@ def _patcher(
     """A function from the current object to the patched one, and whether it may create."""
     if content_type == "application/apply-patch+yaml":
         if not q.get("fieldManager"):
-            raise errors.invalid(kind="PatchOptions", group="meta.k8s.io", name="", causes=[
-                errors.StatusCause("FieldValueRequired", "Required value: is required for apply patch",
-                                   "fieldManager")])
+            raise errors.invalid(
+                kind="PatchOptions",
+                group="meta.k8s.io",
+                name="",
+                causes=[
+                    errors.StatusCause(
+                        "FieldValueRequired",
+                        "Required value: is required for apply patch",
+                        "fieldManager",
+                    )
+                ],
+            )
         applied = _decode_body(raw, "yaml")
         if not isinstance(applied, dict):
             raise errors.bad_request("apply patch must be an object")

@@ -191,22 +191,32 @@ class Store:
 
     # ---------------------------------------------------------------- writes
 
-    def create(self, rt: ResourceType, namespace: str, body: JSON, *, dry_run: bool = False) -> JSON:
+    def create(
+        self, rt: ResourceType, namespace: str, body: JSON, *, dry_run: bool = False
+    ) -> JSON:
         meta = _meta(body)
         namespace = self._check_namespace(rt, namespace, meta)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = f"{meta['generateName']}{_random_suffix()}"
         name = str(meta.get("name") or "")
         self._check_kind(rt, body)
-        if rt.status and rt.plural != "namespaces" and (not rt.builtin or rt.plural in
-                                                        admission.STATUS_RESET_ON_CREATE):
+        if (
+            rt.status
+            and rt.plural != "namespaces"
+            and (not rt.builtin or rt.plural in admission.STATUS_RESET_ON_CREATE)
+        ):
             body.pop("status", None)
         admission.admit(self, rt, body, None)
         key = (namespace if rt.namespaced else "", name)
         if key in self._bucket(rt):
             raise errors.already_exists(plural=rt.plural, group=rt.group, name=name)
-        for drop in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
-                     "managedFields", "selfLink"):
+        for drop in (
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "managedFields",
+            "selfLink",
+        ):
             meta.pop(drop, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = rfc3339(self.clock())
@@ -243,10 +253,18 @@ class Store:
             )
         rv = meta.get("resourceVersion")
         if not rv:
-            raise errors.invalid(kind=rt.kind, group=rt.group, name=name, causes=[
-                errors.StatusCause("FieldValueInvalid",
-                                   "Invalid value: 0x0: must be specified for an update",
-                                   "metadata.resourceVersion")])
+            raise errors.invalid(
+                kind=rt.kind,
+                group=rt.group,
+                name=name,
+                causes=[
+                    errors.StatusCause(
+                        "FieldValueInvalid",
+                        "Invalid value: 0x0: must be specified for an update",
+                        "metadata.resourceVersion",
+                    )
+                ],
+            )
         self._check_precondition(rt, old, str(rv), meta.get("uid"))
         return self._update(rt, old, body, subresource=subresource, dry_run=dry_run)
 
@@ -270,14 +288,18 @@ class Store:
             body = patcher({})
             _meta(body).setdefault("name", name)
             return self.create(rt, namespace, body, dry_run=dry_run)
-        view = admission.scale_view(rt, old) if subresource == "scale" else self._as_version(rt, old)
+        view = (
+            admission.scale_view(rt, old) if subresource == "scale" else self._as_version(rt, old)
+        )
         patched = patcher(view)
         meta = _meta(patched)
         rv = meta.get("resourceVersion")
         if rv and str(rv) != old["metadata"]["resourceVersion"]:
             raise errors.conflict(plural=rt.plural, group=rt.group, name=name)
         if meta.get("name", name) != name and subresource != "scale":
-            raise errors.bad_request("metadata.name: Invalid value: the name cannot be changed by a patch")
+            raise errors.bad_request(
+                "metadata.name: Invalid value: the name cannot be changed by a patch"
+            )
         self._check_precondition(rt, old, None, meta.get("uid"))
         meta["resourceVersion"] = old["metadata"]["resourceVersion"]
         return self._update(rt, old, patched, subresource=subresource, dry_run=dry_run)
@@ -302,9 +324,12 @@ class Store:
         if rt.storage_key == NAMESPACES:
             return self._terminate_namespace(rt, old)
         finalizers = list(meta.get("finalizers") or [])
-        if propagation == "Foreground" and "foregroundDeletion" not in finalizers:
-            if self._dependents.get(meta["uid"]):
-                finalizers.append("foregroundDeletion")
+        if (
+            propagation == "Foreground"
+            and "foregroundDeletion" not in finalizers
+            and self._dependents.get(meta["uid"])
+        ):
+            finalizers.append("foregroundDeletion")
         if propagation == "Orphan":
             self._orphan_dependents(meta["uid"])
         if finalizers:
@@ -361,8 +386,13 @@ class Store:
         if obj is None:
             return 0
         owners = obj["metadata"].get("ownerReferences") or []
-        alive = [o for o in owners if o.get("uid") in self._uids and o.get("uid") != owner_uid
-                 and not self._is_deleting_uid(str(o.get("uid")))]
+        alive = [
+            o
+            for o in owners
+            if o.get("uid") in self._uids
+            and o.get("uid") != owner_uid
+            and not self._is_deleting_uid(str(o.get("uid")))
+        ]
         if alive:
             return 0
         rt = self._type_of_stored(storage_key, obj)
@@ -500,7 +530,7 @@ class Store:
             raise ApiError(
                 403,
                 "Forbidden",
-                f"{rt.plural} \"{meta.get('name', '')}\" is forbidden: unable to create new content "
+                f'{rt.plural} "{meta.get("name", "")}" is forbidden: unable to create new content '
                 f"in namespace {namespace} because it is being terminated",
                 name=str(meta.get("name", "")),
                 group=rt.group,
@@ -522,9 +552,7 @@ class Store:
         body["apiVersion"] = rt.api_version
         body["kind"] = rt.kind
 
-    def _check_precondition(
-        self, rt: ResourceType, old: JSON, rv: str | None, uid: object
-    ) -> None:
+    def _check_precondition(self, rt: ResourceType, old: JSON, rv: str | None, uid: object) -> None:
         meta = old["metadata"]
         name = meta["name"]
         if uid and uid != meta["uid"]:
@@ -554,8 +582,15 @@ class Store:
         new["kind"] = rt.kind
         meta = _meta(new)
         old_meta = old["metadata"]
-        for fixed in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp",
-                      "deletionGracePeriodSeconds", "generation"):
+        for fixed in (
+            "uid",
+            "creationTimestamp",
+            "namespace",
+            "name",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ):
             if fixed in old_meta:
                 meta[fixed] = old_meta[fixed]
             else:
@@ -567,10 +602,19 @@ class Store:
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
             if added:
-                raise errors.invalid(kind=rt.kind, group=rt.group, name=old_meta["name"], causes=[
-                    errors.StatusCause("FieldValueForbidden",
-                                       "Forbidden: no new finalizers can be added if the object is "
-                                       "being deleted", "metadata.finalizers")])
+                raise errors.invalid(
+                    kind=rt.kind,
+                    group=rt.group,
+                    name=old_meta["name"],
+                    causes=[
+                        errors.StatusCause(
+                            "FieldValueForbidden",
+                            "Forbidden: no new finalizers can be added if the object is "
+                            "being deleted",
+                            "metadata.finalizers",
+                        )
+                    ],
+                )
         if "generation" in old_meta and admission.spec_changed(rt, old, new):
             meta["generation"] = int(old_meta["generation"]) + 1
         if new == old:
@@ -591,11 +635,14 @@ class Store:
         self._index(rt, key, obj, old)
         if rt.storage_key == CRDS:
             self._register_crd(obj, old)
-        self._record(WatchEvent(self._rv, "MODIFIED" if old else "ADDED", rt.storage_key,
-                                key[0], obj, old))
+        self._record(
+            WatchEvent(self._rv, "MODIFIED" if old else "ADDED", rt.storage_key, key[0], obj, old)
+        )
         return obj
 
-    def _remove(self, rt: ResourceType, key: ObjectKey, obj: JSON, previous: JSON | None = None) -> JSON:
+    def _remove(
+        self, rt: ResourceType, key: ObjectKey, obj: JSON, previous: JSON | None = None
+    ) -> JSON:
         self._rv += 1
         gone = dict(obj)
         gone["metadata"] = dict(obj["metadata"], resourceVersion=str(self._rv))
@@ -648,8 +695,13 @@ class Store:
                 v["name"] for v in crd["spec"].get("versions", []) if v.get("storage")
             ],
             "conditions": [
-                {"type": t, "status": "True", "reason": r, "message": m,
-                 "lastTransitionTime": rfc3339(self.clock())}
+                {
+                    "type": t,
+                    "status": "True",
+                    "reason": r,
+                    "message": m,
+                    "lastTransitionTime": rfc3339(self.clock()),
+                }
                 for t, r, m in (
                     ("NamesAccepted", "NoConflicts", "no conflicts found"),
                     ("Established", "InitialNamesAccepted", "the initial names have been accepted"),
@@ -687,5 +739,3 @@ def _decode_continue(token: str) -> ObjectKey:
         return (str(data["ns"]), str(data["name"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise errors.bad_request(f"continue key is not valid: {exc}") from exc
-
-

@@ -1,0 +1,77 @@
+"""The `ensign` command line. Parses arguments and hands over; no logic lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import click
+
+from ensign import __version__
+
+
+@click.group(invoke_without_command=True)
+@click.version_option(__version__, prog_name="ensign")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Ensign: progressive delivery for Kubernetes, a drop-in re-implementation of Flagger."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@main.command()
+@click.option("--kubeconfig", type=click.Path(path_type=Path), help="Also write a kubeconfig here.")
+def demo(kubeconfig: Path | None) -> None:
+    """Start the local cluster, apply the CRDs and the podinfo example, and report."""
+    from ensign.demo import run_demo
+
+    asyncio.run(run_demo(kubeconfig=kubeconfig))
+
+
+@main.command("localcluster")
+@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any).")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path),
+    default=Path("localcluster.kubeconfig"),
+    show_default=True,
+    help="Where to write the kubeconfig.",
+)
+@click.option(
+    "--ready-delay",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds before new pods of a Deployment or DaemonSet become ready.",
+)
+@click.option(
+    "--crds/--no-crds",
+    default=True,
+    show_default=True,
+    help="Install the flagger.app CRDs at start.",
+)
+def localcluster(port: int, kubeconfig: Path, ready_delay: float, crds: bool) -> None:
+    """Run the local cluster (an in-process Kubernetes API server) until Ctrl-C."""
+    asyncio.run(_serve(port=port, kubeconfig=kubeconfig, ready_delay=ready_delay, crds=crds))
+
+
+async def _serve(*, port: int, kubeconfig: Path, ready_delay: float, crds: bool) -> None:
+    from ensign.crds import load_crds
+    from ensign.localcluster.cluster import LocalCluster
+    from ensign.localcluster.kinds import BUILTIN_TYPES
+
+    crd_type = next(t for t in BUILTIN_TYPES if t.plural == "customresourcedefinitions")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with LocalCluster(port=port, default_ready_delay=ready_delay) as cluster:
+        if crds:
+            for crd in load_crds():
+                cluster.store.create(crd_type, "", crd)
+        path = cluster.write_kubeconfig(kubeconfig)
+        click.echo(f"local cluster listening on {cluster.url}")
+        click.echo(f"export KUBECONFIG={path.resolve()}")
+        await stop.wait()
+    click.echo("local cluster stopped")
