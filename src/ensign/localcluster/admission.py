@@ -106,16 +106,20 @@ def admit(store: Store, rt: ResourceType, body: JSON, old: JSON | None) -> None:
     """Default, prune and validate `body` in place; raise 400/422 like a real apiserver."""
     meta = body.get("metadata") or {}
     name = str(meta.get("name") or "")
-    causes = _metadata_causes(meta)
+    causes: list[StatusCause] = []
     if rt.builtin:
         decode_error = builtin.decode_errors(rt.group, rt.plural, body)
         if decode_error:
             raise errors.bad_request(decode_error)
         builtin.apply_defaults(rt.group, rt.plural, body)
+        if old is not None:
+            builtin.preserve_allocated(rt.group, rt.plural, body, old)
         if rt.storage_key == ("", "services"):
             _allocate_cluster_ip(store, body, old)
         causes += builtin.validate(rt.group, rt.plural, body, old)
-    elif rt.schema is not None:
+    else:
+        causes = _metadata_causes(meta)
+    if not rt.builtin and rt.schema is not None:
         pruned = rt.schema.prune(body)
         body.clear()
         body.update(rt.schema.default(pruned))

@@ -12,13 +12,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import yaml
 from aiohttp import web
 
-from ensign.localcluster import discovery, errors, patches, paths, tables
+from ensign.localcluster import discovery, errors, openapi, patches, paths, tables
 from ensign.localcluster.errors import ApiError
 from ensign.localcluster.faults import Faults
 from ensign.localcluster.kinds import ResourceType
@@ -100,6 +100,10 @@ class ApiServer:
             return web.Response(text="ok", content_type="text/plain")
         if path.rstrip("/") == "/version":
             return json_response(discovery.version_info())
+        if path.startswith("/openapi/v3"):
+            return self._openapi(path)
+        if path.startswith("/openapi/v2"):
+            return error_response(errors.route_not_found())
         try:
             target = paths.parse(path)
             if target is None:
@@ -111,7 +115,24 @@ class ApiServer:
             return error_response(exc)
         except Exception as exc:  # a bug here must answer like an apiserver, not drop the socket
             log.exception("internal error serving %s %s", request.method, path)
-            return error_response(ApiError(500, "InternalError", f"Internal error occurred: {exc!r}"))
+            return error_response(
+                ApiError(500, "InternalError", f"Internal error occurred: {exc!r}")
+            )
+
+    def _openapi(self, path: str) -> web.Response:
+        rest = path[len("/openapi/v3") :].strip("/")
+        if not rest:
+            return json_response(openapi.root(self.store))
+        parts = rest.split("/")
+        group, version = (
+            ("", parts[1])
+            if parts[0] == "api" and len(parts) == 2
+            else ((parts[1], parts[2]) if parts[0] == "apis" and len(parts) == 3 else ("", ""))
+        )
+        doc = openapi.group_version(self.store, group, version) if version else None
+        if doc is None:
+            return error_response(errors.route_not_found())
+        return json_response(doc)
 
     async def _resource(self, request: web.Request, target: paths.Target) -> web.StreamResponse:
         rt = self.store.find_type(target.group, target.version, target.plural)
@@ -284,6 +305,7 @@ class ApiServer:
             fields = parse_field_selector(f"metadata.name={t.name}", rt.supported_field_labels)
         timeout = float(_int_param(q, "timeoutSeconds") or self.default_watch_timeout)
         bookmarks = q.get("allowWatchBookmarks", "") in _TRUE
+        as_table = tables.wants_table(request.headers.get("Accept", ""))
         queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
         sub = self.store.subscribe(rt.storage_key, queue.put_nowait)
         response = web.StreamResponse(headers={"Content-Type": JSON_CT})
@@ -295,7 +317,7 @@ class ApiServer:
             if rv in ("", "0"):
                 since = self.store.resource_version
                 items, _, _ = self.store.list(rt, t.namespace or None, labels=labels, fields=fields)
-                initial = [_encode({"type": "ADDED", "object": o}) for o in items]
+                initial = [self._encode_event(rt, "ADDED", o, as_table) for o in items]
             else:
                 since = _parse_rv(rv)
                 try:
@@ -304,7 +326,7 @@ class ApiServer:
                     error = exc
                     backlog = []
                 for event in backlog:
-                    line = self._event_line(rt, t, event, labels, fields)
+                    line = self._event_line(rt, t, event, labels, fields, as_table)
                     if line:
                         initial.append(line)
                     since = event.rv
@@ -324,6 +346,7 @@ class ApiServer:
                 bookmarks=bookmarks,
                 labels=labels,
                 fields=fields,
+                as_table=as_table,
             )
         except (ConnectionResetError, asyncio.CancelledError):
             pass
@@ -345,6 +368,7 @@ class ApiServer:
         bookmarks: bool,
         labels: LabelSelector | None,
         fields: FieldSelector | None,
+        as_table: bool,
     ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + duration
@@ -365,7 +389,7 @@ class ApiServer:
             if event.rv <= last_rv:
                 continue
             last_rv = event.rv
-            line = self._event_line(rt, t, event, labels, fields)
+            line = self._event_line(rt, t, event, labels, fields, as_table)
             if line:
                 await _write_line(response, line)
         if bookmarks:
@@ -390,6 +414,7 @@ class ApiServer:
         event: WatchEvent,
         labels: LabelSelector | None,
         fields: FieldSelector | None,
+        as_table: bool = False,
     ) -> bytes | None:
         if t.namespace and event.namespace != t.namespace:
             return None
@@ -405,7 +430,12 @@ class ApiServer:
             kind = "DELETED"
         elif not new_ok:
             return None
-        obj = event.obj
+        return self._encode_event(rt, kind, event.obj, as_table)
+
+    def _encode_event(self, rt: ResourceType, kind: str, obj: JSON, as_table: bool) -> bytes:
+        if as_table:
+            rv = int(obj.get("metadata", {}).get("resourceVersion", "0") or 0)
+            return _encode({"type": kind, "object": tables.table(rt, [obj], rv, now())})
         if obj.get("apiVersion") != rt.api_version:
             obj = dict(obj, apiVersion=rt.api_version, kind=rt.kind)
         return _encode({"type": kind, "object": obj})
@@ -485,7 +515,16 @@ def _dry_run(request: web.Request) -> bool:
     return request.query.get("dryRun", "") == "All"
 
 
+_PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+def _reject_protobuf(content_type: str) -> None:
+    if content_type.startswith(_PROTOBUF):
+        raise errors.unsupported_media_type(content_type, ("application/json", "application/yaml"))
+
+
 async def _read_object(request: web.Request) -> JSON:
+    _reject_protobuf(request.headers.get("Content-Type", ""))
     raw = await request.read()
     body = _decode_body(raw, request.headers.get("Content-Type", ""))
     if not isinstance(body, dict):
@@ -576,8 +615,8 @@ def _apply_patcher(rt: ResourceType, applied: JSON) -> Callable[[JSON], JSON]:
         if not obj:
             return applied
         if schema is not None:
-            return patches.apply_strategic_merge_patch(obj, applied, schema)
-        return patches.apply_merge_patch(obj, applied)
+            return cast(JSON, patches.apply_strategic_merge_patch(obj, applied, schema))
+        return cast(JSON, patches.apply_merge_patch(obj, applied))
 
     return _guard(run)
 
@@ -586,10 +625,10 @@ def _guard(fn: Callable[[JSON], Any]) -> Callable[[JSON], JSON]:
     def run(obj: JSON) -> JSON:
         try:
             out = fn(obj)
-        except patches.PatchTestFailed as exc:
-            raise ApiError(422, "Invalid", str(exc)) from exc
         except patches.PatchError as exc:
-            raise ApiError(422, "Invalid", str(exc)) from exc
+            code = int(getattr(exc, "http_status", 422))
+            reason = {400: "BadRequest", 413: "RequestEntityTooLarge"}.get(code, "Invalid")
+            raise ApiError(code, reason, str(exc)) from exc
         if not isinstance(out, dict):
             raise errors.bad_request("the patch produced a non-object")
         return out

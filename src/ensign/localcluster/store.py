@@ -9,6 +9,7 @@ layer turns them into streams. Admission (defaults, pruning, validation) is dele
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import secrets
 import uuid
@@ -161,7 +162,7 @@ class Store:
             return False
         return fields is None or fields.matches(obj)
 
-    def history_since(self, storage_key: StorageKey, rv: int) -> list[WatchEvent]:
+    def history_since(self, storage_key: StorageKey, rv: int) -> builtins.list[WatchEvent]:
         """Events after `rv` for one storage key; 410 Gone when `rv` has been compacted."""
         if rv < self._compacted_rv:
             raise errors.gone(f"too old resource version: {rv} ({self._compacted_rv})")
@@ -206,6 +207,8 @@ class Store:
             and (not rt.builtin or rt.plural in admission.STATUS_RESET_ON_CREATE)
         ):
             body.pop("status", None)
+        if rt.namespaced:
+            meta["namespace"] = namespace
         admission.admit(self, rt, body, None)
         key = (namespace if rt.namespaced else "", name)
         if key in self._bucket(rt):
@@ -353,7 +356,7 @@ class Store:
         *,
         labels: LabelSelector | None = None,
         fields: FieldSelector | None = None,
-    ) -> list[JSON]:
+    ) -> builtins.list[JSON]:
         items, _, _ = self.list(rt, namespace, labels=labels, fields=fields)
         out = []
         for item in items:

@@ -24,6 +24,7 @@ def wants_table(accept: str) -> bool:
 
 def table(rt: ResourceType, items: list[JSON], rv: int, now: datetime) -> JSON:
     columns, cells = _columns(rt)
+    dates = [i for i, col in enumerate(columns) if col["type"] == "date"]
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
@@ -31,7 +32,7 @@ def table(rt: ResourceType, items: list[JSON], rv: int, now: datetime) -> JSON:
         "columnDefinitions": columns,
         "rows": [
             {
-                "cells": [cell(item) for cell in cells],
+                "cells": _humanise([cell(item) for cell in cells], dates, now),
                 "object": {
                     "kind": "PartialObjectMetadata",
                     "apiVersion": "meta.k8s.io/v1",
@@ -41,6 +42,38 @@ def table(rt: ResourceType, items: list[JSON], rv: int, now: datetime) -> JSON:
             for item in items
         ],
     }
+
+
+def _humanise(cells: list[Any], dates: list[int], now: datetime) -> list[Any]:
+    for i in dates:
+        if isinstance(cells[i], str) and cells[i]:
+            cells[i] = human_age(cells[i], now)
+    return cells
+
+
+def human_age(timestamp: str, now: datetime) -> str:
+    """kubectl's short relative time: 45s, 3m12s, 17m, 5h2m, 3d4h, 120d, 2y."""
+    try:
+        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    seconds = max(int((now - then).total_seconds()), 0)
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if seconds < 120:
+        return f"{seconds}s"
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if hours < 3:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if days < 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    if days < 365 * 2:
+        return f"{days}d"
+    return f"{days // 365}y"
 
 
 def _column(name: str, kind: str = "string", *, priority: int = 0, fmt: str = "") -> JSON:
@@ -89,6 +122,11 @@ def _ports(obj: JSON) -> str:
     return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
 
 
+def _selector(obj: JSON) -> str:
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
+
+
 _BUILTIN: dict[str, list[tuple[JSON, Cell]]] = {
     "deployments": [
         (_column("Ready"), _deployment_ready),
@@ -106,7 +144,7 @@ _BUILTIN: dict[str, list[tuple[JSON, Cell]]] = {
         (_column("Type"), _path(".spec.type")),
         (_column("Cluster-IP"), _path(".spec.clusterIP")),
         (_column("Port(s)"), _ports),
-        (_column("Selector", priority=1), _path(".spec.selector")),
+        (_column("Selector", priority=1), _selector),
     ],
 }
 
