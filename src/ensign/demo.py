@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 import yaml
@@ -50,7 +50,9 @@ async def run_demo(*, kubeconfig: Path | None = None) -> None:
         client = AsyncClient(config=config)
         try:
             for crd in load_crds():
-                await client.create(CustomResourceDefinition.from_dict(crd))
+                await client.create(
+                    cast(CustomResourceDefinition, CustomResourceDefinition.from_dict(crd))
+                )
                 say(f"applied CustomResourceDefinition {crd['metadata']['name']}")
             for doc in yaml.safe_load_all(example_path().read_text()):
                 resource = _KINDS[doc["kind"]]

@@ -175,6 +175,16 @@ def _find(conditions: list[JSON], kind: str) -> JSON | None:
 
 # --------------------------------------------------------------------------- Deployments
 
+_AVAILABILITY = {
+    True: (AVAILABLE, "True", "MinimumReplicasAvailable", "Deployment has minimum availability."),
+    False: (
+        AVAILABLE,
+        "False",
+        "MinimumReplicasUnavailable",
+        "Deployment does not have minimum availability.",
+    ),
+}
+
 
 def deployment_status(
     obj: JSON,
@@ -198,36 +208,15 @@ def deployment_status(
     conditions: list[JSON] = list(old.get("conditions") or [])
     first_sync = "observedGeneration" not in old
     if first_sync:
-        created = condition(
-            PROGRESSING, "True", "NewReplicaSetCreated", f'Created new replica set "{rs}"', now
-        )
-        conditions = set_condition(conditions, created)
-    if pods.ready >= desired - max_unavailable(spec, desired):
-        available = condition(
-            AVAILABLE,
-            "True",
-            "MinimumReplicasAvailable",
-            "Deployment has minimum availability.",
-            now,
-        )
-    else:
-        available = condition(
-            AVAILABLE,
-            "False",
-            "MinimumReplicasUnavailable",
-            "Deployment does not have minimum availability.",
-            now,
-        )
-    conditions = set_condition(conditions, available)
+        created = (PROGRESSING, "True", "NewReplicaSetCreated", f'Created new replica set "{rs}"')
+        conditions = set_condition(conditions, condition(*created, now))
+    enough = pods.ready >= desired - max_unavailable(spec, desired)
+    conditions = set_condition(conditions, condition(*_AVAILABILITY[enough], now))
     if pods.settled(desired):
-        done = condition(
-            PROGRESSING,
-            "True",
-            "NewReplicaSetAvailable",
-            f'ReplicaSet "{rs}" has successfully progressed.',
-            now,
+        done = f'ReplicaSet "{rs}" has successfully progressed.'
+        conditions = set_condition(
+            conditions, condition(PROGRESSING, "True", "NewReplicaSetAvailable", done, now)
         )
-        conditions = set_condition(conditions, done)
     elif not first_sync:
         conditions = _rollout_progress(conditions, old, status, rs=rs, now=now, timed_out=timed_out)
     if conditions:

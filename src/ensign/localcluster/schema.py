@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
-from ensign.localcluster.cel import Program, UnsupportedRule, compile_rule
+from ensign.localcluster.cel import CelError, Program, UnsupportedRule, compile_rule
 
 __all__ = [
     "DUPLICATE",
@@ -359,7 +359,7 @@ class _Node:
     def __init__(self, raw: Mapping[str, Any], where: str) -> None:
         get = raw.get
         self.raw = raw
-        self.type: str = get("type") if isinstance(get("type"), str) else ""
+        self.type: str = _str_or(get("type"), "")
         self.nullable = get("nullable") is True
         self.int_or_string = get("x-kubernetes-int-or-string") is True
         self.embedded = get("x-kubernetes-embedded-resource") is True
@@ -376,7 +376,8 @@ class _Node:
         )
         self.required: tuple[str, ...] = tuple(r for r in get("required") or () if _is_str(r))
         self.addl = _Node(addl, f"{where}.additionalProperties") if _is_map(addl) else None
-        self.items = _Node(get("items"), f"{where}.items") if _is_map(get("items")) else None
+        items = get("items")
+        self.items = _Node(items, f"{where}.items") if _is_map(items) else None
         self.list_type = get("x-kubernetes-list-type")
         self.map_keys: tuple[str, ...] = tuple(get("x-kubernetes-list-map-keys") or ())
         self.atomic_map = get("x-kubernetes-map-type") == "atomic"
@@ -386,18 +387,22 @@ class _Node:
             )
             for key in ("allOf", "anyOf", "oneOf")
         )
-        self.not_ = _Node(get("not"), f"{where}.not") if _is_map(get("not")) else None
+        not_ = get("not")
+        self.not_ = _Node(not_, f"{where}.not") if _is_map(not_) else None
         self.junctors = bool(self.all_of or self.any_of or self.one_of or self.not_)
         self._scalar_keywords(get)
         self.rules = tuple(_compile_rules(self, get("x-kubernetes-validations") or (), where))
-        kids = [*(self.props or {}).values(), *(n for n in (self.addl, self.items) if n)]
-        self.deep_rules = bool(self.rules) or any(k.deep_rules for k in kids)
-        self.deep_lists = self.list_type in ("set", "map") or any(k.deep_lists for k in kids)
-        self.deep_embedded = self.embedded or any(k.deep_embedded for k in kids)
-        self.deep_defaults = any(k.has_default or k.deep_defaults for k in kids)
+        kids: list[_Node] = [*(self.props or {}).values()]
+        kids += [n for n in (self.addl, self.items) if n is not None]
+        self.deep_rules: bool = bool(self.rules) or any(k.deep_rules for k in kids)
+        self.deep_lists: bool = self.list_type in ("set", "map") or any(k.deep_lists for k in kids)
+        self.deep_embedded: bool = self.embedded or any(k.deep_embedded for k in kids)
+        self.deep_defaults: bool = any(k.has_default or k.deep_defaults for k in kids)
 
     def _scalar_keywords(self, get: Callable[[str], Any]) -> None:
-        num = lambda key: get(key) if _is_num(get(key)) else None  # noqa: E731
+        def num(key: str) -> Any:
+            return get(key) if _is_num(get(key)) else None
+
         self.enum: list[Any] | None = get("enum") if isinstance(get("enum"), list) else None
         self.minimum, self.maximum, self.multiple_of = (
             num("minimum"),
@@ -428,12 +433,30 @@ class _Node:
         ) or fmt == "int32"
 
 
-def _is_map(value: Any) -> bool:
+def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, Mapping)
 
 
-def _is_str(value: Any) -> bool:
+def _is_str(value: Any) -> TypeGuard[str]:
     return isinstance(value, str)
+
+
+def _map_of(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key)
+    return value if _is_map(value) else {}
+
+
+def _str_or(value: Any, fallback: str) -> str:
+    return value if isinstance(value, str) else fallback
+
+
+def _fewest(results: list[list[Cause]]) -> list[Cause]:
+    """The failures of the closest alternative (kube-openapi keeps the best match)."""
+    best = results[0]
+    for result in results[1:]:
+        if len(result) < len(best):
+            best = result
+    return best
 
 
 def _is_num(value: Any) -> bool:
@@ -579,11 +602,15 @@ def _check_number(node: _Node, value: float, path: tuple[Any, ...], out: list[Ca
         detail = f"Checked value must be of type integer with format int32 in {_oapi(path)}"
         out.append(_composite(detail))
     factor = node.multiple_of
-    if factor is not None and factor > 0:
-        if (is_int and int(factor) and value % int(factor)) or (
-            not is_int and not (value / factor).is_integer()
-        ):
-            out.append(_invalid(path, value, f"should be a multiple of {shown(factor)}"))
+    if (
+        factor is not None
+        and factor > 0
+        and (
+            (is_int and int(factor) and value % int(factor))
+            or (not is_int and not (value / factor).is_integer())
+        )
+    ):
+        out.append(_invalid(path, value, f"should be a multiple of {shown(factor)}"))
     for limit, exclusive, is_max in (
         (node.maximum, node.excl_max, True),
         (node.minimum, node.excl_min, False),
@@ -655,14 +682,14 @@ def _check_junctors(node: _Node, value: Any, path: tuple[Any, ...], out: list[Ca
         results = [_errors(sub, value, path) for sub in node.any_of]
         if all(results):
             out.append(_composite(f"{name} must validate at least one schema (anyOf)"))
-            out.extend(min(results, key=len))
+            out.extend(_fewest(results))
     if node.one_of:
         results = [_errors(sub, value, path) for sub in node.one_of]
         valid = sum(not r for r in results)
         if valid != 1:
             extra = "Found none valid" if not valid else f"Found {valid} valid alternatives"
             out.append(_composite(f"{name} must validate one and only one schema (oneOf). {extra}"))
-            out.extend(min(results, key=len) if not valid else ())
+            out.extend(_fewest(results) if not valid else ())
     if node.all_of:
         results = [_errors(sub, value, path) for sub in node.all_of]
         for result in results:
@@ -858,10 +885,10 @@ def _prune(node: _Node, value: Any, *, resource: bool) -> Any:
         return value
     props, out = node.props or {}, {}
     for key, item in value.items():
-        if key in props:
-            out[key] = _prune(props[key], item, resource=props[key].embedded)
-        elif resource and key in _ROOT_META:
+        if resource and key in _ROOT_META:
             out[key] = _copy(item)
+        elif key in props:
+            out[key] = _prune(props[key], item, resource=props[key].embedded)
         elif node.addl is not None:
             out[key] = _prune(node.addl, item, resource=node.addl.embedded)
         elif node.preserve:
@@ -887,9 +914,9 @@ def _default(node: _Node, value: Any, *, root: bool = False) -> None:
                 elif not node.addl.nullable:
                     del value[key]
         for key, item in value.items():
-            sub = props.get(key) if key in props else node.addl
-            if sub is not None and sub.deep_defaults and not (root and key == "metadata"):
-                _default(sub, item)
+            child = props.get(key) if key in props else node.addl
+            if child is not None and child.deep_defaults and not (root and key == "metadata"):
+                _default(child, item)
     elif isinstance(value, list) and node.items is not None:
         items = node.items
         for i, item in enumerate(value):
@@ -975,3 +1002,463 @@ def prune(obj: Any, schema: Mapping[str, Any] | CompiledSchema) -> Any:
 def apply_defaults(obj: Any, schema: Mapping[str, Any] | CompiledSchema) -> Any:
     """Return ``obj`` with schema defaults applied to present parents."""
     return _compiled(schema).default(obj)
+
+
+# --- CRD registration checks (apiextensions validation + structural schema) --------------
+
+_KNOWN_KEYWORDS = frozenset(
+    {
+        "id", "$schema", "$ref", "description", "type", "format", "title", "default",
+        "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength",
+        "pattern", "maxItems", "minItems", "uniqueItems", "multipleOf", "enum",
+        "maxProperties", "minProperties", "required", "items", "allOf", "oneOf", "anyOf",
+        "not", "properties", "additionalProperties", "patternProperties", "dependencies",
+        "additionalItems", "definitions", "externalDocs", "example", "nullable",
+        "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource",
+        "x-kubernetes-int-or-string", "x-kubernetes-list-map-keys", "x-kubernetes-list-type",
+        "x-kubernetes-map-type", "x-kubernetes-validations",
+    }
+)  # fmt: skip
+_UNSUPPORTED_KEYWORDS: tuple[str, ...] = ("id", "additionalItems", "patternProperties")
+_UNSUPPORTED_KEYWORDS += ("definitions", "dependencies", "$ref")
+_TYPES = ("array", "boolean", "integer", "number", "object", "string")
+_REASONS = (DUPLICATE, FORBIDDEN, INVALID, REQUIRED)
+_JUNCTORS = ("allOf", "anyOf", "oneOf")
+_NESTED_FORBIDDEN = (
+    ("type", "must be empty to be structural"),
+    ("additionalProperties", "must be undefined to be structural"),
+    ("default", "must be undefined to be structural"),
+    ("title", "must be empty to be structural"),
+    ("description", "must be empty to be structural"),
+    ("nullable", "must be false to be structural"),
+    ("externalDocs", "must be undefined to be structural"),
+    ("x-kubernetes-preserve-unknown-fields", "must be false to be structural"),
+    ("x-kubernetes-embedded-resource", "must be false to be structural"),
+    ("x-kubernetes-int-or-string", "must be false to be structural"),
+    ("x-kubernetes-list-map-keys", "must be empty to be structural"),
+    ("x-kubernetes-list-type", "must be undefined to be structural"),
+    ("x-kubernetes-map-type", "must be undefined to be structural"),
+    ("x-kubernetes-validations", "must be empty to be structural"),
+)
+_INT_OR_STRING_ANY_OF = [{"type": "integer"}, {"type": "string"}]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    """Where a schema node sits, for the context-dependent registration checks."""
+
+    root: bool = False
+    meta: bool = False  # inside root/embedded apiVersion, kind or metadata
+    no_defaults: str = ""  # reason defaults are forbidden here
+    uncorrelatable: str = ""  # path that makes oldSelf unusable here
+
+
+def check_crd_schema(schema: Any, *, path: str = "openAPIV3Schema") -> list[str]:
+    """Registration errors for ``schema`` as ``<path>: <message>`` strings ([] if fine)."""
+    return [str(cause) for cause in crd_schema_causes(schema, path=path)]
+
+
+def crd_schema_causes(schema: Any, *, path: str = "openAPIV3Schema") -> list[Cause]:
+    """Registration errors for ``schema`` as causes, in apiserver order.
+
+    Paths use the CRD field path (``openAPIV3Schema.properties[spec].type``); pass
+    ``path="spec.versions[0].schema.openAPIV3Schema"`` to get the server's full path.
+    CEL rules and defaults are only checked once the schema itself is sound.
+    """
+    if not _is_map(schema):
+        return [make_cause(REQUIRED, path, detail="must be an object")]
+    out: list[Cause] = []
+    _check_api(schema, path, _Ctx(root=True), out)
+    structural: list[Cause] = []
+    _check_structural(schema, path, "root", structural)
+    out.extend(sorted(structural, key=str))
+    if not out:
+        _check_rules_compile(schema, path, _Ctx(root=True), out)
+    if not out:
+        _check_defaults(schema, path, out)
+    return out
+
+
+def _children(raw: Mapping[str, Any], path: str) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(kind, path, schema) for every sub-schema of ``raw``."""
+    kids: list[tuple[str, str, Mapping[str, Any]]] = []
+    for name, sub in (
+        (raw.get("properties") or {}).items() if _is_map(raw.get("properties")) else ()
+    ):
+        if _is_map(sub):
+            kids.append(("property", f"{path}.properties[{name}]", sub))
+    for key in ("additionalProperties", "items", "not"):
+        if _is_map(raw.get(key)):
+            kids.append((key, f"{path}.{key}", raw[key]))
+    for key in _JUNCTORS:
+        subs = raw.get(key)
+        for i, sub in enumerate(subs if isinstance(subs, list) else ()):
+            if _is_map(sub):
+                kids.append((key, f"{path}.{key}[{i}]", sub))
+    return kids
+
+
+def _check_api(raw: Mapping[str, Any], path: str, ctx: _Ctx, out: list[Cause]) -> None:
+    _check_keywords(raw, path, ctx, out)
+    _check_list_keywords(raw, path, out)
+    _check_rule_fields(raw, path, out)
+    list_type = raw.get("x-kubernetes-list-type")
+    for kind, sub_path, sub in _children(raw, path):
+        sub_ctx = _Ctx(uncorrelatable=ctx.uncorrelatable)
+        if kind == "property":
+            name = sub_path[len(path) + 12 : -1]
+            resource = ctx.root or raw.get("x-kubernetes-embedded-resource") is True
+            meta = ctx.meta or (resource and name in _ROOT_META)
+            reason = f"in top-level {name}" if ctx.root and name in _ROOT_META else ctx.no_defaults
+            atomic = raw.get("x-kubernetes-map-type") == "atomic"
+            sub_ctx = _Ctx(False, meta, reason, ctx.uncorrelatable or (path if atomic else ""))
+        elif kind == "items" and list_type != "map":
+            sub_ctx = _Ctx(uncorrelatable=ctx.uncorrelatable or path, no_defaults=ctx.no_defaults)
+        elif kind == "additionalProperties" and ctx.meta:
+            sub_ctx = _Ctx(False, True, "inside additionalProperties applying to object metadata")
+        _check_api(sub, sub_path, sub_ctx, out)
+
+
+def _check_keywords(raw: Mapping[str, Any], path: str, ctx: _Ctx, out: list[Cause]) -> None:
+    for key in raw:
+        if key not in _KNOWN_KEYWORDS:
+            out.append(
+                make_cause(FORBIDDEN, f"{path}.{key}", detail=f"unknown field {go_quote(key)}")
+            )
+    kind = raw.get("type")
+    if kind == "null":
+        detail = "type cannot be set to null, use nullable as an alternative"
+        out.append(make_cause(FORBIDDEN, f"{path}.type", detail=detail))
+    elif kind is not None and kind not in _TYPES:
+        detail = "supported values: " + ", ".join(go_quote(t) for t in _TYPES)
+        out.append(make_cause(NOT_SUPPORTED, f"{path}.type", value=kind, detail=detail))
+    if "default" in raw and (ctx.no_defaults or ctx.root):
+        detail = "must not be set" + (f" {ctx.no_defaults}" if ctx.no_defaults else "")
+        out.append(make_cause(FORBIDDEN, f"{path}.default", detail=detail))
+    for key in _UNSUPPORTED_KEYWORDS:
+        if raw.get(key) not in (None, "", {}, []):
+            out.append(make_cause(FORBIDDEN, f"{path}.{key}", detail=f"{key} is not supported"))
+    if isinstance(raw.get("items"), list):
+        detail = "items must be a schema object and not an array"
+        out.append(make_cause(FORBIDDEN, f"{path}.items", detail=detail))
+    if raw.get("uniqueItems") is True:
+        detail = "uniqueItems cannot be set to true since the runtime complexity becomes quadratic"
+        out.append(make_cause(FORBIDDEN, f"{path}.uniqueItems", detail=detail))
+    addl = raw.get("additionalProperties")
+    if addl is not None and raw.get("properties") and (addl is False or _is_map(addl)):
+        detail = "additionalProperties and properties are mutual exclusive"
+        out.append(make_cause(FORBIDDEN, f"{path}.additionalProperties", detail=detail))
+    if raw.get("x-kubernetes-preserve-unknown-fields") is False:
+        field = f"{path}.x-kubernetes-preserve-unknown-fields"
+        out.append(make_cause(INVALID, field, value=False, detail="must be true or undefined"))
+    if ctx.meta and raw.get("x-kubernetes-embedded-resource") is True:
+        field = f"{path}.x-kubernetes-embedded-resource"
+        out.append(make_cause(FORBIDDEN, field, detail="must not be used inside of resource meta"))
+
+
+def _type_required(raw: Mapping[str, Any], path: str, detail: str, out: list[Cause]) -> None:
+    kind = raw.get("type") or ""
+    if kind:
+        out.append(make_cause(INVALID, f"{path}.type", value=kind, detail=detail))
+    else:
+        out.append(make_cause(REQUIRED, f"{path}.type", detail=detail))
+
+
+def _check_list_keywords(raw: Mapping[str, Any], path: str, out: list[Cause]) -> None:
+    list_type, keys = raw.get("x-kubernetes-list-type"), raw.get("x-kubernetes-list-map-keys") or []
+    map_type = raw.get("x-kubernetes-map-type")
+    if map_type is not None and raw.get("type") != "object":
+        _type_required(raw, path, "must be object if x-kubernetes-map-type is specified", out)
+    if map_type is not None and map_type not in ("atomic", "granular"):
+        detail = 'supported values: "atomic", "granular"'
+        field = f"{path}.x-kubernetes-map-type"
+        out.append(make_cause(NOT_SUPPORTED, field, value=map_type, detail=detail))
+    if list_type is not None and raw.get("type") != "array":
+        _type_required(raw, path, "must be array if x-kubernetes-list-type is specified", out)
+    if list_type is not None and list_type not in ("atomic", "set", "map"):
+        detail = 'supported values: "atomic", "set", "map"'
+        field = f"{path}.x-kubernetes-list-type"
+        out.append(make_cause(NOT_SUPPORTED, field, value=list_type, detail=detail))
+    if keys and list_type != "map":
+        detail = "must be map if x-kubernetes-list-map-keys is non-empty"
+        field = f"{path}.x-kubernetes-list-type"
+        out.append(
+            make_cause(INVALID, field, value=list_type, detail=detail)
+            if list_type
+            else make_cause(REQUIRED, field, detail=detail)
+        )
+    items = raw.get("items") if _is_map(raw.get("items")) else None
+    if list_type in ("set", "map") and items is not None and items.get("nullable") is True:
+        detail = f"cannot be nullable when x-kubernetes-list-type is {list_type}"
+        out.append(make_cause(FORBIDDEN, f"{path}.items.nullable", detail=detail))
+    if list_type == "map":
+        _check_map_list(raw, path, list(keys), items, out)
+
+
+def _check_map_list(
+    raw: Mapping[str, Any], path: str, keys: list[Any], items: Any, out: list[Cause]
+) -> None:
+    if not keys:
+        detail = "must not be empty if x-kubernetes-list-type is map"
+        out.append(make_cause(REQUIRED, f"{path}.x-kubernetes-list-map-keys", detail=detail))
+    if items is None:
+        detail = "must have a schema if x-kubernetes-list-type is map"
+        out.append(make_cause(REQUIRED, f"{path}.items", detail=detail))
+        return
+    if items.get("type") != "object":
+        detail = "must be object if parent array's x-kubernetes-list-type is map"
+        out.append(
+            make_cause(INVALID, f"{path}.items.type", value=items.get("type"), detail=detail)
+        )
+        return
+    props, required = items.get("properties") or {}, items.get("required") or []
+    field = f"{path}.x-kubernetes-list-map-keys"
+    for i, key in enumerate(keys):
+        prop = props.get(key)
+        if not _is_map(prop):
+            detail = "entries must all be names of item properties"
+            out.append(make_cause(INVALID, field, value=keys, detail=detail))
+            continue
+        prop_path = f"{path}.items.properties[{key}]"
+        if prop.get("type") in ("array", "object"):
+            detail = "must be a scalar type if parent array's x-kubernetes-list-type is map"
+            out.append(make_cause(INVALID, f"{prop_path}.type", value="object", detail=detail))
+        if key in keys[:i]:
+            detail = "must not contain duplicate entries"
+            out.append(make_cause(INVALID, field, value=keys, detail=detail))
+        if key not in required and "default" not in prop:
+            detail = (
+                "this property is in x-kubernetes-list-map-keys, so it must have a default "
+                "or be a required property"
+            )
+            out.append(make_cause(REQUIRED, f"{prop_path}.default", detail=detail))
+        if prop.get("nullable") is True:
+            detail = "this property is in x-kubernetes-list-map-keys, so it cannot be nullable"
+            out.append(make_cause(FORBIDDEN, f"{prop_path}.nullable", detail=detail))
+
+
+def _check_rule_fields(raw: Mapping[str, Any], path: str, out: list[Cause]) -> None:
+    rules = raw.get("x-kubernetes-validations")
+    node: _Node | None = None
+    for i, rule in enumerate(rules if isinstance(rules, list) else ()):
+        where = f"{path}.x-kubernetes-validations[{i}]"
+        rule = rule if _is_map(rule) else {}
+        text, message = rule.get("rule"), rule.get("message")
+        if not _is_str(text) or not text.strip():
+            out.append(make_cause(REQUIRED, f"{where}.rule", detail="rule is not specified"))
+        elif _is_str(message) and message and not message.strip():
+            detail = "message must be non-empty if specified"
+            out.append(make_cause(INVALID, f"{where}.message", value=message, detail=detail))
+        elif _is_str(message) and re.search(r"[\n\r]", message.strip()):
+            detail = "message must not contain line breaks"
+            out.append(make_cause(INVALID, f"{where}.message", value=message, detail=detail))
+        elif re.search(r"[\n\r]", text.strip()) and not (message or "").strip():
+            detail = "message must be specified if rule contains line breaks"
+            out.append(make_cause(REQUIRED, f"{where}.message", detail=detail))
+        reason = rule.get("reason")
+        if reason is not None and reason not in _REASONS:
+            detail = "supported values: " + ", ".join(go_quote(r) for r in _REASONS)
+            out.append(make_cause(NOT_SUPPORTED, f"{where}.reason", value=reason, detail=detail))
+        field_path = rule.get("fieldPath")
+        if field_path not in (None, ""):
+            node = node or _Node(
+                {k: v for k, v in raw.items() if k != "x-kubernetes-validations"}, path
+            )
+            if _rule_field_path(node, field_path) is None:
+                detail = "fieldPath must be a valid path"
+                out.append(
+                    make_cause(INVALID, f"{where}.fieldPath", value=field_path, detail=detail)
+                )
+
+
+def _check_rules_compile(raw: Mapping[str, Any], path: str, ctx: _Ctx, out: list[Cause]) -> None:
+    rules = raw.get("x-kubernetes-validations")
+    for i, rule in enumerate(rules if isinstance(rules, list) else ()):
+        where = f"{path}.x-kubernetes-validations[{i}]"
+        shown = {
+            k: rule[k] for k in ("rule", "message", "messageExpression", "reason") if k in rule
+        }
+        for key in ("rule", "messageExpression"):
+            if not _is_str(rule.get(key)):
+                continue
+            try:
+                program = compile_rule(rule[key])
+            except UnsupportedRule as err:
+                detail = f"compilation failed: {err}"
+                out.append(
+                    Cause(
+                        INVALID, f"{where}.{key}", f"Invalid value: {json.dumps(shown)}: {detail}"
+                    )
+                )
+                continue
+            if key == "rule" and program.uses_old_self and ctx.uncorrelatable:
+                detail = f"oldSelf cannot be used on the uncorrelatable portion of the schema within {ctx.uncorrelatable}"
+                out.append(make_cause(INVALID, f"{where}.rule", value=rule[key], detail=detail))
+    list_type = raw.get("x-kubernetes-list-type")
+    for kind, sub_path, sub in _children(raw, path):
+        blocked = ctx.uncorrelatable
+        if (kind == "items" and list_type != "map") or (
+            kind == "property" and raw.get("x-kubernetes-map-type") == "atomic"
+        ):
+            blocked = blocked or path
+        _check_rules_compile(sub, sub_path, _Ctx(uncorrelatable=blocked), out)
+
+
+def _check_defaults(raw: Mapping[str, Any], path: str, out: list[Cause]) -> None:
+    if "default" in raw:
+        node = _Node(raw, path)
+        value = raw["default"]
+        for cause in CompiledSchema(raw).validate(value):
+            inner = "" if cause.field == _NIL else "." + cause.field
+            out.append(Cause(cause.type, f"{path}.default{inner}", cause.message))
+        if _prune(node, value, resource=node.embedded) != value:
+            detail = "must not have unknown fields"
+            out.append(make_cause(INVALID, f"{path}.default", value=value, detail=detail))
+    for _kind, sub_path, sub in _children(raw, path):
+        _check_defaults(sub, sub_path, out)
+
+
+def _check_structural(raw: Mapping[str, Any], path: str, level: str, out: list[Cause]) -> None:
+    kind = raw.get("type") or ""
+    embedded = raw.get("x-kubernetes-embedded-resource") is True
+    int_or_string = raw.get("x-kubernetes-int-or-string") is True
+    preserve = raw.get("x-kubernetes-preserve-unknown-fields") is True
+    if kind == "array" and "items" not in raw:
+        out.append(make_cause(REQUIRED, f"{path}.items", detail="must be specified"))
+    for child, sub_path, sub in _children(raw, path):
+        if child in ("property", "items", "additionalProperties"):
+            _check_structural(sub, sub_path, "item" if child == "items" else "field", out)
+    if "additionalProperties" in raw and level == "root":
+        detail = "must not be used at the root"
+        out.append(make_cause(FORBIDDEN, f"{path}.additionalProperties", detail=detail))
+    for key in ("x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource"):
+        if int_or_string and raw.get(key) is True:
+            detail = "must be false if x-kubernetes-int-or-string is true"
+            out.append(make_cause(INVALID, f"{path}.{key}", value=True, detail=detail))
+    _check_value_validation(raw, path, out, nested=False)
+    if embedded and kind != "object":
+        _type_required(raw, path, "must be object if x-kubernetes-embedded-resource is true", out)
+    elif not kind and not int_or_string and not preserve:
+        where = {"root": "at the root", "item": "for specified array items"}
+        detail = "must not be empty " + where.get(level, "for specified object fields")
+        out.append(make_cause(REQUIRED, f"{path}.type", detail=detail))
+    if embedded and "additionalProperties" in raw:
+        detail = "must not be used if x-kubernetes-embedded-resource is set"
+        out.append(make_cause(FORBIDDEN, f"{path}.additionalProperties", detail=detail))
+    if level == "root" and kind and kind != "object":
+        out.append(
+            make_cause(INVALID, f"{path}.type", value=kind, detail="must be object at the root")
+        )
+    _check_resource_fields(raw, path, level == "root", embedded, out)
+    if embedded and not preserve and not raw.get("properties"):
+        detail = (
+            "must not be empty if x-kubernetes-embedded-resource is true without "
+            "x-kubernetes-preserve-unknown-fields"
+        )
+        out.append(make_cause(REQUIRED, f"{path}.properties", detail=detail))
+    for junctor, sub_path, sub in _children(raw, path):
+        if junctor in (*_JUNCTORS, "not"):
+            _check_complete(sub, raw, path, sub_path, out)
+
+
+def _check_resource_fields(
+    raw: Mapping[str, Any], path: str, root: bool, embedded: bool, out: list[Cause]
+) -> None:
+    props = _map_of(raw, "properties")
+    for key in ("kind", "apiVersion"):
+        sub = props.get(key)
+        if (root or embedded) and _is_map(sub) and sub.get("type") != "string":
+            field = f"{path}.properties[{key}].type"
+            out.append(
+                make_cause(INVALID, field, value=sub.get("type") or "", detail="must be string")
+            )
+    meta = props.get("metadata")
+    if not _is_map(meta):
+        return
+    meta_path = f"{path}.properties[metadata]"
+    if (root or embedded) and meta.get("type") != "object":
+        field = f"{meta_path}.type"
+        out.append(
+            make_cause(INVALID, field, value=meta.get("type") or "", detail="must be object")
+        )
+    if root:
+        names = set(meta.get("properties") or {})
+        extra = set(meta) - {"type", "default", "properties"}
+        if extra or not names <= {"name", "generateName"}:
+            detail = (
+                "must not specify anything other than name and generateName, but metadata is "
+                "implicitly specified"
+            )
+            out.append(make_cause(FORBIDDEN, meta_path, detail=detail))
+
+
+def _is_int_or_string_any_of(raw: Any) -> bool:
+    return _is_map(raw) and raw.get("anyOf") == _INT_OR_STRING_ANY_OF
+
+
+def _check_value_validation(
+    raw: Mapping[str, Any], path: str, out: list[Cause], *, nested: bool
+) -> None:
+    """Junctor contents must only restrict values; mirrors k8s validateValueValidation."""
+    skip_any_of = _is_int_or_string_any_of(raw)
+    all_of = raw.get("allOf") if isinstance(raw.get("allOf"), list) else []
+    for junctor, sub_path, sub in _children(raw, path):
+        if junctor == "anyOf" and skip_any_of:
+            continue
+        if junctor in (*_JUNCTORS, "not"):
+            skip_first = junctor == "allOf" and sub_path.endswith("[0]") and bool(all_of)
+            _check_nested(
+                sub, sub_path, out, skip_any_of=skip_first and _is_int_or_string_any_of(sub)
+            )
+    pattern = raw.get("pattern")
+    if _is_str(pattern):
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            detail = f"must be a valid regular expression, but isn't: {err}"
+            out.append(make_cause(INVALID, f"{path}.pattern", value=pattern, detail=detail))
+    del nested
+
+
+def _check_nested(
+    raw: Mapping[str, Any], path: str, out: list[Cause], *, skip_any_of: bool
+) -> None:
+    for junctor, sub_path, sub in _children(raw, path):
+        if junctor == "anyOf" and skip_any_of:
+            continue
+        if junctor in ("property", "items", "not", *_JUNCTORS):
+            _check_nested(sub, sub_path, out, skip_any_of=False)
+        if junctor == "additionalProperties":
+            continue
+    for key, detail in _NESTED_FORBIDDEN:
+        if raw.get(key) not in (None, False, "", [], {}):
+            out.append(make_cause(FORBIDDEN, f"{path}.{key}", detail=detail))
+    if _is_map(raw.get("properties")) and "metadata" in raw["properties"]:
+        detail = "must not be specified in a nested context"
+        out.append(make_cause(FORBIDDEN, f"{path}.properties[metadata]", detail=detail))
+    _check_value_validation(raw, path, out, nested=True)
+
+
+def _check_complete(
+    nested: Mapping[str, Any],
+    struct: Mapping[str, Any] | None,
+    s_path: str,
+    v_path: str,
+    out: list[Cause],
+) -> None:
+    """Every field/item named inside a junctor must also be specified structurally."""
+    if struct is None:
+        out.append(make_cause(REQUIRED, s_path, detail=f"because it is defined in {v_path}"))
+        return
+    for junctor, sub_path, sub in _children(nested, v_path):
+        if junctor in (*_JUNCTORS, "not"):
+            _check_complete(sub, struct, s_path, sub_path, out)
+    if _is_map(nested.get("items")):
+        items = struct.get("items") if _is_map(struct.get("items")) else None
+        _check_complete(nested["items"], items, f"{s_path}.items", f"{v_path}.items", out)
+    props, nested_props = _map_of(struct, "properties"), _map_of(nested, "properties")
+    for key, sub in nested_props.items():
+        if _is_map(sub):
+            sub_struct = props.get(key) if _is_map(props.get(key)) else None
+            sub_s = f"{s_path}.properties[{key}]"
+            _check_complete(sub, sub_struct, sub_s, f"{v_path}.properties[{key}]", out)

@@ -210,16 +210,10 @@ def label_selector_from_object(sel: Mapping[str, Any] | None) -> LabelSelector:
 # ------------------------------------------------------------------ label selector parser
 
 _IDENT, _END, _COMMA, _LPAR, _RPAR, _NOT = "ident", "end", ",", "(", ")", "!"
-_SYMBOLS: Final = {
-    "!": _NOT,
-    "(": _LPAR,
-    ")": _RPAR,
-    ",": _COMMA,
-    "!=": Operator.NOT_EQUALS,
-    "=": Operator.EQUALS,
-    "==": Operator.DOUBLE_EQUALS,
-    ">": Operator.GREATER_THAN,
-    "<": Operator.LESS_THAN,
+_SYMBOLS: Final[dict[str, str]] = {
+    **{symbol: symbol for symbol in (_NOT, _LPAR, _RPAR, _COMMA)},
+    **{op.value: op for op in _EXACT_OPS},
+    **{">": Operator.GREATER_THAN, "<": Operator.LESS_THAN},
 }
 _SPECIAL: Final = frozenset("!=(),<>")
 _SPACE: Final = frozenset(" \t\r\n")
@@ -390,10 +384,9 @@ class FieldSelector:
 
     def required_value(self, field: str) -> str | None:
         """The value an ``=`` term pins ``field`` to (lets the store use an index)."""
-        for r in self.requirements:
-            if r.field == field and not r.negated:
-                return r.value
-        return None
+        return next(
+            (r.value for r in self.requirements if r.field == field and not r.negated), None
+        )
 
     def __str__(self) -> str:
         return ",".join(str(r) for r in self.requirements)
@@ -444,20 +437,19 @@ def _split_terms(text: str) -> list[str]:
     return [*terms, text[start:]] if text else []
 
 
+_ESCAPE_RE: Final = re.compile(r"\\(.?)|([,=])", re.DOTALL)
+
+
 def _unescape(value: str) -> str:
-    out, escaped = list[str](), False
-    for char in value:
-        if escaped:
-            if char not in "\\,=":
-                raise SelectorError(f"invalid field selector: invalid escape sequence: \\{char}")
-            out.append(char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char in ",=":
-            raise SelectorError(f"invalid field selector: unescaped character in value: {char}")
-        else:
-            out.append(char)
-    if escaped:
-        raise SelectorError("invalid field selector: invalid escape sequence: \\")
-    return "".join(out)
+    def replace(match: re.Match[str]) -> str:
+        if match.group(2):
+            raise SelectorError(
+                f"invalid field selector: unescaped character in value: {match.group(2)}"
+            )
+        if match.group(1) not in ("\\", ",", "="):
+            raise SelectorError(
+                f"invalid field selector: invalid escape sequence: \\{match.group(1)}"
+            )
+        return match.group(1)
+
+    return _ESCAPE_RE.sub(replace, value)

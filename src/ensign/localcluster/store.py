@@ -210,6 +210,7 @@ class Store:
         if rt.namespaced:
             meta["namespace"] = namespace
         admission.admit(self, rt, body, None)
+        meta = _meta(body)  # admission may have rebuilt the metadata dict
         key = (namespace if rt.namespaced else "", name)
         if key in self._bucket(rt):
             raise errors.already_exists(plural=rt.plural, group=rt.group, name=name)
@@ -602,6 +603,7 @@ class Store:
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if not internal:
             admission.admit(self, rt, new, old)
+            meta = _meta(new)
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
             if added:

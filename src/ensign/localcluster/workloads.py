@@ -164,8 +164,6 @@ class WorkloadSimulator:
         """Store listener: O(1) bookkeeping, never raises, never writes."""
         try:
             key: Key = (event.storage_key, event.namespace, event.obj["metadata"]["name"])
-            if key == self._writing:
-                return
             if event.type == "DELETED":
                 self._forget(key)
                 return
@@ -174,7 +172,9 @@ class WorkloadSimulator:
                 self._track(key, event.obj)
             elif event.obj["metadata"].get("generation") != state.generation:
                 self._observe(key, state, event.obj)
-            elif event.old is None or _status_changed(event.obj, event.old):
+            elif key != self._writing and (
+                event.old is None or _status_changed(event.obj, event.old)
+            ):
                 self._mark(key)  # someone else rewrote the status: the controller restores it
         except Exception:
             _log.exception("workload simulator: failed to handle %s event", event.type)

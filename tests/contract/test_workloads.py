@@ -1,0 +1,204 @@
+"""Workload status as controllers write it: Deployment rollouts, progress deadlines, scaling,
+and DaemonSet status. On the local cluster the simulator writes it; the readiness knob is the
+pod-template annotation `localcluster.ensign.dev/ready-after`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+from lightkube.models.apps_v1 import DaemonSetSpec
+from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
+from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
+from lightkube.resources.apps_v1 import DaemonSet, Deployment
+from lightkube.types import PatchType
+
+from tests.contract._support import PAUSE_IMAGE, READY_AFTER, Kube, deployment
+
+
+def conditions(obj: Any) -> dict[str, tuple[str, str | None]]:
+    return {c.type: (c.status, c.reason) for c in (obj.status.conditions or [])}
+
+
+def rolled_out(dep: Deployment) -> bool:
+    s = dep.status
+    if s is None or s.observedGeneration != dep.metadata.generation:
+        return False
+    want = dep.spec.replicas
+    return (
+        (s.replicas or 0) == want
+        and (s.updatedReplicas or 0) == want
+        and (s.readyReplicas or 0) == want
+        and (s.availableReplicas or 0) == want
+        and conditions(dep).get("Progressing", ("", ""))[1] == "NewReplicaSetAvailable"
+    )
+
+
+async def wait_rolled_out(kube: Kube, name: str) -> Deployment:
+    async def probe() -> Deployment | None:
+        dep = await kube.client.get(Deployment, name)
+        return dep if rolled_out(dep) else None
+
+    return await kube.eventually(probe, timeout=kube.timeout(5, 180), what=f"{name} rolled out")
+
+
+async def test_deployment_rollout_completes(kube: Kube) -> None:
+    await kube.client.create(deployment("web", replicas=2))
+    dep = await wait_rolled_out(kube, "web")
+    assert dep.status.observedGeneration == dep.metadata.generation == 1
+    assert dep.status.replicas == dep.status.updatedReplicas == 2
+    assert dep.status.readyReplicas == dep.status.availableReplicas == 2
+    assert not dep.status.unavailableReplicas
+    cond = conditions(dep)
+    assert cond["Available"] == ("True", "MinimumReplicasAvailable")
+    assert cond["Progressing"] == ("True", "NewReplicaSetAvailable")
+    progressing = next(c for c in dep.status.conditions if c.type == "Progressing")
+    assert "has successfully progressed" in (progressing.message or "")
+    assert progressing.lastUpdateTime is not None
+    assert progressing.lastTransitionTime is not None
+
+
+@pytest.mark.local_only("needs the ready-after knob to slow the rollout down")
+async def test_new_image_goes_through_partial_updates(kube: Kube) -> None:
+    c = kube.client
+    await c.create(deployment("roll", replicas=3))
+    before = await wait_rolled_out(kube, "roll")
+    patch = {
+        "spec": {
+            "template": {
+                "metadata": {"annotations": {READY_AFTER: "0.3"}},
+                "spec": {"containers": [{"name": "app", "image": "app:2"}]},
+            }
+        }
+    }
+    seen: list[Deployment] = []
+    stream = c.watch(
+        Deployment,
+        resource_version=before.metadata.resourceVersion,
+        fields={"metadata.name": "roll"},
+    )
+    async with contextlib.aclosing(stream) as events, asyncio.timeout(5):  # type: ignore[type-var]
+        patched = await c.patch(Deployment, "roll", patch)
+        assert patched.metadata.generation == 2
+        async for _, dep in events:
+            seen.append(dep)
+            if rolled_out(dep) and dep.metadata.generation == 2:
+                break
+    partial = [
+        d
+        for d in seen
+        if d.status
+        and d.status.observedGeneration == 2
+        and (d.status.updatedReplicas or 0) < d.spec.replicas
+    ]
+    assert partial, [d.status for d in seen]
+    assert conditions(partial[0])["Progressing"] == ("True", "ReplicaSetUpdated")
+    final = seen[-1]
+    assert conditions(final)["Progressing"] == ("True", "NewReplicaSetAvailable")
+    assert final.status.updatedReplicas == 3
+
+
+@pytest.mark.local_only("needs ready-after: never (a rollout that never becomes ready)")
+async def test_progress_deadline_exceeded(kube: Kube) -> None:
+    await kube.client.create(
+        deployment("stuck", replicas=2, ready_after="never", progress_deadline=1)
+    )
+
+    async def exceeded() -> Deployment | None:
+        dep = await kube.client.get(Deployment, "stuck")
+        if dep.status and conditions(dep).get("Progressing") == (
+            "False",
+            "ProgressDeadlineExceeded",
+        ):
+            return dep
+        return None
+
+    dep = await kube.eventually(exceeded, timeout=4, what="ProgressDeadlineExceeded")
+    assert dep.status.observedGeneration == 1
+    assert not dep.status.readyReplicas
+    assert not dep.status.availableReplicas
+    assert conditions(dep).get("Available", ("False", None))[0] == "False"
+
+
+@pytest.mark.slow_on_real("waits for real pods twice")
+async def test_scale_to_zero_and_back(kube: Kube) -> None:
+    c = kube.client
+    await c.create(deployment("zero", replicas=2))
+    await wait_rolled_out(kube, "zero")
+    await c.patch(Deployment.Scale, "zero", {"spec": {"replicas": 0}}, patch_type=PatchType.MERGE)
+
+    async def drained() -> Deployment | None:
+        dep = await c.get(Deployment, "zero")
+        s = dep.status
+        if s and s.observedGeneration == dep.metadata.generation and not s.replicas:
+            return dep
+        return None
+
+    dep = await kube.eventually(drained, timeout=kube.timeout(5, 120), what="scaled to zero")
+    assert dep.spec.replicas == 0
+    assert not dep.status.readyReplicas
+    assert not dep.status.availableReplicas
+    assert not dep.status.updatedReplicas
+
+    await c.patch(Deployment.Scale, "zero", {"spec": {"replicas": 2}}, patch_type=PatchType.MERGE)
+    dep = await wait_rolled_out(kube, "zero")
+    assert dep.status.readyReplicas == 2
+
+
+def daemonset(name: str, node_selector: dict[str, str] | None = None) -> DaemonSet:
+    return DaemonSet(
+        metadata=ObjectMeta(name=name),
+        spec=DaemonSetSpec(
+            selector=LabelSelector(matchLabels={"app": name}),
+            template=PodTemplateSpec(
+                metadata=ObjectMeta(labels={"app": name}, annotations={READY_AFTER: "0"}),
+                spec=PodSpec(
+                    nodeSelector=node_selector,
+                    terminationGracePeriodSeconds=0,
+                    containers=[Container(name="app", image=PAUSE_IMAGE)],
+                ),
+            ),
+        ),
+    )
+
+
+@pytest.mark.slow_on_real("waits for a real pod on every node")
+async def test_daemonset_status(kube: Kube) -> None:
+    c = kube.client
+    created = await c.create(daemonset("agent"))
+    assert created.metadata.generation == 1
+
+    async def ready() -> DaemonSet | None:
+        ds = await c.get(DaemonSet, "agent")
+        s = ds.status
+        if (
+            s
+            and s.observedGeneration == ds.metadata.generation
+            and s.desiredNumberScheduled >= 1
+            and s.numberReady == s.desiredNumberScheduled
+        ):
+            return ds
+        return None
+
+    ds = await kube.eventually(ready, timeout=kube.timeout(5, 180), what="daemonset ready")
+    s = ds.status
+    assert s.currentNumberScheduled == s.desiredNumberScheduled
+    assert s.updatedNumberScheduled == s.desiredNumberScheduled
+    assert s.numberAvailable == s.desiredNumberScheduled
+    assert s.numberMisscheduled == 0
+    assert not s.numberUnavailable
+
+    # Flagger scales a DaemonSet "to zero" with a nodeSelector that matches no node.
+    await c.create(daemonset("parked", {"flagger.app/scale-to-zero": "true"}))
+
+    async def parked() -> DaemonSet | None:
+        ds = await c.get(DaemonSet, "parked")
+        s = ds.status
+        if s and s.observedGeneration == 1 and s.desiredNumberScheduled == 0:
+            return ds
+        return None
+
+    ds = await kube.eventually(parked, timeout=kube.timeout(5, 60), what="parked daemonset")
+    assert not ds.status.numberReady
