@@ -175,6 +175,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--port", type=int, default=18443)
     parser.add_argument("--no-write", action="store_true", help="Do not append to RESULTS.md")
+    parser.add_argument("--profile", help="Run the server under cProfile, writing stats here")
     args = parser.parse_args()
     kubeconfig = Path("/tmp/ensign-bench.kubeconfig")
     server = subprocess.Popen(
@@ -207,8 +208,8 @@ def main() -> None:
             )
         )
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.send_signal(2)
+        server.wait(timeout=30)
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         shown = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"

@@ -430,7 +430,13 @@ class ApiServer:
             kind = "DELETED"
         elif not new_ok:
             return None
-        return self._encode_event(rt, kind, event.obj, as_table)
+        if as_table:
+            return self._encode_event(rt, kind, event.obj, as_table)
+        cache_key = f"{kind} {rt.api_version}"
+        line = event.encoded.get(cache_key)
+        if line is None:  # encode once, however many watchers there are
+            line = event.encoded[cache_key] = self._encode_event(rt, kind, event.obj, False)
+        return line
 
     def _encode_event(self, rt: ResourceType, kind: str, obj: JSON, as_table: bool) -> bytes:
         if as_table:

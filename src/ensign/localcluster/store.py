@@ -43,6 +43,7 @@ class WatchEvent:
     namespace: str
     obj: JSON
     old: JSON | None
+    encoded: dict[str, bytes] = field(default_factory=dict, compare=False)
 
 
 Listener = Callable[[WatchEvent], None]
@@ -602,7 +603,7 @@ class Store:
         meta.pop("managedFields", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if not internal:
-            admission.admit(self, rt, new, old)
+            admission.admit(self, rt, new, old, subresource=subresource)
             meta = _meta(new)
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])

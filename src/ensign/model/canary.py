@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ensign.model.analysis import Analysis, Strategy
+from ensign.model.errors import SpecError
 
 API_VERSION = "flagger.app/v1beta1"
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
@@ -155,6 +156,14 @@ class CanarySpec:
     skip_analysis_requested: bool = False
     revert_on_deletion: bool = False
     suspend: bool = False
+    # Fields that parse but that the chosen provider ignores (reported, never fatal).
+    warnings: tuple[SpecError, ...] = ()
+
+    @property
+    def blue_green_iterations(self) -> int:
+        """Iterations to run when the provider forces Blue/Green: the spec's, else Flagger's 10."""
+        analysis = self.effective_analysis
+        return analysis.iterations if analysis.iterations > 0 else 10
 
     @property
     def apex_service_name(self) -> str:

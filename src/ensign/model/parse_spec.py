@@ -7,6 +7,7 @@ default provider is checked against that provider elsewhere, when the default is
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ensign.model.analysis import Analysis, Strategy
 from ensign.model.canary import (
@@ -23,6 +24,7 @@ from ensign.model.canary import (
     TargetRef,
     TrafficDistribution,
 )
+from ensign.model.errors import SpecError
 from ensign.model.fields import Fields, show
 from ensign.model.parse_analysis import parse_analysis
 
@@ -127,9 +129,49 @@ def parse_spec(spec: Fields) -> CanarySpec | None:
         _check_knative(spec, target=target, provider=provider)
     if provider is not None:
         _check_provider_refs(spec, provider=provider)
-        if analysis is not None and analysis_ok:
+        if analysis is not None and analysis_ok and provider is Provider.KUBERNETES:
+            result = replace(result, warnings=_kubernetes_ignored(spec))
+        elif analysis is not None and analysis_ok:
             _check_provider_analysis(spec, provider=provider, analysis=analysis)
     return result if target is not None else None
+
+
+_BLUE_GREEN_ONLY = (
+    ("stepWeight", "stepWeight"),
+    ("stepWeights", "stepWeights"),
+    ("maxWeight", "maxWeight"),
+    ("stepWeightPromotion", "stepWeightPromotion"),
+    ("match", "match"),
+    ("mirror", "mirror"),
+    ("mirrorWeight", "mirrorWeight"),
+    ("sessionAffinity", "sessionAffinity"),
+)
+
+
+def _kubernetes_ignored(spec: Fields) -> tuple[SpecError, ...]:
+    """Fields the kubernetes provider ignores: it runs every canary as Blue/Green.
+
+    As in Flagger, a canary or A/B spec on `provider: kubernetes` still runs (as Blue/Green,
+    with 10 iterations when none are set), so existing manifests keep working; unlike
+    Flagger, each ignored field is named in a warning.
+    """
+    key = "analysis" if spec.has("analysis") else "canaryAnalysis"
+    body = spec.raw(key)
+    if not isinstance(body, dict):
+        return ()
+    return tuple(
+        SpecError(
+            spec.at(f"{key}.{field}"),
+            "ignored: the kubernetes provider only runs Blue/Green"
+            + (
+                "; running 10 iterations"
+                if field in ("stepWeight", "stepWeights") and not body.get("iterations")
+                else ""
+            ),
+        )
+        for field, _ in _BLUE_GREEN_ONLY
+        if body.get(field) not in (None, False, 0, [], {})
+    )
 
 
 def _analysis(spec: Fields) -> tuple[Analysis | None, bool]:
