@@ -110,12 +110,12 @@ class Kube:
         self,
         probe: Callable[[], Awaitable[T | None]],
         *,
-        timeout: float | None = None,
+        within: float | None = None,
         what: str = "condition",
         interval: float = 0.01,
     ) -> T:
         """Poll `probe` until it returns a truthy value (AssertionError/404 count as not yet)."""
-        limit = timeout if timeout is not None else self.timeout()
+        limit = within if within is not None else self.timeout()
         deadline = time.monotonic() + limit
         last: Any = None
         while True:
@@ -178,7 +178,7 @@ class Kube:
                 response = await self.http.get(path)
                 return response.status_code == 200
 
-            await self.eventually(probe, timeout=self.timeout(5, 30), what=f"{path} served")
+            await self.eventually(probe, within=self.timeout(5, 30), what=f"{path} served")
 
 
 def _is_global(res: Any) -> bool:

@@ -44,12 +44,12 @@ async def test_deleting_an_owner_collects_its_dependents(kube: Kube) -> None:
 
     await c.delete(Deployment, "owner")  # Background propagation by default
     timeout = kube.timeout(5, 60)
-    await kube.gone(ConfigMap, "dep-cm", timeout=timeout)
-    await kube.gone(Service, "dep-svc", timeout=timeout)
+    await kube.gone(ConfigMap, "dep-cm", within=timeout)
+    await kube.gone(Service, "dep-svc", within=timeout)
     assert (await c.get(ConfigMap, "bystander")).metadata.name == "bystander"
 
 
-async def test_dependent_with_two_owners_survives_until_both_are_gone(kube: Kube) -> None:
+async def _two_owners(kube: Kube) -> None:
     c = kube.client
     a = await c.create(ConfigMap(metadata=ObjectMeta(name="owner-a")))
     b = await c.create(ConfigMap(metadata=ObjectMeta(name="owner-b")))
@@ -58,15 +58,29 @@ async def test_dependent_with_two_owners_survives_until_both_are_gone(kube: Kube
         for o in (a, b)
     ]
     await c.create(ConfigMap(metadata=ObjectMeta(name="shared", ownerReferences=refs)))
+
+
+async def test_dependent_with_two_owners_survives_until_both_are_gone(kube: Kube) -> None:
+    c = kube.client
+    await _two_owners(kube)
+    await c.delete(ConfigMap, "owner-a")
+    await kube.gone(ConfigMap, "owner-a")
+    assert (await c.get(ConfigMap, "shared")).metadata.deletionTimestamp is None
+    await c.delete(ConfigMap, "owner-b")
+    await kube.gone(ConfigMap, "shared", within=kube.timeout(5, 60))
+
+
+async def test_garbage_collector_strips_references_to_deleted_owners(kube: Kube) -> None:
+    """When a dependent still has a live owner, the GC removes the dangling reference."""
+    c = kube.client
+    await _two_owners(kube)
     await c.delete(ConfigMap, "owner-a")
 
     async def reference_dropped() -> bool:
         got = await c.get(ConfigMap, "shared")
         return [r.name for r in got.metadata.ownerReferences or []] == ["owner-b"]
 
-    await kube.eventually(reference_dropped, timeout=kube.timeout(5, 60), what="owner-a ref gone")
-    await c.delete(ConfigMap, "owner-b")
-    await kube.gone(ConfigMap, "shared", timeout=kube.timeout(5, 60))
+    await kube.eventually(reference_dropped, within=kube.timeout(2, 60), what="owner-a ref gone")
 
 
 async def test_orphan_propagation_keeps_dependents_and_strips_the_reference(kube: Kube) -> None:
@@ -78,13 +92,13 @@ async def test_orphan_propagation_keeps_dependents_and_strips_the_reference(kube
         )
     )
     await c.delete(ConfigMap, "parent", cascade=CascadeType.ORPHAN)
-    await kube.gone(ConfigMap, "parent", timeout=kube.timeout(5, 60))
+    await kube.gone(ConfigMap, "parent", within=kube.timeout(5, 60))
 
     async def stripped() -> bool:
         child = await c.get(ConfigMap, "child")
         return not child.metadata.ownerReferences
 
-    await kube.eventually(stripped, timeout=kube.timeout(5, 60), what="ownerReference stripped")
+    await kube.eventually(stripped, within=kube.timeout(5, 60), what="ownerReference stripped")
     # ...and it stays (nothing collects it later).
     child = await c.get(ConfigMap, "child")
     assert child.metadata.deletionTimestamp is None
@@ -117,7 +131,7 @@ async def test_finalizer_holds_deletion_until_removed(kube: Kube) -> None:
     assert_api_error(info.value, 422, "Invalid")
 
     await c.patch(ConfigMap, "held", {"metadata": {"finalizers": None}}, patch_type=PatchType.MERGE)
-    await kube.gone(ConfigMap, "held", timeout=kube.timeout(2, 10))
+    await kube.gone(ConfigMap, "held", within=kube.timeout(2, 10))
 
 
 async def test_deleting_a_namespace_removes_its_content(kube: Kube) -> None:
@@ -130,7 +144,7 @@ async def test_deleting_a_namespace_removes_its_content(kube: Kube) -> None:
 
     await c.delete(Namespace, ns)
     timeout = kube.timeout(5, 120)
-    await kube.gone(Namespace, ns, timeout=timeout)
+    await kube.gone(Namespace, ns, within=timeout)
     for res in (ConfigMap, Deployment):
         with pytest.raises(ApiError) as info:
             await c.get(res, "inside", namespace=ns)
@@ -172,7 +186,7 @@ async def test_terminating_namespace_refuses_new_content(kube: Kube) -> None:
         await c.delete(ConfigMap, "late", namespace=ns)
         return False
 
-    await kube.eventually(refused, timeout=kube.timeout(2, 30), what="creation refused")
+    await kube.eventually(refused, within=kube.timeout(2, 30), what="creation refused")
     await c.patch(
         ConfigMap,
         "held",
@@ -180,7 +194,7 @@ async def test_terminating_namespace_refuses_new_content(kube: Kube) -> None:
         namespace=ns,
         patch_type=PatchType.MERGE,
     )
-    await kube.gone(Namespace, ns, timeout=kube.timeout(5, 120))
+    await kube.gone(Namespace, ns, within=kube.timeout(5, 120))
 
 
 async def test_creating_in_a_missing_namespace_is_404(kube: Kube) -> None:

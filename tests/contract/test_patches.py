@@ -167,8 +167,10 @@ async def test_strategic_merge_on_deployment_merges_containers_and_env_by_name(
 
     sidecar = {"spec": {"template": {"spec": {"containers": [{"name": "side", "image": "s:1"}]}}}}
     patched = await kube.client.patch(Deployment, "s", sidecar)
-    assert [c.name for c in patched.spec.template.spec.containers] == ["app", "side"]
-    assert _env(patched.spec.template.spec.containers[0]) == [("A", "1"), ("B", "20"), ("C", "3")]
+    # kube-apiserver's mergeSortedSlice puts patch items unknown to the live list first.
+    assert [c.name for c in patched.spec.template.spec.containers] == ["side", "app"]
+    app = next(c for c in patched.spec.template.spec.containers if c.name == "app")
+    assert _env(app) == [("A", "1"), ("B", "20"), ("C", "3")]
 
 
 async def test_strategic_merge_patch_delete_directive(kube: Kube) -> None:

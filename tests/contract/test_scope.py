@@ -22,11 +22,15 @@ async def test_namespaces_are_cluster_scoped(kube: Kube) -> None:
 
 async def test_crds_are_cluster_scoped(kube: Kube) -> None:
     Widget = await install_widgets(kube)
-    crd = await kube.client.get(
-        CustomResourceDefinition, f"widgets.{Widget._api_info.resource.group}"
-    )
+    name = f"widgets.{Widget._api_info.resource.group}"
+    crd = await kube.client.get(CustomResourceDefinition, name)
     assert crd.metadata.namespace is None
     assert crd.spec.scope == "Namespaced"
+    # A cluster-scoped kind has no namespaced path.
+    response = await kube.http.get(
+        kube.path("apiextensions.k8s.io/v1", "customresourcedefinitions", name)
+    )
+    assert response.status_code == 404
 
 
 async def test_namespaced_object_takes_the_namespace_of_the_url(kube: Kube) -> None:

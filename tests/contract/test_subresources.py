@@ -32,12 +32,12 @@ async def test_status_replace_ignores_spec(kube: Kube) -> None:
     Widget = await install_widgets(kube)
     c = kube.client
     await c.create(widget(Widget, "w", size=1))
-    current = await c.get(Widget, "w")
-    current.spec["size"] = 50
-    current.status = {"phase": "Succeeded"}
+    current = (await c.get(Widget, "w")).to_dict()
+    current["spec"]["size"] = 50
+    current["status"] = {"phase": "Succeeded"}
     response = await kube.http.put(
         kube.path(Widget._api_info.resource.api_version, "widgets", "w", sub="status"),
-        json=current.to_dict(),
+        json=current,
     )
     assert response.status_code == 200, response.text
     got = await c.get(Widget, "w")
@@ -61,9 +61,9 @@ async def test_main_resource_writes_ignore_status(kube: Kube) -> None:
     )
     assert patched.spec["size"] == 2
     assert patched.status == {"phase": "Initialized"}
-    current = await c.get(Widget, "w")
-    current.status = {"phase": "Failed"}
-    replaced = await c.replace(current)
+    current = (await c.get(Widget, "w")).to_dict()
+    current["status"] = {"phase": "Failed"}
+    replaced = await c.replace(Widget.from_dict(current))
     assert replaced.status == {"phase": "Initialized"}
 
 

@@ -33,11 +33,11 @@ async def list_version(kube: Kube, **kwargs: Any) -> str:
 
 
 async def collect(
-    stream: AsyncIterator[tuple[str, Any]], count: int, *, timeout: float = 5.0
+    stream: AsyncIterator[tuple[str, Any]], count: int, *, within: float = 5.0
 ) -> list[tuple[str, Any]]:
     """The next `count` events of a lightkube watch (closing the stream afterwards)."""
     out: list[tuple[str, Any]] = []
-    async with contextlib.aclosing(stream) as events, asyncio.timeout(timeout):  # type: ignore[type-var]
+    async with contextlib.aclosing(stream) as events, asyncio.timeout(within):
         async for event in events:
             out.append(event)
             if len(out) == count:
@@ -108,7 +108,7 @@ async def test_watch_without_version_starts_with_synthetic_added(kube: Kube) -> 
     await c.create(cm("a", mine))
     await c.create(cm("b", mine))
     stream = c.watch(ConfigMap, labels=mine)
-    async with contextlib.aclosing(stream) as events, asyncio.timeout(5):  # type: ignore[type-var]
+    async with contextlib.aclosing(stream) as events, asyncio.timeout(5):
         first = [await anext(events), await anext(events)]
         assert sorted(names(first)) == [("ADDED", "a"), ("ADDED", "b")]
         await c.create(cm("c", mine))
@@ -278,7 +278,7 @@ async def test_lightkube_watch_survives_a_dropped_stream(kube: Kube) -> None:
     c = kube.client
     rv = await list_version(kube)
     stream = c.watch(ConfigMap, resource_version=rv)
-    async with contextlib.aclosing(stream) as events, asyncio.timeout(5):  # type: ignore[type-var]
+    async with contextlib.aclosing(stream) as events, asyncio.timeout(5):
         await c.create(cm("s1"))
         assert names([await anext(events)]) == [("ADDED", "s1")]
         kube.cluster.drop_watches()

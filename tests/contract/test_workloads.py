@@ -41,7 +41,7 @@ async def wait_rolled_out(kube: Kube, name: str) -> Deployment:
         dep = await kube.client.get(Deployment, name)
         return dep if rolled_out(dep) else None
 
-    return await kube.eventually(probe, timeout=kube.timeout(5, 180), what=f"{name} rolled out")
+    return await kube.eventually(probe, within=kube.timeout(5, 180), what=f"{name} rolled out")
 
 
 async def test_deployment_rollout_completes(kube: Kube) -> None:
@@ -79,7 +79,7 @@ async def test_new_image_goes_through_partial_updates(kube: Kube) -> None:
         resource_version=before.metadata.resourceVersion,
         fields={"metadata.name": "roll"},
     )
-    async with contextlib.aclosing(stream) as events, asyncio.timeout(5):  # type: ignore[type-var]
+    async with contextlib.aclosing(stream) as events, asyncio.timeout(5):
         patched = await c.patch(Deployment, "roll", patch)
         assert patched.metadata.generation == 2
         async for _, dep in events:
@@ -115,7 +115,7 @@ async def test_progress_deadline_exceeded(kube: Kube) -> None:
             return dep
         return None
 
-    dep = await kube.eventually(exceeded, timeout=4, what="ProgressDeadlineExceeded")
+    dep = await kube.eventually(exceeded, within=4, what="ProgressDeadlineExceeded")
     assert dep.status.observedGeneration == 1
     assert not dep.status.readyReplicas
     assert not dep.status.availableReplicas
@@ -136,7 +136,7 @@ async def test_scale_to_zero_and_back(kube: Kube) -> None:
             return dep
         return None
 
-    dep = await kube.eventually(drained, timeout=kube.timeout(5, 120), what="scaled to zero")
+    dep = await kube.eventually(drained, within=kube.timeout(5, 120), what="scaled to zero")
     assert dep.spec.replicas == 0
     assert not dep.status.readyReplicas
     assert not dep.status.availableReplicas
@@ -182,7 +182,7 @@ async def test_daemonset_status(kube: Kube) -> None:
             return ds
         return None
 
-    ds = await kube.eventually(ready, timeout=kube.timeout(5, 180), what="daemonset ready")
+    ds = await kube.eventually(ready, within=kube.timeout(5, 180), what="daemonset ready")
     s = ds.status
     assert s.currentNumberScheduled == s.desiredNumberScheduled
     assert s.updatedNumberScheduled == s.desiredNumberScheduled
@@ -200,5 +200,5 @@ async def test_daemonset_status(kube: Kube) -> None:
             return ds
         return None
 
-    ds = await kube.eventually(parked, timeout=kube.timeout(5, 60), what="parked daemonset")
+    ds = await kube.eventually(parked, within=kube.timeout(5, 60), what="parked daemonset")
     assert not ds.status.numberReady

@@ -17,7 +17,8 @@ Where Ensign deliberately differs from Flagger (its CRD schema and its controlle
 - Stricter, only when `spec.provider` is set: nginx/skipper need ingressRef, apisix needs
   routeRef, gatewayapi needs service.gatewayRefs; `mirror` only with istio (or gatewayapi with
   iterations); `match` only with A/B-capable providers; sessionAffinity only istio/gatewayapi;
-  kubernetes needs iterations (Flagger silently forces 10) and rejects match (Flagger drops it).
+  kubernetes runs every spec as Blue/Green (10 iterations when unset, as Flagger) and lists
+  each ignored field in `CanarySpec.warnings` (Flagger ignores them silently).
 - Stricter: autoscalerRef only with Deployment targets; an HPA must be `autoscaling/v2`.
 - Stricter: metrics need exactly one of builtin name, templateRef or query, and a threshold;
   metric, webhook and alert names must be unique; webhook metadata values must be strings.
