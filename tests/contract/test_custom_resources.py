@@ -37,6 +37,7 @@ GATEWAY_APPROVAL = {
     "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/2466"
 }
 RESOURCES = {"Canary": Canary, "MetricTemplate": MetricTemplate, "AlertProvider": AlertProvider}
+FLAGGER_CRDS = load_crds()  # parsed once: the YAML is large
 
 
 async def _absent_or_skip(kube: Kube, names: list[str]) -> None:
@@ -56,9 +57,8 @@ async def _absent_or_skip(kube: Kube, names: list[str]) -> None:
 @pytest.fixture
 async def flagger(kube: Kube) -> AsyncIterator[Kube]:
     """The flagger.app/v1beta1 CRDs from deploy/crds, created and served."""
-    docs = load_crds()
-    await _absent_or_skip(kube, [d["metadata"]["name"] for d in docs])
-    for doc in docs:
+    await _absent_or_skip(kube, [d["metadata"]["name"] for d in FLAGGER_CRDS])
+    for doc in FLAGGER_CRDS:
         await kube.install_crd(doc)
     yield kube
 
@@ -165,7 +165,7 @@ async def test_crd_in_protected_group_needs_approval_annotation(kube: Kube) -> N
 
 
 async def test_flagger_crds_are_served(flagger: Kube) -> None:
-    for doc in load_crds():
+    for doc in FLAGGER_CRDS:
         response = await flagger.http.get(
             flagger.path("flagger.app/v1beta1", doc["spec"]["names"]["plural"])
         )
