@@ -1,18 +1,10 @@
-"""Strategic merge patch: per-kind merge metadata and the merge algorithm.
+"""Strategic merge patch: the merge-metadata tree and the merge algorithm.
 
 A real kube-apiserver reads ``patchStrategy``/``patchMergeKey`` struct tags from the Go
 types in k8s.io/api.  We keep the same information as data: each kind maps to a tuple of
-:class:`FieldRule` rows (dotted path, strategy, merge key) that :func:`build_schema` folds
-into a tree of :class:`PatchSchema` nodes.  Paths step through list fields transparently:
-``spec.containers.env`` is the ``env`` field of every element of ``spec.containers``.
-
-Facts checked against k8s.io/api (core/v1, apps/v1, autoscaling/v2 types.go):
-
-* ``PodSpec.tolerations`` has **no** ``patchStrategy`` tag, so a strategic merge patch
-  *replaces* the whole list (as the kubectl-patch task page demonstrates).
-* ``PodSpec.volumes``/``resourceClaims`` are ``merge,retainKeys``; ``DeploymentSpec.strategy``
-  is ``retainKeys``; ``NamespaceSpec.finalizers`` has no tag (replace).
-* ``HorizontalPodAutoscalerSpec.metrics`` is atomic (replace); ``status.conditions`` merges.
+:class:`FieldRule` rows (dotted path, strategy, merge key; the tables live in
+:mod:`patch_rules`) that :func:`build_schema` folds into a tree of :class:`PatchSchema`
+nodes.
 
 Kinds without a table (custom resources) get ``None`` from :func:`patch_schema_for`; the
 server answers those strategic merge patches with 415 Unsupported Media Type.
@@ -25,23 +17,26 @@ import json
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, ClassVar, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, TypeAlias
 
-Strategy = Literal["", "merge", "replace"]
+from ensign.localcluster.patch_rules import KIND_RULES, MERGE, REPLACE, FieldRule, Strategy
+
+__all__ = [
+    "KIND_RULES",
+    "LEAF",
+    "MERGE",
+    "REPLACE",
+    "FieldRule",
+    "PatchError",
+    "PatchSchema",
+    "Strategy",
+    "apply_strategic_merge_patch",
+    "build_schema",
+    "patch_schema_for",
+]
+
+
 JSON: TypeAlias = Any
-
-MERGE: Final = "merge"
-REPLACE: Final = "replace"
-
-
-@dataclass(frozen=True, slots=True)
-class FieldRule:
-    """One row of a schema table: the patch metadata of the field at ``path``."""
-
-    path: str
-    strategy: Strategy = ""
-    merge_key: str | None = None
-    retain_keys: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,72 +101,6 @@ def _freeze(tree: Mapping[str, _Draft]) -> dict[str, PatchSchema]:
             fields=_freeze(draft.children),
         )
     return frozen
-
-
-def _under(prefix: str, rules: Iterable[FieldRule]) -> tuple[FieldRule, ...]:
-    return tuple(
-        FieldRule(f"{prefix}.{r.path}", r.strategy, r.merge_key, r.retain_keys) for r in rules
-    )
-
-
-_OBJECT_META: Final = (
-    FieldRule("finalizers", MERGE),
-    FieldRule("ownerReferences", MERGE, "uid"),
-)
-_CONTAINER: Final = (
-    FieldRule("ports", MERGE, "containerPort"),
-    FieldRule("env", MERGE, "name"),
-    FieldRule("volumeMounts", MERGE, "mountPath"),
-    FieldRule("volumeDevices", MERGE, "devicePath"),
-)
-_POD_SPEC: Final = (
-    FieldRule("volumes", MERGE, "name", retain_keys=True),
-    FieldRule("initContainers", MERGE, "name"),
-    FieldRule("containers", MERGE, "name"),
-    FieldRule("ephemeralContainers", MERGE, "name"),
-    FieldRule("imagePullSecrets", MERGE, "name"),
-    FieldRule("hostAliases", MERGE, "ip"),
-    FieldRule("topologySpreadConstraints", MERGE, "topologyKey"),
-    FieldRule("resourceClaims", MERGE, "name", retain_keys=True),
-    FieldRule("schedulingGates", MERGE, "name"),
-    # tolerations, readinessGates, affinity terms ...: no tag -> replace (the default).
-    *_under("initContainers", _CONTAINER),
-    *_under("containers", _CONTAINER),
-    *_under("ephemeralContainers", _CONTAINER),
-)
-_POD_STATUS: Final = (
-    FieldRule("conditions", MERGE, "type"),
-    FieldRule("podIPs", MERGE, "ip"),
-    FieldRule("hostIPs", MERGE, "ip"),
-    FieldRule("resourceClaimStatuses", MERGE, "name", retain_keys=True),
-)
-_STATUS_CONDITIONS: Final = (FieldRule("status.conditions", MERGE, "type"),)
-_META: Final = _under("metadata", _OBJECT_META)
-_POD_TEMPLATE: Final = (
-    *_under("spec.template.metadata", _OBJECT_META),
-    *_under("spec.template.spec", _POD_SPEC),
-)
-
-KIND_RULES: Final[Mapping[tuple[str, str, str], tuple[FieldRule, ...]]] = {
-    ("", "v1", "Pod"): (*_META, *_under("spec", _POD_SPEC), *_under("status", _POD_STATUS)),
-    ("", "v1", "Service"): (*_META, FieldRule("spec.ports", MERGE, "port"), *_STATUS_CONDITIONS),
-    ("", "v1", "ConfigMap"): _META,
-    ("", "v1", "Secret"): _META,
-    ("", "v1", "Namespace"): (*_META, *_STATUS_CONDITIONS),
-    ("", "v1", "Event"): _META,
-    ("apps", "v1", "Deployment"): (
-        *_META,
-        FieldRule("spec.strategy", retain_keys=True),
-        *_POD_TEMPLATE,
-        *_STATUS_CONDITIONS,
-    ),
-    ("apps", "v1", "DaemonSet"): (*_META, *_POD_TEMPLATE, *_STATUS_CONDITIONS),
-    ("apps", "v1", "ReplicaSet"): (*_META, *_POD_TEMPLATE, *_STATUS_CONDITIONS),
-    ("autoscaling", "v2", "HorizontalPodAutoscaler"): (*_META, *_STATUS_CONDITIONS),
-    ("autoscaling", "v1", "Scale"): _META,
-    ("networking.k8s.io", "v1", "Ingress"): _META,
-    ("coordination.k8s.io", "v1", "Lease"): _META,
-}
 
 
 def patch_schema_for(group: str, version: str, kind: str) -> PatchSchema | None:
