@@ -1,0 +1,75 @@
+"""The actions a decision asks the runtime to perform, in order. Pure data.
+
+Every action is idempotent: the runtime applies desired state, so executing a decision twice
+(after a crash, say) changes nothing the first run did not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ensign.engine.weights import Routes
+from ensign.model import HookType
+
+
+class ServiceRole(StrEnum):
+    APEX = "apex"
+    PRIMARY = "primary"
+    CANARY = "canary"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileServices:
+    """Create or update the generated Services of these roles."""
+
+    roles: frozenset[ServiceRole]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnsurePrimary:
+    """Create the primary workload (and its config copies and autoscaler) when missing."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScaleTarget:
+    """Scale the target up (Flagger's ScaleFromZero rules) or to zero."""
+
+    up: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromotePrimary:
+    """Copy the target's pod template (and configs, autoscaler) to the primary."""
+
+    revision: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetRoutes:
+    routes: Routes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunHooks:
+    """Call every hook of `hook_type` (post-rollout); results only produce events."""
+
+    hook_type: HookType
+    phase: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordEvent:
+    warning: bool
+    message: str
+
+
+Action = (
+    ReconcileServices
+    | EnsurePrimary
+    | ScaleTarget
+    | PromotePrimary
+    | SetRoutes
+    | RunHooks
+    | RecordEvent
+)

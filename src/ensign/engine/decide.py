@@ -1,0 +1,500 @@
+"""`decide`: one tick of a canary, from observations to a decision. Pure.
+
+The order of the checks follows Flagger's `advanceCanary` (§2.4 of the behaviour notes):
+suspend, infrastructure, initialisation, change detection, readiness, gates, analysis,
+strategy step. Differences from Flagger are listed in docs/compatibility.md; the main ones
+are marked "Ensign:" below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ensign.engine import messages as msg
+from ensign.engine import weights
+from ensign.engine.actions import (
+    Action,
+    EnsurePrimary,
+    PromotePrimary,
+    ReconcileServices,
+    RecordEvent,
+    RunHooks,
+    ScaleTarget,
+    ServiceRole,
+    SetRoutes,
+)
+from ensign.engine.observations import HookOutcome, ProbeRequest, Probes, Snapshot
+from ensign.engine.phases import ACTIVE, INITIALISING, Phase, allowed
+from ensign.engine.status import CanaryStatus, rfc3339, with_conditions
+from ensign.model import HookType, Strategy
+
+P = Phase
+ALL_TO_PRIMARY = weights.Routes(primary=100, canary=0, mirrored=False)
+ALL_TO_CANARY = weights.Routes(primary=0, canary=100, mirrored=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """The new status, the actions to run before writing it, and why."""
+
+    status: CanaryStatus
+    actions: tuple[Action, ...]
+    reason: str
+    message: str
+    analysed: bool = False  # this tick used the analysis interval (checks or a step ran)
+
+
+Outcome = Decision | ProbeRequest
+
+
+class NeedProbe(Exception):
+    """Raised inside a tick when a gate's answer is missing; becomes a ProbeRequest."""
+
+    def __init__(self, request: ProbeRequest) -> None:
+        super().__init__(request.hook_type)
+        self.request = request
+
+
+def decide(snap: Snapshot, probes: Probes, *, now: datetime, analysis_due: bool = True) -> Outcome:
+    """Decide one tick. Returns a ProbeRequest when a gate must be asked first."""
+    tick = _Tick(snap, probes, now, analysis_due)
+    try:
+        return tick.run()
+    except NeedProbe as need:
+        return need.request
+
+
+class _Tick:
+    def __init__(self, snap: Snapshot, probes: Probes, now: datetime, due: bool) -> None:
+        self.snap = snap
+        self.probes = probes
+        self.now = now
+        self.due = due
+        self.canary = snap.canary
+        self.spec = snap.canary.spec
+        self.analysis = snap.canary.spec.effective_analysis
+        self.name = snap.canary.name
+        self.ns = snap.canary.namespace or ""
+        self.target = snap.canary.spec.target_ref.name
+        self.status = snap.status
+        self.actions: list[Action] = []
+        self.analysed = False
+
+    # ------------------------------------------------------------ outcomes
+
+    def event(self, message: str, *, warning: bool = False) -> None:
+        self.actions.append(RecordEvent(warning=warning, message=message))
+
+    def finish(self, reason: str, message: str, *, ready: bool = True) -> Decision:
+        new = self.status
+        if new.content() != self.snap.status.content() or not new.last_transition_time:
+            new = replace(new, last_transition_time=rfc3339(self.now))
+        assert allowed(self.snap.status.phase, new.phase), (self.snap.status.phase, new.phase)
+        new = with_conditions(
+            new,
+            kind=self.snap.target_kind,
+            ready=ready,
+            reason=reason,
+            message=message,
+            now=self.now,
+        )
+        return Decision(
+            status=new,
+            actions=tuple(self.actions),
+            reason=reason,
+            message=message,
+            analysed=self.analysed,
+        )
+
+    def hold(self, reason: str, message: str) -> Decision:
+        """Stay put; a new explanation is also recorded as a Warning event, once."""
+        old = self.snap.status.condition("Ready")
+        if old is None or old.message != message:
+            self.event(message, warning=True)
+        return self.finish(reason, message, ready=False)
+
+    def to(self, phase: Phase, **fields: object) -> None:
+        self.status = replace(self.status, phase=phase, **fields)  # type: ignore[arg-type]
+
+    # ---------------------------------------------------------------- gates
+
+    def gate(self, hook_type: HookType, phase: str) -> HookOutcome | None:
+        """The first failing hook of this type, None when all pass (or there are none)."""
+        if not self.analysis.webhooks_of(hook_type):
+            return None
+        answers = self.probes.get(hook_type)
+        if answers is None:
+            raise NeedProbe(ProbeRequest(hook_type=hook_type, phase=phase))
+        failed = next((a for a in answers if not a.ok), None)
+        return failed
+
+    def passed_events(self, hook_type: HookType, label: str) -> None:
+        for answer in self.probes.get(hook_type, ()):
+            if answer.ok:
+                self.event(msg.check_passed(label, answer.name))
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> Decision:
+        if self.spec.suspend:
+            return self.hold("Suspended", "skipping canary run as object is suspended")
+        if self.snap.problem:
+            return self.hold("TargetUnavailable", self.snap.problem)
+        self.actions += [
+            ReconcileServices(roles=frozenset({ServiceRole.CANARY, ServiceRole.PRIMARY})),
+            EnsurePrimary(),
+        ]
+        if self.status.phase in INITIALISING:
+            return self.initialise()
+        self.actions.append(ReconcileServices(roles=frozenset({ServiceRole.APEX})))
+        if not self.should_advance():
+            return self.finish("Idle", self.idle_message())
+        if not self.spec.skip_analysis and not self.snap.primary.ready:
+            if self.snap.primary.stuck:
+                if self.status.phase in (P.PROMOTING, P.FINALISING):
+                    return self.failed_promotion(self.snap.primary.message)
+                return self.rollback(self.snap.primary.message)
+            return self.hold("WaitingForPrimary", self.snap.primary.message)
+        if self.status.phase not in ACTIVE:
+            return self.start_run()
+        if self.status.phase in (P.PROGRESSING, P.WAITING_PROMOTION) and self.revision_changed():
+            return self.restart()
+        if not self.snap.target.ready:
+            if self.snap.target.stuck:
+                return self.rollback(self.snap.target.message)
+            return self.hold("WaitingForCanary", self.snap.target.message)
+        if self.spec.skip_analysis:
+            return self.promote_without_analysis()
+        if self.status.phase == P.PROMOTING:
+            return self.shift_to_primary()
+        if self.status.phase == P.FINALISING:
+            return self.succeed()
+        if not self.due:
+            return self.finish(self.ready_reason(), self.ready_message())
+        self.analysed = True
+        manual = self.manual_rollback()
+        if manual is not None:
+            return manual
+        if self.status.failed_checks >= self.analysis.threshold:
+            self.event(
+                msg.threshold_reached(self.name, self.ns, self.status.failed_checks), warning=True
+            )
+            return self.rollback(f"failed checks threshold reached {self.status.failed_checks}")
+        failure = self.run_checks()
+        if failure is not None:
+            return failure
+        return self.step()
+
+    # -------------------------------------------------------- initialisation
+
+    def initialise(self) -> Decision:
+        if self.status.phase == P.NEW:
+            for warning in self.spec.warnings:
+                self.event(str(warning), warning=True)
+        self.to(P.INITIALIZING)
+        if not self.spec.skip_analysis:
+            if not self.snap.primary_exists:
+                return self.hold("WaitingForPrimary", f"creating {self.target}-primary.{self.ns}")
+            if self.snap.primary.stuck:
+                return self.rollback(self.snap.primary.message)
+            if not self.snap.primary.ready:
+                return self.hold("WaitingForPrimary", self.snap.primary.message)
+        self.actions += [
+            ReconcileServices(roles=frozenset({ServiceRole.APEX})),
+            ScaleTarget(up=False),
+        ]
+        self.to(
+            P.INITIALIZED,
+            canary_weight=0,
+            failed_checks=0,
+            iterations=0,
+            last_applied_spec=self.snap.revision,
+            last_promoted_spec=self.snap.revision,
+            tracked_configs=dict(self.snap.configs),
+        )
+        self.event(msg.initialized(self.name, self.ns))
+        return self.finish("Initialized", f"{self.target}-primary.{self.ns} serves all traffic")
+
+    # ------------------------------------------------------ change detection
+
+    def should_advance(self) -> bool:
+        phase = self.status.phase
+        if phase in ACTIVE or phase == P.WAITING:
+            return True
+        revision = self.snap.revision
+        # Ensign: a Failed canary is compared with the revision that failed, not refreshed
+        # every tick, so a change seen during a tick that stops early is not lost (Flagger
+        # §2.14.4 quirk).
+        if revision != self.status.last_promoted_spec and (
+            not self.status.last_applied_spec or revision != self.status.last_applied_spec
+        ):
+            return True
+        return self.configs_changed()
+
+    def configs_changed(self) -> bool:
+        recorded = self.status.tracked_configs
+        current = dict(self.snap.configs)
+        if not current and not recorded:
+            return False
+        return recorded is None or dict(recorded) != current
+
+    def revision_changed(self) -> bool:
+        return self.snap.revision != self.status.last_applied_spec or self.configs_changed()
+
+    def idle_message(self) -> str:
+        return (
+            f"{self.status.phase}: {self.target}-primary.{self.ns} serves revision "
+            f"{self.status.last_promoted_spec or self.snap.revision}; no change to analyse"
+        )
+
+    def ready_reason(self) -> str:
+        return str(self.status.phase)
+
+    def ready_message(self) -> str:
+        old = self.snap.status.condition("Ready")
+        return old.message if old is not None else str(self.status.phase)
+
+    # ---------------------------------------------------------------- phases
+
+    def start_run(self) -> Decision:
+        failed = self.gate(HookType.CONFIRM_ROLLOUT, str(self.status.phase))
+        if failed is not None:
+            if self.status.phase != P.WAITING:
+                self.event(msg.halt_approval(self.name, self.ns, failed.name), warning=True)
+                self.to(P.WAITING)
+            return self.finish(
+                "WaitingForApproval",
+                msg.gate_waiting("confirm-rollout", failed.url, failed.detail),
+                ready=False,
+            )
+        self.passed_events(HookType.CONFIRM_ROLLOUT, "Confirm-rollout")
+        self.event(msg.new_revision(self.target, self.ns))
+        self.actions.append(ScaleTarget(up=True))
+        self.to(
+            P.PROGRESSING,
+            canary_weight=0,
+            failed_checks=0,
+            iterations=0,
+            last_applied_spec=self.snap.revision,
+            tracked_configs=dict(self.snap.configs),
+        )
+        return self.finish("Progressing", f"scaling up {self.target}.{self.ns} for analysis")
+
+    def restart(self) -> Decision:
+        self.event(msg.restart(self.target, self.ns))
+        self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
+        self.to(
+            P.PROGRESSING,
+            canary_weight=0,
+            failed_checks=0,
+            iterations=0,
+            last_applied_spec=self.snap.revision,
+            tracked_configs=dict(self.snap.configs),
+        )
+        return self.finish("Progressing", "new revision during analysis; analysis restarted")
+
+    def promote_without_analysis(self) -> Decision:
+        self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
+        self.event(msg.copying(self.target, self.ns))
+        self.actions += [PromotePrimary(revision=self.snap.revision), ScaleTarget(up=False)]
+        self.to(
+            P.SUCCEEDED,
+            canary_weight=0,
+            iterations=0,
+            failed_checks=0,
+            last_promoted_spec=self.status.last_applied_spec,
+        )
+        self.actions.append(RunHooks(hook_type=HookType.POST_ROLLOUT, phase="Succeeded"))
+        self.event(msg.completed_skipped(self.target, self.ns))
+        return self.finish("Succeeded", "promoted without analysis (skipAnalysis)")
+
+    def shift_to_primary(self) -> Decision:
+        shift = weights.promotion_shift(
+            step_weight_promotion=self.analysis.step_weight_promotion,
+            routes=self.snap.routes,
+            routes_traffic=self.snap.routes_traffic,
+        )
+        if shift.routes is not None:
+            self.actions.append(SetRoutes(routes=shift.routes))
+        if isinstance(shift, weights.Finalise):
+            if shift.by_step:
+                self.event(msg.advance_primary(self.name, self.ns, 100))
+            elif shift.routes is not None:
+                self.event("Routing all traffic to primary")
+            self.to(P.FINALISING, canary_weight=0)
+            return self.finish("Finalising", "all traffic on the primary; scaling down the canary")
+        self.event(msg.advance_primary(self.name, self.ns, shift.routes.primary))
+        self.status = replace(self.status, canary_weight=shift.routes.canary)
+        return self.finish("Promoting", f"primary weight {shift.routes.primary}")
+
+    def succeed(self) -> Decision:
+        self.actions.append(ScaleTarget(up=False))
+        self.to(
+            P.SUCCEEDED,
+            canary_weight=0,
+            iterations=0,
+            last_promoted_spec=self.status.last_applied_spec,
+        )
+        self.actions.append(RunHooks(hook_type=HookType.POST_ROLLOUT, phase="Succeeded"))
+        self.event(msg.completed(self.target, self.ns))
+        return self.finish("Succeeded", f"revision {self.status.last_applied_spec} is live")
+
+    def rollback(self, why: str) -> Decision:
+        self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
+        self.event(msg.canary_failed(self.name, self.ns), warning=True)
+        self.actions.append(ScaleTarget(up=False))
+        self.to(
+            P.FAILED,
+            canary_weight=0,
+            failed_checks=0,
+            iterations=0,
+            last_applied_spec=self.snap.revision or self.status.last_applied_spec,
+            tracked_configs=dict(self.snap.configs),
+        )
+        self.actions.append(RunHooks(hook_type=HookType.POST_ROLLOUT, phase="Failed"))
+        return self.finish("Failed", f"rolled back: {why}", ready=False)
+
+    def failed_promotion(self, why: str) -> Decision:
+        self.event(msg.promotion_failed(self.target, self.ns, why), warning=True)
+        self.actions.append(SetRoutes(routes=ALL_TO_CANARY))
+        self.to(P.FAILED, canary_weight=100, failed_checks=0, iterations=0)
+        self.actions.append(RunHooks(hook_type=HookType.POST_ROLLOUT, phase="Failed"))
+        return self.finish("Failed", f"promotion failed, primary not ready: {why}", ready=False)
+
+    def manual_rollback(self) -> Decision | None:
+        if self.status.phase not in (P.PROGRESSING, P.WAITING_PROMOTION):
+            return None
+        if not self.analysis.webhooks_of(HookType.ROLLBACK):
+            return None
+        answers = self.probes.get(HookType.ROLLBACK)
+        if answers is None:
+            raise NeedProbe(ProbeRequest(hook_type=HookType.ROLLBACK, phase=str(self.status.phase)))
+        signalled = next((a for a in answers if a.ok), None)
+        if signalled is None:
+            return None
+        self.event(f"Rollback check {signalled.name} passed", warning=True)
+        self.event(msg.manual_rollback(self.name, self.ns), warning=True)
+        return self.rollback(f"rollback webhook {signalled.name} signalled a rollback")
+
+    # -------------------------------------------------------------- analysis
+
+    def run_checks(self) -> Decision | None:
+        routes = self.snap.routes
+        first = (
+            self.status.canary_weight == 0
+            and self.status.iterations == 0
+            and not (self.analysis.mirror and routes.mirrored)
+        )
+        if first:
+            self.event(msg.starting(self.target, self.ns))
+            failed = self.gate(HookType.PRE_ROLLOUT, "Progressing")
+            if failed is not None:
+                return self.failed_check(
+                    msg.halt_pre_rollout(self.name, self.ns, failed.name, failed.detail)
+                )
+            self.passed_events(HookType.PRE_ROLLOUT, "Pre-rollout")
+            return None
+        failed = self.gate(HookType.ROLLOUT, "Progressing")
+        if failed is not None:
+            return self.failed_check(
+                msg.halt_external(self.name, self.ns, failed.name, failed.detail)
+            )
+        return None
+
+    def failed_check(self, message: str) -> Decision:
+        self.event(message, warning=True)
+        self.status = replace(self.status, failed_checks=self.status.failed_checks + 1)
+        return self.finish(
+            "CheckFailed",
+            f"{message} ({self.status.failed_checks}/{self.analysis.threshold})",
+            ready=False,
+        )
+
+    def strategy(self) -> Strategy:
+        if not self.snap.routes_traffic:
+            return Strategy.BLUE_GREEN  # provider kubernetes: everything runs as Blue/Green
+        return self.analysis.strategy
+
+    def step(self) -> Decision:
+        strategy = self.strategy()
+        if strategy == Strategy.CANARY:
+            return self.canary_step()
+        iterations = self.spec.blue_green_iterations
+        if strategy == Strategy.AB_TESTING:
+            ab = weights.ab_step(iterations=iterations, done=self.status.iterations)
+            return self.apply_iteration_step(ab, iterations)
+        bg = weights.blue_green_step(
+            iterations=iterations,
+            done=self.status.iterations,
+            mirror=self.analysis.mirror,
+            mirrored=self.snap.routes.mirrored,
+            routes_traffic=self.snap.routes_traffic,
+        )
+        return self.apply_iteration_step(bg, iterations)
+
+    def promotion_gate(self) -> Decision | None:
+        failed = self.gate(HookType.CONFIRM_PROMOTION, "Progressing")
+        if failed is None:
+            self.passed_events(HookType.CONFIRM_PROMOTION, "Confirm-promotion")
+            return None
+        if self.status.phase != P.WAITING_PROMOTION:
+            self.event(msg.halt_promotion(self.name, self.ns, failed.name), warning=True)
+            # Ensign: iterations and weight are kept, so the gate is asked again on every
+            # tick and promotion follows the first tick it opens (Flagger: every other tick).
+            self.to(P.WAITING_PROMOTION)
+        return self.finish(
+            "WaitingForPromotion",
+            msg.gate_waiting("confirm-promotion", failed.url, failed.detail),
+            ready=False,
+        )
+
+    def apply_iteration_step(self, step: weights.IterationStep, total: int) -> Decision:
+        if step.needs_promotion_gate:
+            held = self.promotion_gate()
+            if held is not None:
+                return held
+        if isinstance(step, weights.Promote):
+            return self.promote()
+        if isinstance(step, weights.SwitchToCanary) and step.routes is not None:
+            self.event(
+                "Stop traffic mirroring and route all traffic to canary"
+                if step.stops_mirroring
+                else "Routing all traffic to canary"
+            )
+        if step.routes is not None:
+            self.actions.append(SetRoutes(routes=step.routes))
+        done = step.done
+        self.status = replace(self.status, iterations=done)
+        if self.status.phase == P.WAITING_PROMOTION:
+            self.to(P.PROGRESSING)
+        self.event(msg.advance_iteration(self.name, self.ns, min(done, total), total))
+        return self.finish("Progressing", f"iteration {min(done, total)}/{total} passed")
+
+    def canary_step(self) -> Decision:
+        step = weights.canary_step(self.analysis, self.snap.routes)
+        if isinstance(step, weights.NoProgress):
+            return self.finish("Progressing", "no step weight configured; nothing to advance")
+        if step.needs_traffic_gate and self.status.phase == P.PROGRESSING:
+            failed = self.gate(HookType.CONFIRM_TRAFFIC_INCREASE, "Progressing")
+            if failed is not None:
+                return self.hold(
+                    "WaitingForTrafficIncrease",
+                    msg.gate_waiting("confirm-traffic-increase", failed.url, failed.detail),
+                )
+            self.passed_events(HookType.CONFIRM_TRAFFIC_INCREASE, "Confirm-traffic-increase")
+        if isinstance(step, weights.ReadyToPromote):
+            held = self.promotion_gate()
+            return held if held is not None else self.promote()
+        self.actions.append(SetRoutes(routes=step.routes))
+        self.status = replace(self.status, canary_weight=step.routes.canary)
+        self.event(msg.advance_weight(self.name, self.ns, step.routes.canary))
+        return self.finish("Progressing", f"canary weight {step.routes.canary}")
+
+    def promote(self) -> Decision:
+        self.event(msg.copying(self.target, self.ns))
+        self.actions.append(PromotePrimary(revision=self.status.last_applied_spec))
+        self.to(P.PROMOTING)
+        return self.finish(
+            "Promoting", f"rolling {self.target}-primary.{self.ns} out to the new revision"
+        )

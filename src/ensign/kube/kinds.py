@@ -1,0 +1,61 @@
+"""Every Kubernetes kind the controller touches, with the verbs it needs. Pure data.
+
+This table is the single source for the client's resource classes and, later, for the
+generated RBAC rules, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+    verbs: tuple[str, ...] = ("get", "list", "watch")
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+_WRITE = ("get", "list", "watch", "create", "update", "patch", "delete")
+
+CANARY = Kind(
+    "flagger.app",
+    "v1beta1",
+    "Canary",
+    "canaries",
+    verbs=("get", "list", "watch", "update", "patch"),
+)
+CANARY_STATUS = Kind(
+    "flagger.app", "v1beta1", "Canary", "canaries/status", verbs=("get", "update", "patch")
+)
+METRIC_TEMPLATE = Kind("flagger.app", "v1beta1", "MetricTemplate", "metrictemplates")
+ALERT_PROVIDER = Kind("flagger.app", "v1beta1", "AlertProvider", "alertproviders")
+DEPLOYMENT = Kind("apps", "v1", "Deployment", "deployments", verbs=_WRITE)
+DAEMONSET = Kind("apps", "v1", "DaemonSet", "daemonsets", verbs=_WRITE)
+SERVICE = Kind("", "v1", "Service", "services", verbs=_WRITE)
+CONFIGMAP = Kind("", "v1", "ConfigMap", "configmaps", verbs=_WRITE)
+SECRET = Kind("", "v1", "Secret", "secrets", verbs=_WRITE)
+HPA = Kind("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", verbs=_WRITE)
+EVENT = Kind("", "v1", "Event", "events", verbs=("create", "patch"))
+
+ALL: tuple[Kind, ...] = (
+    CANARY,
+    CANARY_STATUS,
+    METRIC_TEMPLATE,
+    ALERT_PROVIDER,
+    DEPLOYMENT,
+    DAEMONSET,
+    SERVICE,
+    CONFIGMAP,
+    SECRET,
+    HPA,
+    EVENT,
+)
+BY_KIND: dict[str, Kind] = {k.kind: k for k in ALL if "/" not in k.plural}

@@ -1,0 +1,62 @@
+"""Provider name → router factory. Pure.
+
+Flagger silently falls back to the Istio router for a provider string it does not know
+(`pkg/router/factory.go`), so a typo deploys Istio objects into a cluster without Istio.
+Ensign refuses instead: an unknown name raises `UnknownProviderError`, whose message lists
+the providers this build knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Final, TypeAlias
+
+from ensign.model.canary import Provider
+from ensign.routers.kubernetes import KubernetesRouter
+from ensign.routers.protocol import Router
+
+RouterFactory: TypeAlias = Callable[[], Router]
+
+DEFAULT_FACTORIES: Final[Mapping[str, RouterFactory]] = MappingProxyType(
+    {Provider.KUBERNETES.value: KubernetesRouter}
+)
+"""The routers shipped with this build, by provider string."""
+
+
+class UnknownProviderError(LookupError):
+    """A provider string with no router; `known` lists the ones available, sorted."""
+
+    def __init__(self, provider: str, *, known: Iterable[str]) -> None:
+        self.provider = provider
+        self.known: tuple[str, ...] = tuple(sorted(known))
+        super().__init__(_message(provider, self.known))
+
+
+def _message(provider: str, known: tuple[str, ...]) -> str:
+    flagger_names = {member.value for member in Provider}
+    why = (
+        "is a Flagger provider that Ensign does not implement yet"
+        if provider in flagger_names
+        else "is not a known routing provider"
+    )
+    listed = ", ".join(known) if known else "(none)"
+    return (
+        f"provider {provider!r} {why}; known providers: {listed}"
+        " (Ensign never falls back to istio as Flagger does)"
+    )
+
+
+def known_providers(factories: Mapping[str, RouterFactory] = DEFAULT_FACTORIES) -> tuple[str, ...]:
+    """Provider strings with a router, sorted."""
+    return tuple(sorted(factories))
+
+
+def make_router(
+    provider: str, *, factories: Mapping[str, RouterFactory] = DEFAULT_FACTORIES
+) -> Router:
+    """A fresh router for `provider`; raises `UnknownProviderError` when there is none."""
+    factory = factories.get(str(provider))
+    if factory is None:
+        raise UnknownProviderError(str(provider), known=factories)
+    return factory()

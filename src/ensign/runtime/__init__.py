@@ -1,0 +1,1 @@
+"""The async shell around the engine: caches, scheduling, probing, executing, persisting."""

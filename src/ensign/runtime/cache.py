@@ -1,0 +1,177 @@
+"""Informers: list-then-watch caches of one kind each, serving every read of a tick. Does I/O.
+
+A cache lists once, then follows a watch from the list's resourceVersion. When the watch ends
+it resumes from the last version seen; on 410 Gone it relists and reports the differences as
+changes, so subscribers never miss a transition. Writes made by the controller are fed back
+with `observe()` so a tick never reads something older than what it just wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from ensign.kube.api import JSON, Gone, KubeApi, KubeError
+from ensign.kube.kinds import Kind
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+Listener = Callable[[Kind, JSON | None, JSON | None], None]
+
+
+def key_of(obj: JSON) -> Key:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def rv_of(obj: JSON | None) -> int:
+    try:
+        return int(((obj or {}).get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class Informer:
+    """The cache of one kind, optionally restricted to a namespace."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        kind: Kind,
+        *,
+        namespace: str | None = None,
+        watch_timeout: int = 300,
+        backoff: float = 0.2,
+    ) -> None:
+        self.api = api
+        self.kind = kind
+        self.namespace = namespace
+        self.watch_timeout = watch_timeout
+        self.backoff = backoff
+        self.objects: dict[Key, JSON] = {}
+        self.synced = asyncio.Event()
+        self.listeners: list[Listener] = []
+        self.restarts = 0
+        self.relists = 0
+
+    def get(self, namespace: str, name: str) -> JSON | None:
+        return self.objects.get((namespace if self.kind.namespaced else "", name))
+
+    def items(self, namespace: str | None = None) -> list[JSON]:
+        return [o for (ns, _), o in self.objects.items() if namespace is None or ns == namespace]
+
+    def observe(self, obj: JSON) -> None:
+        """Feed back an object the controller wrote (kept only when newer than the cache)."""
+        key = key_of(obj)
+        old = self.objects.get(key)
+        if rv_of(obj) > rv_of(old):
+            self.objects[key] = obj
+            self._emit(old, obj)
+
+    def forget(self, namespace: str, name: str) -> None:
+        old = self.objects.pop((namespace, name), None)
+        if old is not None:
+            self._emit(old, None)
+
+    def _emit(self, old: JSON | None, new: JSON | None) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(self.kind, old, new)
+            except Exception:  # a listener bug must not kill the cache
+                log.exception("cache listener failed for %s", self.kind.kind)
+
+    async def run(self) -> None:
+        """List and watch until cancelled; never raises for API errors."""
+        rv = ""
+        failures = 0
+        while True:
+            try:
+                if not rv:
+                    rv = await self._relist()
+                rv = await self._follow(rv)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Gone:
+                rv = ""
+            except (KubeError, Exception) as exc:  # noqa: BLE001 - keep the cache alive
+                failures += 1
+                log.warning("%s watch failed (%s); retrying", self.kind.kind, exc)
+                delay = min(self.backoff * 2 ** min(failures, 6), 10.0)
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                if failures > 2:
+                    rv = ""
+            self.restarts += 1
+
+    async def _relist(self) -> str:
+        items, rv = await self.api.list(self.kind, namespace=self.namespace)
+        self.relists += 1
+        fresh = {key_of(o): o for o in items}
+        for key, gone in list(self.objects.items()):
+            if key not in fresh:
+                del self.objects[key]
+                self._emit(gone, None)
+        for key, obj in fresh.items():
+            previous = self.objects.get(key)
+            if previous is None or rv_of(obj) != rv_of(previous):
+                self.objects[key] = obj
+                self._emit(previous, obj)
+        self.synced.set()
+        return rv
+
+    async def _follow(self, rv: str) -> str:
+        stream = self.api.watch(
+            self.kind,
+            namespace=self.namespace,
+            resource_version=rv,
+            timeout_seconds=self.watch_timeout,
+        )
+        async for event_type, obj in stream:
+            new_rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+            if event_type == "BOOKMARK":
+                rv = new_rv
+                continue
+            key = key_of(obj)
+            old = self.objects.get(key)
+            if event_type == "DELETED":
+                self.objects.pop(key, None)
+                self._emit(old, None)
+            elif rv_of(obj) > rv_of(old):
+                self.objects[key] = obj
+                self._emit(old, obj)
+            rv = new_rv
+        return rv
+
+
+class Caches:
+    """The informers of a controller, started and stopped together."""
+
+    def __init__(self, informers: dict[str, Informer]) -> None:
+        self.by_kind = informers
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    def __getitem__(self, kind: str) -> Informer:
+        return self.by_kind[kind]
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(i.run(), name=f"informer-{k}") for k, i in self.by_kind.items()
+        ]
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(i.synced.wait() for i in self.by_kind.values()))
+
+    @property
+    def synced(self) -> bool:
+        return all(i.synced.is_set() for i in self.by_kind.values())
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,85 @@
+"""Kubernetes Events on the Canary, as Flagger records them (reason `Synced`). Does I/O.
+
+A repeat of the last event of a canary within five minutes bumps its count instead of
+creating a new object, as client-go's correlator does. A failed event write is logged and
+never fails the tick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ensign.engine.status import rfc3339
+from ensign.kube import kinds
+from ensign.kube.api import JSON, KubeApi, KubeError
+from ensign.model import Canary
+
+log = logging.getLogger(__name__)
+COMPONENT = "ensign"
+REASON = "Synced"
+
+
+@dataclass(slots=True)
+class EventRecorder:
+    api: KubeApi
+    clock: Callable[[], datetime]
+    forward: Callable[[Canary, JSON, str, bool], Any] | None = None
+    _last: dict[tuple[str, str], tuple[str, JSON]] = field(default_factory=dict)
+    recorded: int = 0
+
+    async def record(self, canary: Canary, body: JSON, *, message: str, warning: bool) -> None:
+        meta = body.get("metadata") or {}
+        ns = str(meta.get("namespace") or "default")
+        kind = "Warning" if warning else "Normal"
+        (log.warning if warning else log.info)("%s.%s: %s", canary.name, ns, message)
+        self.recorded += 1
+        if self.forward is not None:
+            await self.forward(canary, body, message, warning)
+        now = rfc3339(self.clock())
+        key = (ns, canary.name)
+        last = self._last.get(key)
+        try:
+            if last is not None and last[0] == f"{kind}:{message}":
+                event = last[1]
+                patched = await self.api.patch(
+                    kinds.EVENT,
+                    event["metadata"]["name"],
+                    {"count": int(event.get("count", 1)) + 1, "lastTimestamp": now},
+                    namespace=ns,
+                )
+                self._last[key] = (last[0], patched)
+                return
+            created = await self.api.create(kinds.EVENT, _event(meta, ns, kind, message, now))
+            self._last[key] = (f"{kind}:{message}", created)
+        except KubeError as exc:
+            log.warning("could not record event on %s.%s: %s", canary.name, ns, exc)
+
+
+def _event(meta: JSON, ns: str, kind: str, message: str, now: str) -> JSON:
+    digest = hashlib.sha256(f"{meta.get('uid')}{message}{now}".encode()).hexdigest()[:10]
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{meta.get('name')}.{digest}", "namespace": ns},
+        "involvedObject": {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "Canary",
+            "name": meta.get("name"),
+            "namespace": ns,
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+        },
+        "reason": REASON,
+        "message": message,
+        "type": kind,
+        "source": {"component": COMPONENT},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "reportingComponent": COMPONENT,
+    }

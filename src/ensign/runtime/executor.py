@@ -1,0 +1,213 @@
+"""Execute a decision's actions in order, each as desired state. Does I/O.
+
+Every action compares what it wants with what the cache holds and writes only the
+difference, so re-running a decision (after a crash or a conflict) is harmless. The first
+failing action stops the rest; the tick reports it and the next tick starts over.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ensign.engine.actions import (
+    Action,
+    EnsurePrimary,
+    PromotePrimary,
+    ReconcileServices,
+    RecordEvent,
+    RunHooks,
+    ScaleTarget,
+    ServiceRole,
+    SetRoutes,
+)
+from ensign.kube import kinds
+from ensign.kube.api import JSON, KubeApi, NotFound
+from ensign.model import Canary
+from ensign.routers.metadata import unmanaged_metadata
+from ensign.routers.service_sync import Create, Update, reconcile_service
+from ensign.routers.services import desired_services
+from ensign.runtime.cache import Caches
+from ensign.runtime.events import EventRecorder
+from ensign.runtime.hooks import HookRunner
+from ensign.runtime.observe import Observed
+from ensign.workloads import configs as config_tracking
+from ensign.workloads import primary as primary_workload
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Executor:
+    api: KubeApi
+    caches: Caches
+    events: EventRecorder
+    hooks: HookRunner
+    include_label_prefixes: tuple[str, ...] = ()
+
+    async def run(self, canary: Canary, observed: Observed, actions: tuple[Action, ...]) -> None:
+        for action in actions:
+            await self._one(canary, observed, action)
+
+    async def _one(self, canary: Canary, observed: Observed, action: Action) -> None:
+        match action:
+            case RecordEvent(warning=warning, message=message):
+                await self.events.record(canary, observed.body, message=message, warning=warning)
+            case ReconcileServices(roles=roles):
+                await self._services(canary, observed, roles)
+            case EnsurePrimary():
+                await self._ensure_primary(canary, observed)
+            case ScaleTarget(up=up):
+                await self._scale(canary, observed, up=up)
+            case PromotePrimary():
+                await self._promote(canary, observed)
+            case SetRoutes():
+                pass  # provider kubernetes: the apex Service always selects the primary
+            case RunHooks(hook_type=hook_type, phase=phase):
+                await self.hooks.side_effect(canary, observed, hook_type=hook_type, phase=phase)
+
+    # -------------------------------------------------------------- writes
+
+    async def _write(
+        self, kind: kinds.Kind, existing: Mapping[str, Any] | None, body: JSON
+    ) -> JSON:
+        informer = self.caches[kind.kind]
+        written = await (self.api.replace(kind, body) if existing else self.api.create(kind, body))
+        informer.observe(written)
+        return written
+
+    async def _patch(self, kind: kinds.Kind, obj: Mapping[str, Any], patch: JSON) -> None:
+        meta = obj["metadata"]
+        written = await self.api.patch(kind, meta["name"], patch, namespace=meta.get("namespace"))
+        self.caches[kind.kind].observe(written)
+
+    # ------------------------------------------------------------- actions
+
+    async def _services(
+        self, canary: Canary, observed: Observed, roles: frozenset[ServiceRole]
+    ) -> None:
+        uid = str((observed.body.get("metadata") or {}).get("uid") or "")
+        wanted = desired_services(
+            canary,
+            canary_uid=uid,
+            label=observed.label,
+            value=observed.value,
+            target_pod_spec=((observed.target or {}).get("spec") or {})
+            .get("template", {})
+            .get("spec"),
+        )
+        service = canary.spec.service
+        unmanaged = unmanaged_metadata(service) if service is not None else None
+        unmanaged_labels = unmanaged.labels if unmanaged else ()
+        unmanaged_annotations = unmanaged.annotations if unmanaged else ()
+        for role in (ServiceRole.CANARY, ServiceRole.PRIMARY, ServiceRole.APEX):
+            if role not in roles:
+                continue
+            desired = getattr(wanted, role.value)
+            existing = self.caches["Service"].get(
+                canary.namespace or "", desired["metadata"]["name"]
+            )
+            change = reconcile_service(
+                existing,
+                desired,
+                canary_uid=uid,
+                unmanaged_labels=unmanaged_labels,
+                unmanaged_annotations=unmanaged_annotations,
+            )
+            if isinstance(change, Create | Update):
+                await self._write(kinds.SERVICE, existing, dict(change.body))
+
+    async def _sync_configs(self, canary: Canary, observed: Observed) -> None:
+        for (kind, _name), source in sorted(observed.configs.items()):
+            if not config_tracking.is_tracked(source, kind=kind):
+                continue
+            k = kinds.CONFIGMAP if kind == config_tracking.ConfigKind.CONFIGMAP else kinds.SECRET
+            copy_name = f"{source['metadata']['name']}-primary"
+            existing = self.caches[k.kind].get(canary.namespace or "", copy_name)
+            desired = config_tracking.render_config_copy(
+                source, canary=observed.body, include_label_prefixes=self.include_label_prefixes
+            )
+            desired = dict(desired)
+            desired["metadata"] = config_tracking.merge_owner_references(desired, existing)
+            if existing is not None:
+                if _same(
+                    existing,
+                    desired,
+                    ("data", "type", "metadata.labels", "metadata.ownerReferences"),
+                ):
+                    continue
+                desired["metadata"] = dict(
+                    desired["metadata"], resourceVersion=existing["metadata"]["resourceVersion"]
+                )
+            await self._write(k, existing, desired)
+
+    async def _ensure_primary(self, canary: Canary, observed: Observed) -> None:
+        if observed.target is None:
+            return
+        await self._sync_configs(canary, observed)
+        if observed.primary is not None:
+            return
+        kind = kinds.BY_KIND[observed.snapshot.target_kind]
+        body = primary_workload.render_primary(
+            observed.target,
+            kind=kind.kind,
+            canary=observed.body,
+            label=observed.label,
+            value=observed.value,
+            tracked=set(config_tracking.tracked_keys(dict(observed.snapshot.configs))),
+            include_label_prefixes=self.include_label_prefixes,
+            revision=observed.snapshot.revision,
+        )
+        observed.primary = await self._write(kind, None, body)
+
+    async def _scale(self, canary: Canary, observed: Observed, *, up: bool) -> None:
+        target = observed.target
+        if target is None:
+            return
+        kind = kinds.BY_KIND[observed.snapshot.target_kind]
+        patch = primary_workload.scale_patch_for(
+            target,
+            kind=kind.kind,
+            up=up,
+            primary=observed.primary,
+            hpa=observed.hpa,
+        )
+        if patch is not None:
+            await self._patch(kind, target, patch)
+
+    async def _promote(self, canary: Canary, observed: Observed) -> None:
+        if observed.target is None or observed.primary is None:
+            raise NotFound("cannot promote: target or primary missing")
+        await self._sync_configs(canary, observed)
+        kind = kinds.BY_KIND[observed.snapshot.target_kind]
+        desired = primary_workload.promote(
+            observed.primary,
+            observed.target,
+            kind=kind.kind,
+            canary=observed.body,
+            label=observed.label,
+            value=observed.value,
+            tracked=set(config_tracking.tracked_keys(dict(observed.snapshot.configs))),
+            include_label_prefixes=self.include_label_prefixes,
+            revision=observed.snapshot.status.last_applied_spec or observed.snapshot.revision,
+            has_autoscaler=canary.spec.autoscaler_ref is not None,
+        )
+        if desired.get("spec") == observed.primary.get("spec") and (
+            desired.get("metadata", {}).get("labels") == observed.primary["metadata"].get("labels")
+        ):
+            return
+        observed.primary = await self._write(kind, observed.primary, desired)
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any], paths: tuple[str, ...]) -> bool:
+    for path in paths:
+        x: Any = a
+        y: Any = b
+        for part in path.split("."):
+            x = x.get(part) if isinstance(x, Mapping) else None
+            y = y.get(part) if isinstance(y, Mapping) else None
+        if x != y:
+            return False
+    return True

@@ -1,0 +1,83 @@
+"""Call a canary's webhooks for the engine's probes and for post-rollout side effects. Does I/O.
+
+Gate hooks of one type run in spec order and stop at the first failure, as in Flagger. Each
+answer becomes a `HookOutcome` whose detail names the URL, HTTP status and attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ensign.engine.observations import HookOutcome
+from ensign.model import Canary, HookType, Webhook
+from ensign.runtime.observe import Observed
+from ensign.webhooks.client import HookResult, WebhookCaller
+from ensign.webhooks.payload import webhook_payload
+from ensign.workloads.revision import webhook_checksum
+
+log = logging.getLogger(__name__)
+EventSink = Callable[[Canary, dict[str, Any], str, bool], Coroutine[Any, Any, None]]
+
+
+def outcome(hook: Webhook, result: HookResult) -> HookOutcome:
+    return HookOutcome(name=hook.name, url=hook.url, ok=result.ok, detail=result.describe())
+
+
+class HookRunner:
+    def __init__(self, caller: WebhookCaller) -> None:
+        self.caller = caller
+        self.events: EventSink | None = None
+        self.calls = 0
+
+    def payload(
+        self, canary: Canary, observed: Observed, phase: str, hook: Webhook
+    ) -> dict[str, Any]:
+        status = observed.snapshot.status
+        return dict(
+            webhook_payload(
+                name=canary.name,
+                namespace=canary.namespace or "",
+                phase=phase,
+                checksum=webhook_checksum(
+                    tracked_configs=status.tracked_configs, last_applied=status.last_applied_spec
+                ),
+                metadata=hook.metadata,
+            )
+        )
+
+    async def gate(
+        self, canary: Canary, observed: Observed, *, hook_type: HookType, phase: str
+    ) -> tuple[HookOutcome, ...]:
+        """Answers for every hook of `hook_type`, stopping after the first failure."""
+        out: list[HookOutcome] = []
+        for hook in canary.spec.effective_analysis.webhooks_of(hook_type):
+            self.calls += 1
+            result = await self.caller.call(hook, self.payload(canary, observed, phase, hook))
+            out.append(outcome(hook, result))
+            if not result.ok:
+                break
+        return tuple(out)
+
+    async def side_effect(
+        self, canary: Canary, observed: Observed, *, hook_type: HookType, phase: str
+    ) -> None:
+        """Post-rollout hooks: results become events; the first failure skips the rest."""
+        for hook in canary.spec.effective_analysis.webhooks_of(hook_type):
+            self.calls += 1
+            result = await self.caller.call(hook, self.payload(canary, observed, phase, hook))
+            if self.events is None:
+                continue
+            if result.ok:
+                await self.events(
+                    canary, observed.body, f"Post-rollout check {hook.name} passed", False
+                )
+            else:
+                await self.events(
+                    canary,
+                    observed.body,
+                    f"Post-rollout hook {hook.name} failed {result.describe()}",
+                    True,
+                )
+                break

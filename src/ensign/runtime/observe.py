@@ -1,0 +1,173 @@
+"""Build a tick's `Snapshot` from the caches: target, primary, configs, readiness. No writes.
+
+Every read here is served by an informer cache, so an idle tick costs no API request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ensign.engine.observations import READY, Readiness, Snapshot
+from ensign.engine.status import parse_status
+from ensign.engine.weights import Routes
+from ensign.model import Canary, Provider
+from ensign.runtime.cache import Caches
+from ensign.workloads import configs as config_tracking
+from ensign.workloads import readiness as workload_readiness
+from ensign.workloads.errors import WorkloadError
+from ensign.workloads.revision import revision_hash
+from ensign.workloads.selector import selector_label
+
+JSON = dict[str, Any]
+SUPPORTED_TARGETS = ("Deployment", "DaemonSet")
+
+
+@dataclass(slots=True)
+class Observed:
+    """The snapshot plus the raw objects the executor needs to act on it."""
+
+    snapshot: Snapshot
+    body: JSON
+    target: JSON | None = None
+    primary: JSON | None = None
+    label: str = ""
+    value: str = ""
+    configs: dict[tuple[str, str], JSON] = field(default_factory=dict)
+    hpa: JSON | None = None
+
+
+def observe(
+    canary: Canary,
+    body: JSON,
+    caches: Caches,
+    *,
+    now: datetime,
+    selector_labels: tuple[str, ...],
+) -> Observed:
+    spec = canary.spec
+    ns = canary.namespace or ""
+    kind = (
+        spec.target_ref.kind.value
+        if hasattr(spec.target_ref.kind, "value")
+        else str(spec.target_ref.kind)
+    )
+    status = parse_status(body.get("status"))
+    base = Snapshot(canary=canary, status=status, target_kind=kind)
+    observed = Observed(snapshot=base, body=body)
+    if kind not in SUPPORTED_TARGETS:
+        observed.snapshot = _problem(
+            base, f"spec.targetRef.kind: {kind} targets are not supported yet"
+        )
+        return observed
+    informer = caches[kind]
+    target = informer.get(ns, spec.target_ref.name)
+    if target is None:
+        observed.snapshot = _problem(base, f"{kind.lower()} {spec.target_ref.name}.{ns} not found")
+        return observed
+    observed.target = target
+    observed.primary = informer.get(ns, spec.primary_workload_name)
+    try:
+        observed.label, observed.value = selector_label(target, selector_labels=selector_labels)
+        refs = config_tracking.referenced_configs(_pod_spec(target))
+        fetched = _fetch_configs(refs, caches, ns)
+        observed.configs = {k: v for k, v in fetched.items() if v is not None}
+        tracked = config_tracking.tracked_configs(refs, fetched, namespace=ns)
+    except WorkloadError as exc:
+        observed.snapshot = _problem(base, str(exc))
+        return observed
+    if spec.autoscaler_ref is not None:
+        observed.hpa = caches["HorizontalPodAutoscaler"].get(ns, spec.autoscaler_ref.name)
+    analysis = spec.effective_analysis
+    routes_traffic = spec.provider not in (None, Provider.KUBERNETES)
+    observed.snapshot = Snapshot(
+        canary=canary,
+        status=status,
+        target_kind=kind,
+        revision=revision_hash(target, kind=kind),
+        configs=tracked,
+        primary_exists=observed.primary is not None,
+        primary=_readiness(
+            observed.primary,
+            kind=kind,
+            primary=True,
+            canary=canary,
+            threshold=analysis.primary_ready_threshold,
+            now=now,
+            status_time=status.last_transition_time,
+        ),
+        target=_readiness(
+            target,
+            kind=kind,
+            primary=False,
+            canary=canary,
+            threshold=analysis.canary_ready_threshold,
+            now=now,
+            status_time=status.last_transition_time,
+        ),
+        routes=Routes(primary=100, canary=0, mirrored=False),
+        routes_traffic=routes_traffic,
+    )
+    return observed
+
+
+def _problem(base: Snapshot, message: str) -> Snapshot:
+    return Snapshot(
+        canary=base.canary, status=base.status, target_kind=base.target_kind, problem=message
+    )
+
+
+def _pod_spec(workload: Mapping[str, Any]) -> Mapping[str, Any]:
+    return ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+def _fetch_configs(
+    refs: config_tracking.ConfigRefs, caches: Caches, ns: str
+) -> dict[tuple[str, str], JSON | None]:
+    out: dict[tuple[str, str], JSON | None] = {}
+    for ref in refs:
+        informer = caches[
+            "ConfigMap" if ref.kind == config_tracking.ConfigKind.CONFIGMAP else "Secret"
+        ]
+        out[(ref.kind, ref.name)] = informer.get(ns, ref.name)
+    return out
+
+
+def _readiness(
+    obj: JSON | None,
+    *,
+    kind: str,
+    primary: bool,
+    canary: Canary,
+    threshold: int,
+    now: datetime,
+    status_time: str,
+) -> Readiness:
+    if obj is None:
+        return Readiness(ready=False, message="not created yet") if primary else READY
+    result = workload_readiness.workload_readiness(
+        obj,
+        kind=kind,
+        primary=primary,
+        namespace=canary.namespace or "",
+        threshold=threshold,
+        deadline_seconds=canary.spec.progress_deadline_seconds,
+        now=now,
+        last_transition=_parse_time(status_time),
+    )
+    if isinstance(result, workload_readiness.Ready):
+        return READY
+    return Readiness(
+        ready=False, stuck=isinstance(result, workload_readiness.Stuck), message=result.message
+    )
+
+
+def _parse_time(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None

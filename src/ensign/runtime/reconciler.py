@@ -1,0 +1,160 @@
+"""One tick of one canary: observe → decide (asking gates as needed) → execute → persist.
+
+The only place where the engine meets I/O. A tick never raises: API errors become a
+`TickResult` with an error and a retry, and the next tick starts again from the caches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ensign.engine.decide import Decision, decide
+from ensign.engine.observations import HookOutcome, ProbeRequest
+from ensign.engine.status import dump_status, parse_status, rfc3339, with_conditions
+from ensign.kube import kinds
+from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound
+from ensign.model import Canary, HookType, InvalidSpec, parse_canary
+from ensign.runtime.cache import Caches, rv_of
+from ensign.runtime.executor import Executor
+from ensign.runtime.hooks import HookRunner
+from ensign.runtime.observe import observe
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+MAX_PROBES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    interval: float
+    analysed: bool = False
+    error: str = ""
+    retry_soon: bool = False
+    phase: str = ""
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        api: KubeApi,
+        caches: Caches,
+        executor: Executor,
+        hooks: HookRunner,
+        clock: Callable[[], datetime],
+        selector_labels: tuple[str, ...] = ("app", "name", "app.kubernetes.io/name"),
+    ) -> None:
+        self.api = api
+        self.caches = caches
+        self.executor = executor
+        self.hooks = hooks
+        self.clock = clock
+        self.selector_labels = selector_labels
+        self.ticks = 0
+        self.status_writes = 0
+
+    def current(self, key: Key) -> JSON | None:
+        return self.caches["Canary"].get(*key)
+
+    async def tick(self, key: Key, *, analysis_due: bool) -> TickResult:
+        self.ticks += 1
+        body = self.current(key)
+        if body is None:
+            return TickResult(interval=60.0)
+        try:
+            canary = parse_canary(body)
+        except InvalidSpec as invalid:
+            await self._report_invalid(body, invalid)
+            return TickResult(interval=60.0, error=str(invalid))
+        interval = canary.spec.effective_analysis.interval_seconds
+        try:
+            decision, observed = await self._decide(canary, body, analysis_due=analysis_due)
+            await self.executor.run(canary, observed, decision.actions)
+            await self._persist(body, decision)
+        except Conflict as exc:
+            return TickResult(interval=interval, error=str(exc), retry_soon=True)
+        except KubeError as exc:
+            log.warning("tick of %s.%s stopped: %s", key[1], key[0], exc)
+            return TickResult(interval=interval, error=str(exc), retry_soon=True)
+        return TickResult(
+            interval=interval, analysed=decision.analysed, phase=str(decision.status.phase)
+        )
+
+    async def _decide(
+        self, canary: Canary, body: JSON, *, analysis_due: bool
+    ) -> tuple[Decision, Any]:
+        now = self.clock()
+        observed = observe(canary, body, self.caches, now=now, selector_labels=self.selector_labels)
+        probes: dict[HookType, tuple[HookOutcome, ...]] = {}
+        for _ in range(MAX_PROBES):
+            outcome = decide(observed.snapshot, probes, now=now, analysis_due=analysis_due)
+            if isinstance(outcome, ProbeRequest):
+                probes[outcome.hook_type] = await self.hooks.gate(
+                    canary, observed, hook_type=outcome.hook_type, phase=outcome.phase
+                )
+                continue
+            return outcome, observed
+        raise RuntimeError("the engine asked for more probes than there are hook types")
+
+    async def _persist(self, body: JSON, decision: Decision) -> None:
+        old_raw = body.get("status") or {}
+        new_raw = dump_status(decision.status)
+        if parse_status(old_raw).content() == decision.status.content() and old_raw.get(
+            "conditions"
+        ) == new_raw.get("conditions"):
+            return
+        await self._write_status(body, old_raw, new_raw)
+
+    async def _write_status(self, body: JSON, old_raw: JSON, new_raw: JSON) -> None:
+        meta = body["metadata"]
+        patch_status: JSON = dict(new_raw)
+        for k in old_raw:
+            if k not in new_raw:
+                patch_status[k] = None
+        old_tracked = old_raw.get("trackedConfigs") or {}
+        if isinstance(new_raw.get("trackedConfigs"), dict):
+            patch_status["trackedConfigs"] = {
+                **{k: None for k in old_tracked if k not in new_raw["trackedConfigs"]},
+                **new_raw["trackedConfigs"],
+            }
+        patch = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": patch_status}
+        written = await self.api.patch_status(
+            kinds.CANARY, meta["name"], patch, namespace=meta.get("namespace")
+        )
+        self.status_writes += 1
+        self.caches["Canary"].observe(written)
+
+    async def _report_invalid(self, body: JSON, invalid: InvalidSpec) -> None:
+        status = parse_status(body.get("status"))
+        message = "invalid spec: " + "; ".join(str(e) for e in invalid.errors)
+        old = status.condition("Ready")
+        if old is not None and old.message == message:
+            return
+        new = with_conditions(
+            status,
+            kind=str((body.get("spec") or {}).get("targetRef", {}).get("kind", "Deployment")),
+            ready=False,
+            reason="InvalidSpec",
+            message=message,
+            now=self.clock(),
+        )
+        raw = dump_status(new)
+        raw["lastTransitionTime"] = rfc3339(self.clock())
+        try:
+            await self._write_status(body, body.get("status") or {}, raw)
+        except (Conflict, NotFound):
+            return
+        except KubeError as exc:
+            log.warning("could not report invalid spec: %s", exc)
+
+
+def newest(a: JSON | None, b: JSON | None) -> JSON | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if rv_of(a) >= rv_of(b) else b

@@ -1,0 +1,161 @@
+"""One loop per canary, ticking at its analysis interval and woken at once by watch events.
+
+Changes to a canary's spec, or to any object it depends on (target, primary, generated
+Services, tracked ConfigMaps and Secrets, autoscaler), wake its loop within milliseconds;
+the analysis itself keeps Flagger's pace (`analysis_due` only once per interval). A global
+semaphore bounds concurrent ticks; a failing canary backs off alone. Does I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from ensign.kube.api import JSON
+from ensign.kube.kinds import Kind
+from ensign.runtime.cache import Caches, key_of
+from ensign.runtime.reconciler import Reconciler
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+COALESCE_SECONDS = 0.01
+
+
+def referenced_names(canary: JSON) -> set[str]:
+    """Names of the objects whose changes should wake this canary."""
+    spec = canary.get("spec") or {}
+    target = str((spec.get("targetRef") or {}).get("name") or "")
+    apex = str((spec.get("service") or {}).get("name") or target)
+    names = {target, f"{target}-primary", apex, f"{apex}-primary", f"{apex}-canary"}
+    hpa = (spec.get("autoscalerRef") or {}).get("name")
+    if hpa:
+        names |= {str(hpa), f"{hpa}-primary"}
+    tracked = ((canary.get("status") or {}).get("trackedConfigs") or {}).keys()
+    for entry in tracked:
+        name = str(entry).split("/", 1)[-1]
+        names |= {name, f"{name}-primary"}
+    return {n for n in names if n}
+
+
+class CanaryLoop:
+    def __init__(self, scheduler: Scheduler, key: Key) -> None:
+        self.scheduler = scheduler
+        self.key = key
+        self.wake = asyncio.Event()
+        self.last_analysis: float | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.failures = 0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = 60.0
+        while True:
+            self.wake.clear()
+            due = self.last_analysis is None or loop.time() - self.last_analysis >= interval - 0.001
+            try:
+                async with self.scheduler.slots:
+                    result = await self.scheduler.reconciler.tick(self.key, analysis_due=due)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one canary's bug must not stop the others
+                log.exception("tick of %s failed", self.key)
+                result = None
+            if result is None or result.retry_soon:
+                self.failures += 1
+                delay = min(0.1 * 2 ** min(self.failures, 8), interval if result else 30.0)
+            else:
+                self.failures = 0
+                interval = result.interval
+                if result.analysed:
+                    self.last_analysis = loop.time()
+                since = loop.time() - (self.last_analysis or loop.time())
+                delay = max(interval - since, 0.05)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=delay)
+            await asyncio.sleep(COALESCE_SECONDS)
+
+
+class Scheduler:
+    def __init__(self, reconciler: Reconciler, caches: Caches, *, concurrency: int = 16) -> None:
+        self.reconciler = reconciler
+        self.caches = caches
+        self.slots = asyncio.Semaphore(concurrency)
+        self.loops: dict[Key, CanaryLoop] = {}
+        self.refs: dict[tuple[str, str], set[Key]] = {}
+        self.wakeups = 0
+
+    def start(self) -> None:
+        for informer in self.caches.by_kind.values():
+            informer.listeners.append(self._changed)
+        for body in self.caches["Canary"].items():
+            self._canary_changed(None, body)
+
+    async def stop(self) -> None:
+        for loop in list(self.loops.values()):
+            self._stop(loop)
+        for loop in list(self.loops.values()):
+            if loop.task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await loop.task
+        self.loops.clear()
+
+    def _stop(self, loop: CanaryLoop) -> None:
+        if loop.task is not None:
+            loop.task.cancel()
+
+    def _changed(self, kind: Kind, old: JSON | None, new: JSON | None) -> None:
+        if kind.kind == "Canary":
+            self._canary_changed(old, new)
+            return
+        obj = new if new is not None else old
+        assert obj is not None
+        for key in self.refs.get(key_of(obj), ()):
+            self.wake(key)
+
+    def _canary_changed(self, old: JSON | None, new: JSON | None) -> None:
+        obj = new if new is not None else old
+        assert obj is not None
+        key = key_of(obj)
+        self._index(key, old, new)
+        if new is None:
+            loop = self.loops.pop(key, None)
+            if loop is not None:
+                self._stop(loop)
+            return
+        if key not in self.loops:
+            loop = CanaryLoop(self, key)
+            self.loops[key] = loop
+            loop.task = asyncio.get_running_loop().create_task(loop.run(), name=f"canary-{key}")
+            return
+        if old is None or _spec_or_meta_changed(old, new):
+            self.wake(key)
+
+    def _index(self, key: Key, old: JSON | None, new: JSON | None) -> None:
+        ns = key[0]
+        before = referenced_names(old) if old else set()
+        after = referenced_names(new) if new else set()
+        for name in before - after:
+            keys = self.refs.get((ns, name))
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.refs[(ns, name)]
+        for name in after:
+            self.refs.setdefault((ns, name), set()).add(key)
+
+    def wake(self, key: Key) -> None:
+        loop = self.loops.get(key)
+        if loop is not None:
+            self.wakeups += 1
+            loop.wake.set()
+
+
+def _spec_or_meta_changed(old: JSON, new: JSON) -> bool:
+    if old.get("spec") != new.get("spec"):
+        return True
+    o, n = old.get("metadata") or {}, new.get("metadata") or {}
+    return any(
+        o.get(k) != n.get(k) for k in ("annotations", "labels", "deletionTimestamp", "finalizers")
+    )
