@@ -160,7 +160,14 @@ class Kube:
         """Create a CRD, schedule its deletion and wait until its first version is served."""
         created = await self.client.create(CustomResourceDefinition.from_dict(doc))
         name = doc["metadata"]["name"]
-        self.defer(lambda: self.client.delete(CustomResourceDefinition, name))
+
+        async def remove() -> None:
+            await self.client.delete(CustomResourceDefinition, name)
+            # A real server keeps a deleted CRD while it removes its objects; the next test
+            # may create the same CRD again.
+            await self.gone(CustomResourceDefinition, name, within=self.timeout(5, 120))
+
+        self.defer(remove)
         await self.wait_served(doc, namespaced=served_namespace)
         return created
 

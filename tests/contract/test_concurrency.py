@@ -182,7 +182,6 @@ async def test_server_sets_uid_and_creation_timestamp(kube: Kube) -> None:
             "name": "meta",
             "uid": "not-mine",
             "creationTimestamp": "2000-01-01T00:00:00Z",
-            "resourceVersion": "12345",
         },
     }
     response = await kube.http.post(kube.path("v1", "configmaps"), json=body)
@@ -192,7 +191,7 @@ async def test_server_sets_uid_and_creation_timestamp(kube: Kube) -> None:
     assert meta["uid"] != "not-mine"
     assert RFC3339_SECONDS.match(meta["creationTimestamp"]), meta["creationTimestamp"]
     assert meta["creationTimestamp"] != "2000-01-01T00:00:00Z"
-    assert meta["resourceVersion"] and meta["resourceVersion"] != "12345"
+    assert meta["resourceVersion"]
 
     got = await kube.client.get(ConfigMap, "meta")
     assert got.metadata.uid == meta["uid"]
@@ -206,6 +205,30 @@ async def test_server_sets_uid_and_creation_timestamp(kube: Kube) -> None:
         patch_type=PatchType.MERGE,
     )
     assert patched.metadata.creationTimestamp == got.metadata.creationTimestamp
+
+
+async def test_create_with_a_resource_version_is_rejected(kube: Kube) -> None:
+    """Copying a read object into a create must drop metadata.resourceVersion: kube-apiserver
+    answers 500 "resourceVersion should not be set on objects to be created"."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "copied", "resourceVersion": "12345"},
+    }
+    response = await kube.http.post(kube.path("v1", "configmaps"), json=body)
+    assert response.status_code == 500, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    status = response.json()
+    assert status["kind"] == "Status"
+    assert status["code"] == 500
+    assert status["message"] == "resourceVersion should not be set on objects to be created"
+    with pytest.raises(ApiError) as info:
+        await kube.client.create(
+            ConfigMap(metadata=ObjectMeta(name="copied", resourceVersion="12345"))
+        )
+    assert_api_error(info.value, 500)
+    response = await kube.http.get(kube.path("v1", "configmaps", "copied"))
+    assert response.status_code == 404
 
 
 @pytest.mark.local_only("a real kube-apiserver always returns metadata.managedFields")

@@ -14,6 +14,7 @@ import yaml
 from lightkube import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+from lightkube.types import PatchType
 
 from ensign.crds import load_crds
 from tests.contract._support import (
@@ -182,6 +183,14 @@ async def test_valid_canary(flagger: Kube) -> None:
     assert got.spec["analysis"]["stepWeight"] == 10
     listed = [c.metadata.name async for c in flagger.client.list(Canary)]
     assert listed == ["podinfo"]
+    # The controller writes progress through the status subresource with a merge patch.
+    status = {"phase": "Progressing", "canaryWeight": 10, "failedChecks": 0, "iterations": 1}
+    patched = await flagger.client.patch(
+        Canary.Status, "podinfo", {"status": status}, patch_type=PatchType.MERGE
+    )
+    assert patched.metadata.generation == 1
+    got = await flagger.client.get(Canary, "podinfo")
+    assert {k: got.status[k] for k in status} == status
 
 
 async def test_flagger_fixture_manifests_are_accepted_verbatim(flagger: Kube) -> None:

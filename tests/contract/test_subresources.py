@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lightkube import ApiError
 from lightkube.models.autoscaling_v1 import ScaleSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
@@ -111,19 +112,26 @@ async def test_deployment_scale_subresource(kube: Kube) -> None:
     patched = await c.patch(Deployment.Scale, "sc", {"spec": {"replicas": 2}})
     assert patched.spec.replicas == 2
 
-    # PUT on /scale (what `kubectl scale` and HPAs do).
-    current = await c.get(Deployment.Scale, "sc")
-    replaced = await c.replace(
-        Deployment.Scale(
-            metadata=ObjectMeta(
-                name="sc",
-                namespace=kube.namespace,
-                resourceVersion=current.metadata.resourceVersion,
-            ),
-            spec=ScaleSpec(replicas=4),
-        ),
-        "sc",
-    )
+    # PUT on /scale (what `kubectl scale` and HPAs do), with the read resourceVersion as the
+    # precondition; a controller's status write may race it, so retry on 409 like clients do.
+    for _ in range(5):
+        current = await c.get(Deployment.Scale, "sc")
+        try:
+            replaced = await c.replace(
+                Deployment.Scale(
+                    metadata=ObjectMeta(
+                        name="sc",
+                        namespace=kube.namespace,
+                        resourceVersion=current.metadata.resourceVersion,
+                    ),
+                    spec=ScaleSpec(replicas=4),
+                ),
+                "sc",
+            )
+            break
+        except ApiError as exc:
+            if exc.status.code != 409:
+                raise
     assert replaced.spec.replicas == 4
     assert (await c.get(Deployment, "sc")).spec.replicas == 4
 

@@ -105,6 +105,25 @@ async def test_watch_from_list_version_delivers_changes_in_order(kube: Kube) -> 
     assert names(only) == [("MODIFIED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
 
 
+async def test_resuming_from_an_event_version_loses_nothing(kube: Kube) -> None:
+    """A client resumes from the resourceVersion of the last event it saw (lightkube does this
+    after every stream end), so each event must carry its own version."""
+    c = kube.client
+    mine = {"suite": secrets.token_hex(4)}
+    await c.create(cm("r", mine, v="1"))
+    rv = await list_version(kube)
+    for v in ("2", "3", "4"):
+        await c.patch(ConfigMap, "r", {"data": {"v": v}}, patch_type=PatchType.MERGE)
+    [(_, first)] = await collect(c.watch(ConfigMap, resource_version=rv, labels=mine), 1)
+    assert first.data["v"] == "2"
+    rest = await collect(
+        c.watch(ConfigMap, resource_version=first.metadata.resourceVersion, labels=mine),
+        2,
+        within=kube.timeout(1, 10),
+    )
+    assert [o.data["v"] for _, o in rest] == ["3", "4"]
+
+
 async def test_watch_without_version_starts_with_synthetic_added(kube: Kube) -> None:
     c = kube.client
     mine = {"suite": secrets.token_hex(4)}
@@ -204,7 +223,7 @@ async def test_label_selector_watch_sees_objects_enter_and_leave(kube: Kube) -> 
     await c.create(cm("x", off))
     await c.patch(ConfigMap, "x", {"metadata": {"labels": on}}, patch_type=PatchType.MERGE)
     await c.patch(ConfigMap, "x", {"data": {"k": "v"}}, patch_type=PatchType.MERGE)
-    await c.patch(ConfigMap, "x", {"metadata": {"labels": off}}, patch_type=PatchType.MERGE)
+    left = await c.patch(ConfigMap, "x", {"metadata": {"labels": off}}, patch_type=PatchType.MERGE)
     await c.patch(ConfigMap, "x", {"data": {"k": "w"}}, patch_type=PatchType.MERGE)
     await c.delete(ConfigMap, "x")
     await c.create(cm("sentinel", on))
@@ -216,8 +235,12 @@ async def test_label_selector_watch_sees_objects_enter_and_leave(kube: Kube) -> 
         ("DELETED", "x"),
         ("ADDED", "sentinel"),
     ]
-    # The DELETED event carries the object as it was when it left the selection.
-    assert events[2][1].metadata.labels == off
+    # Like kube-apiserver's cacheWatcher: the DELETED event carries the previous object content
+    # (still matching the selector) with the resourceVersion of the change that made it leave.
+    gone = events[2][1]
+    assert gone.metadata.labels == on
+    assert gone.data == {"k": "v"}
+    assert gone.metadata.resourceVersion == left.metadata.resourceVersion
 
 
 async def test_watch_across_all_namespaces(kube: Kube) -> None:

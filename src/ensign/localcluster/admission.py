@@ -152,6 +152,20 @@ def check_crd(crd: JSON) -> None:
                 "metadata.name",
             )
         )
+    annotations = (crd.get("metadata") or {}).get("annotations") or {}
+    if (
+        group.endswith(".k8s.io")
+        or group.endswith(".kubernetes.io")
+        or group in ("k8s.io", "kubernetes.io")
+    ) and "api-approved.kubernetes.io" not in annotations:
+        problems.append(
+            StatusCause(
+                "FieldValueRequired",
+                "Required value: protected groups must have approval annotation "
+                '"api-approved.kubernetes.io", see https://github.com/kubernetes/enhancements/pull/1111',
+                "metadata.annotations[api-approved.kubernetes.io]",
+            )
+        )
     for i, version in enumerate(spec.get("versions") or []):
         raw = (version.get("schema") or {}).get("openAPIV3Schema")
         if raw is None:

@@ -138,6 +138,8 @@ class ApiServer:
         rt = self.store.find_type(target.group, target.version, target.plural)
         if rt is None:
             raise errors.route_not_found()
+        if target.namespace and not rt.namespaced:
+            raise errors.route_not_found()
         if target.subresource and (
             target.subresource not in ("status", "scale")
             or (target.subresource == "status" and not rt.status)
@@ -427,7 +429,12 @@ class ApiServer:
         elif new_ok and not old_ok:
             kind = "ADDED"
         elif old_ok and not new_ok:
-            kind = "DELETED"
+            # Leaving the selection: the watch cache sends the last matching state of the
+            # object, stamped with the version of the change that made it leave.
+            assert event.old is not None
+            gone = dict(event.old)
+            gone["metadata"] = dict(event.old["metadata"], resourceVersion=str(event.rv))
+            return self._encode_event(rt, "DELETED", gone, as_table)
         elif not new_ok:
             return None
         if as_table:

@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import msgspec
 from typing import Any
 
 from ensign.localcluster import admission, errors
@@ -215,6 +217,8 @@ class Store:
         key = (namespace if rt.namespaced else "", name)
         if key in self._bucket(rt):
             raise errors.already_exists(plural=rt.plural, group=rt.group, name=name)
+        if meta.get("resourceVersion"):
+            raise ApiError(500, "", "resourceVersion should not be set on objects to be created")
         for drop in (
             "resourceVersion",
             "deletionTimestamp",
@@ -257,6 +261,8 @@ class Store:
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
         rv = meta.get("resourceVersion")
+        if not rv and rt.builtin:
+            rv = old["metadata"]["resourceVersion"]  # built-ins allow unconditional updates
         if not rv:
             raise errors.invalid(
                 kind=rt.kind,
@@ -399,7 +405,7 @@ class Store:
             and not self._is_deleting_uid(str(o.get("uid")))
         ]
         if alive:
-            return 0
+            return self._strip_owner(storage_key, key, obj, owner_uid)
         rt = self._type_of_stored(storage_key, obj)
         if rt is None:
             return 0
@@ -408,6 +414,22 @@ class Store:
         except ApiError:
             return 0
         return 1
+
+    def _strip_owner(
+        self, storage_key: StorageKey, key: ObjectKey, obj: JSON, owner_uid: str
+    ) -> int:
+        """A dependent with other live owners loses only the reference to the deleted one."""
+        owners = obj["metadata"].get("ownerReferences") or []
+        if owner_uid in self._uids or not any(o.get("uid") == owner_uid for o in owners):
+            return 0
+        rt = self._type_of_stored(storage_key, obj)
+        if rt is None:
+            return 0
+        new = dict(obj)
+        new["metadata"] = dict(obj["metadata"])
+        new["metadata"]["ownerReferences"] = [o for o in owners if o.get("uid") != owner_uid]
+        self._update(rt, obj, new, subresource="", dry_run=False, internal=True)
+        return 0
 
     def _is_deleting_uid(self, uid: str) -> bool:
         where = self._uids.get(uid)
@@ -582,7 +604,9 @@ class Store:
         internal: bool = False,
     ) -> JSON:
         """Shared tail of replace and patch: merge subresource views, admit, bump, commit."""
-        new = admission.merge_subresource(rt, old, new, subresource)
+        # Patches share unchanged subtrees with the stored object; admission and the
+        # metadata updates below write in place, so work on a private copy.
+        new = _deep_copy(admission.merge_subresource(rt, old, new, subresource))
         new["apiVersion"] = rt.api_version
         new["kind"] = rt.kind
         meta = _meta(new)
@@ -727,6 +751,15 @@ class Store:
         plural = crd["spec"]["names"]["plural"]
         for key in [k for k in self._types if (k[0], k[2]) == (group, plural)]:
             del self._types[key]
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+
+def _deep_copy(obj: JSON) -> JSON:
+    copied: JSON = _decoder.decode(_encoder.encode(obj))
+    return copied
 
 
 def _random_suffix() -> str:
