@@ -75,3 +75,59 @@ async def _serve(*, port: int, kubeconfig: Path, ready_delay: float, crds: bool)
         click.echo(f"export KUBECONFIG={path.resolve()}")
         await stop.wait()
     click.echo("local cluster stopped")
+
+
+@main.command()
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path),
+    envvar="KUBECONFIG",
+    help="Kubeconfig file (default: $KUBECONFIG, then in-cluster config).",
+)
+@click.option("--namespace", default=None, help="Only handle canaries in this namespace.")
+@click.option(
+    "--metrics-addr",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="Address of the /healthz and /readyz endpoints.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.option(
+    "--log-format", default="json", show_default=True, type=click.Choice(["json", "text"])
+)
+def controller(
+    kubeconfig: Path | None,
+    namespace: str | None,
+    metrics_addr: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Run the Ensign controller until SIGTERM."""
+    from ensign import logformat
+
+    logformat.configure(level=log_level, fmt=log_format)
+    asyncio.run(_control(kubeconfig=kubeconfig, namespace=namespace, metrics_addr=metrics_addr))
+
+
+async def _control(*, kubeconfig: Path | None, namespace: str | None, metrics_addr: str) -> None:
+    from lightkube import KubeConfig
+
+    from ensign.kube.client import LightkubeApi
+    from ensign.runtime.app import Controller, Settings
+
+    config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
+    api = LightkubeApi.from_kubeconfig(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ctl = Controller(api, Settings(namespace=namespace, metrics_addr=metrics_addr))
+    try:
+        await ctl.run(stop)
+    finally:
+        await api.close()

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ensign.engine.status import CanaryStatus
-from ensign.engine.weights import Routes
+from ensign.engine.weights import ALL_PRIMARY, Routes
 from ensign.model import Canary, HookType
 
 
@@ -39,7 +39,7 @@ class Snapshot:
     primary_exists: bool = False
     primary: Readiness = READY
     target: Readiness = READY
-    routes: Routes = Routes(primary=100, canary=0, mirrored=False)
+    routes: Routes = ALL_PRIMARY
     routes_traffic: bool = False
     warnings: tuple[str, ...] = ()
 

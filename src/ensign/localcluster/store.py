@@ -17,9 +17,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
-from typing import Any
 
 from ensign.localcluster import admission, errors
 from ensign.localcluster.errors import ApiError

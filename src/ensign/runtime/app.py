@@ -58,11 +58,12 @@ class Controller:
     def __init__(
         self,
         api: KubeApi,
-        settings: Settings = Settings(),
+        settings: Settings | None = None,
         *,
         clock: Callable[[], datetime] = system_clock,
         caller: WebhookCaller | None = None,
     ) -> None:
+        settings = settings or Settings()
         self.api = api
         self.settings = settings
         self.caches = Caches(

@@ -98,7 +98,7 @@ class Informer:
                 raise
             except Gone:
                 rv = ""
-            except (KubeError, Exception) as exc:  # noqa: BLE001 - keep the cache alive
+            except (KubeError, Exception) as exc:
                 failures += 1
                 log.warning("%s watch failed (%s); retrying", self.kind.kind, exc)
                 delay = min(self.backoff * 2 ** min(failures, 6), 10.0)

@@ -35,6 +35,7 @@ from ensign.runtime.hooks import HookRunner
 from ensign.runtime.observe import Observed
 from ensign.workloads import configs as config_tracking
 from ensign.workloads import primary as primary_workload
+from ensign.workloads.revision import SCALE_TO_ZERO_NODE_SELECTOR, webhook_checksum
 
 log = logging.getLogger(__name__)
 
@@ -149,56 +150,82 @@ class Executor:
         await self._sync_configs(canary, observed)
         if observed.primary is not None:
             return
-        kind = kinds.BY_KIND[observed.snapshot.target_kind]
-        body = primary_workload.render_primary(
-            observed.target,
-            kind=kind.kind,
-            canary=observed.body,
-            label=observed.label,
-            value=observed.value,
-            tracked=set(config_tracking.tracked_keys(dict(observed.snapshot.configs))),
-            include_label_prefixes=self.include_label_prefixes,
-            revision=observed.snapshot.revision,
+        kind = observed.snapshot.target_kind
+        tracked = set(config_tracking.tracked_keys(dict(observed.snapshot.configs)))
+        revision = webhook_checksum(
+            tracked_configs=observed.snapshot.configs, last_applied=observed.snapshot.revision
         )
-        observed.primary = await self._write(kind, None, body)
+        common: dict[str, Any] = {
+            "canary": observed.body,
+            "label": observed.label,
+            "value": observed.value,
+            "tracked": tracked,
+            "include_label_prefixes": self.include_label_prefixes,
+            "revision": revision,
+        }
+        if kind == "DaemonSet":
+            body = primary_workload.render_primary_daemonset(observed.target, **common)
+        else:
+            body = primary_workload.render_primary_deployment(observed.target, **common)
+        observed.primary = await self._write(kinds.BY_KIND[kind], None, body)
 
     async def _scale(self, canary: Canary, observed: Observed, *, up: bool) -> None:
         target = observed.target
         if target is None:
             return
-        kind = kinds.BY_KIND[observed.snapshot.target_kind]
-        patch = primary_workload.scale_patch_for(
-            target,
-            kind=kind.kind,
-            up=up,
-            primary=observed.primary,
-            hpa=observed.hpa,
-        )
-        if patch is not None:
-            await self._patch(kind, target, patch)
+        kind = observed.snapshot.target_kind
+        spec = target.get("spec") or {}
+        if kind == "DaemonSet":
+            selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+            scaled_down = SCALE_TO_ZERO_NODE_SELECTOR in selector
+            if scaled_down != up:
+                return
+            replicas = 1 if up else 0
+        else:
+            current = spec.get("replicas", 1)
+            if up and current:
+                return
+            if not up and current == 0:
+                return
+            replicas = 0
+            if up:
+                replicas = primary_workload.scale_from_zero_replicas(
+                    target=target,
+                    primary=observed.primary,
+                    autoscaler_ref=canary.spec.autoscaler_ref,
+                    autoscaler=observed.hpa,
+                )
+        await self._patch(kinds.BY_KIND[kind], target, primary_workload.scale_patch(kind, replicas))
 
     async def _promote(self, canary: Canary, observed: Observed) -> None:
         if observed.target is None or observed.primary is None:
             raise NotFound("cannot promote: target or primary missing")
         await self._sync_configs(canary, observed)
-        kind = kinds.BY_KIND[observed.snapshot.target_kind]
-        desired = primary_workload.promote(
-            observed.primary,
-            observed.target,
-            kind=kind.kind,
-            canary=observed.body,
-            label=observed.label,
-            value=observed.value,
-            tracked=set(config_tracking.tracked_keys(dict(observed.snapshot.configs))),
-            include_label_prefixes=self.include_label_prefixes,
-            revision=observed.snapshot.status.last_applied_spec or observed.snapshot.revision,
-            has_autoscaler=canary.spec.autoscaler_ref is not None,
-        )
-        if desired.get("spec") == observed.primary.get("spec") and (
-            desired.get("metadata", {}).get("labels") == observed.primary["metadata"].get("labels")
-        ):
+        kind = observed.snapshot.target_kind
+        status = observed.snapshot.status
+        common: dict[str, Any] = {
+            "label": observed.label,
+            "value": observed.value,
+            "tracked": set(config_tracking.tracked_keys(dict(observed.snapshot.configs))),
+            "include_label_prefixes": self.include_label_prefixes,
+            "revision": webhook_checksum(
+                tracked_configs=status.tracked_configs, last_applied=status.last_applied_spec
+            ),
+        }
+        if kind == "DaemonSet":
+            desired = primary_workload.promote_daemonset(
+                observed.primary, observed.target, **common
+            )
+        else:
+            desired = primary_workload.promote_deployment(
+                observed.primary,
+                observed.target,
+                has_autoscaler=canary.spec.autoscaler_ref is not None,
+                **common,
+            )
+        if _same(desired, observed.primary, ("spec", "metadata.labels", "metadata.annotations")):
             return
-        observed.primary = await self._write(kind, observed.primary, desired)
+        observed.primary = await self._write(kinds.BY_KIND[kind], observed.primary, desired)
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any], paths: tuple[str, ...]) -> bool:

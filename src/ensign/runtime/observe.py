@@ -147,15 +147,14 @@ def _readiness(
 ) -> Readiness:
     if obj is None:
         return Readiness(ready=False, message="not created yet") if primary else READY
-    result = workload_readiness.workload_readiness(
+    check = workload_readiness.primary_readiness if primary else workload_readiness.canary_readiness
+    result = check(
         obj,
-        kind=kind,
-        primary=primary,
-        namespace=canary.namespace or "",
         threshold=threshold,
         deadline_seconds=canary.spec.progress_deadline_seconds,
         now=now,
         last_transition=_parse_time(status_time),
+        kind=kind,
     )
     if isinstance(result, workload_readiness.Ready):
         return READY
