@@ -48,6 +48,7 @@ class Settings:
     concurrency: int = 16
     watch_timeout: int = 300
     serve_http: bool = True
+    min_interval: float = 10.0  # Flagger's floor for analysis.interval
 
 
 def system_clock() -> datetime:
@@ -92,6 +93,7 @@ class Controller:
             hooks=self.hooks,
             clock=clock,
             selector_labels=settings.selector_labels,
+            min_interval=settings.min_interval,
         )
         self.scheduler = Scheduler(self.reconciler, self.caches, concurrency=settings.concurrency)
         self._runner: web.AppRunner | None = None

@@ -17,7 +17,7 @@ from ensign.engine.observations import HookOutcome, ProbeRequest
 from ensign.engine.status import dump_status, parse_status, rfc3339, with_conditions
 from ensign.kube import kinds
 from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound
-from ensign.model import Canary, HookType, InvalidSpec, parse_canary
+from ensign.model import Canary, HookType, InvalidSpec, parse_canary, parse_duration
 from ensign.runtime.cache import Caches, rv_of
 from ensign.runtime.executor import Executor
 from ensign.runtime.hooks import HookRunner
@@ -47,6 +47,7 @@ class Reconciler:
         hooks: HookRunner,
         clock: Callable[[], datetime],
         selector_labels: tuple[str, ...] = ("app", "name", "app.kubernetes.io/name"),
+        min_interval: float = 10.0,
     ) -> None:
         self.api = api
         self.caches = caches
@@ -54,6 +55,7 @@ class Reconciler:
         self.hooks = hooks
         self.clock = clock
         self.selector_labels = selector_labels
+        self.min_interval = min_interval
         self.ticks = 0
         self.status_writes = 0
 
@@ -70,9 +72,12 @@ class Reconciler:
         except InvalidSpec as invalid:
             await self._report_invalid(body, invalid)
             return TickResult(interval=60.0, error=str(invalid))
-        interval = canary.spec.effective_analysis.interval_seconds
+        interval = self.interval(canary)
         try:
             decision, observed = await self._decide(canary, body, analysis_due=analysis_due)
+            log.debug(
+                "tick %s due=%s → %s: %s", key, analysis_due, decision.reason, decision.message
+            )
             await self.executor.run(canary, observed, decision.actions)
             await self._persist(body, decision)
         except Conflict as exc:
@@ -83,6 +88,16 @@ class Reconciler:
         return TickResult(
             interval=interval, analysed=decision.analysed, phase=str(decision.status.phase)
         )
+
+    def interval(self, canary: Canary) -> float:
+        """The analysis interval, floored at `min_interval` (Flagger's floor is 10 s; tests and
+        the demo lower it)."""
+        text = canary.spec.effective_analysis.interval
+        try:
+            seconds = parse_duration(text) if text else 60.0
+        except ValueError:
+            seconds = 60.0
+        return max(seconds, self.min_interval)
 
     async def _decide(
         self, canary: Canary, body: JSON, *, analysis_due: bool

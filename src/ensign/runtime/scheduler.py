@@ -72,6 +72,7 @@ class CanaryLoop:
                     self.last_analysis = loop.time()
                 since = loop.time() - (self.last_analysis or loop.time())
                 delay = max(interval - since, 0.05)
+            log.debug("%s sleeps %.3fs (due=%s)", self.key, delay, due)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
             await asyncio.sleep(COALESCE_SECONDS)

@@ -1,0 +1,162 @@
+"""`Harness`: a local cluster with the flagger.app CRDs and a running controller. Does I/O.
+
+    async with Harness() as h:
+        await h.apply(deployment, canary)
+        await h.wait_phase("test", "podinfo", "Initialized")
+
+The controller talks to the cluster through the real lightkube client over a socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from lightkube import KubeConfig
+
+from ensign.crds import load_crds
+from ensign.kube import kinds
+from ensign.kube.client import LightkubeApi
+from ensign.localcluster.cluster import LocalCluster
+from ensign.localcluster.kinds import ResourceType
+from ensign.runtime.app import Controller, Settings
+
+JSON = dict[str, Any]
+
+
+class Harness:
+    def __init__(
+        self,
+        *,
+        ready_delay: float = 0.05,
+        min_interval: float = 0.1,
+        start_controller: bool = True,
+    ) -> None:
+        self.cluster = LocalCluster(default_ready_delay=ready_delay)
+        self.min_interval = min_interval
+        self.start_controller = start_controller
+        self.controller: Controller | None = None
+        self.api: LightkubeApi | None = None
+
+    async def __aenter__(self) -> Harness:
+        await self.cluster.start()
+        crd_type = self.type("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        for crd in load_crds():
+            self.cluster.store.create(crd_type, "", copy.deepcopy(crd))
+        if self.start_controller:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+        await self.cluster.stop()
+
+    async def start(self) -> Controller:
+        """Start (or restart) the controller against the cluster."""
+        self.api = LightkubeApi.from_kubeconfig(KubeConfig.from_dict(self.cluster.kubeconfig()))
+        self.controller = Controller(
+            self.api, Settings(serve_http=False, min_interval=self.min_interval, watch_timeout=60)
+        )
+        await self.controller.start()
+        return self.controller
+
+    async def stop(self) -> None:
+        if self.controller is not None:
+            await self.controller.stop()
+            self.controller = None
+        if self.api is not None:
+            await self.api.close()
+            self.api = None
+
+    # ----------------------------------------------------------- objects
+
+    def type(self, group: str, version: str, plural: str) -> ResourceType:
+        return self.cluster.store.type_for(group, version, plural)
+
+    def _type_of(self, obj: JSON) -> ResourceType:
+        group, _, version = str(obj["apiVersion"]).rpartition("/")
+        kind = kinds.BY_KIND.get(obj["kind"])
+        plural = kind.plural if kind else f"{str(obj['kind']).lower()}s"
+        if obj["kind"] == "Namespace":
+            plural = "namespaces"
+        if obj["kind"] == "Ingress":
+            plural = "ingresses"
+        return self.type(group, version, plural)
+
+    async def apply(self, *objs: JSON) -> None:
+        for obj in objs:
+            self.cluster.store.create(
+                self._type_of(obj), obj["metadata"].get("namespace", ""), copy.deepcopy(obj)
+            )
+            self.cluster.api.on_write and self.cluster.api.on_write()
+
+    def get(self, kind: str, namespace: str, name: str) -> JSON | None:
+        group_version = {
+            "Deployment": ("apps", "v1", "deployments"),
+            "DaemonSet": ("apps", "v1", "daemonsets"),
+            "Service": ("", "v1", "services"),
+            "ConfigMap": ("", "v1", "configmaps"),
+            "Secret": ("", "v1", "secrets"),
+            "Canary": ("flagger.app", "v1beta1", "canaries"),
+            "Event": ("", "v1", "events"),
+        }[kind]
+        try:
+            return self.cluster.store.get(self.type(*group_version), namespace, name)
+        except Exception:
+            return None
+
+    def canary(self, namespace: str, name: str) -> JSON:
+        obj = self.get("Canary", namespace, name)
+        assert obj is not None, f"canary {namespace}/{name} not found"
+        return obj
+
+    def phase(self, namespace: str, name: str) -> str:
+        return str((self.canary(namespace, name).get("status") or {}).get("phase", ""))
+
+    def patch(self, kind: str, namespace: str, name: str, patch: Callable[[JSON], JSON]) -> JSON:
+        group_version = {
+            "Deployment": ("apps", "v1", "deployments"),
+            "Canary": ("flagger.app", "v1beta1", "canaries"),
+            "ConfigMap": ("", "v1", "configmaps"),
+        }[kind]
+        return self.cluster.store.patch(self.type(*group_version), namespace, name, patch)
+
+    def set_image(self, namespace: str, name: str, image: str) -> JSON:
+        def change(obj: JSON) -> JSON:
+            new = copy.deepcopy(obj)
+            new["spec"]["template"]["spec"]["containers"][0]["image"] = image
+            return new
+
+        return self.patch("Deployment", namespace, name, change)
+
+    def events(self, namespace: str) -> list[str]:
+        events_type = self.type("", "v1", "events")
+        items, _, _ = self.cluster.store.list(events_type, namespace)
+        return [
+            str(e.get("message"))
+            for e in sorted(items, key=lambda e: int(e["metadata"]["resourceVersion"]))
+        ]
+
+    async def wait_for(
+        self, predicate: Callable[[], bool], *, timeout: float = 15.0, what: str = "condition"
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            if loop.time() > deadline:
+                raise TimeoutError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.02)
+
+    async def wait_phase(
+        self, namespace: str, name: str, phase: str, *, timeout: float = 15.0
+    ) -> None:
+        await self.wait_for(
+            lambda: self.phase(namespace, name) == phase,
+            timeout=timeout,
+            what=f"{namespace}/{name} phase {phase} (now {self.phase(namespace, name)!r})",
+        )

@@ -1,0 +1,75 @@
+"""Builders for the objects of the seed scenario (podinfo). Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+def namespace(name: str) -> JSON:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def deployment(
+    name: str = "podinfo",
+    namespace: str = "test",
+    *,
+    image: str = "ghcr.io/stefanprodan/podinfo:6.7.0",
+    replicas: int = 2,
+    annotations: dict[str, str] | None = None,
+    env_from_configmap: str | None = None,
+) -> JSON:
+    container: JSON = {
+        "name": "podinfod",
+        "image": image,
+        "ports": [{"name": "http", "containerPort": 9898, "protocol": "TCP"}],
+    }
+    if env_from_configmap:
+        container["envFrom"] = [{"configMapRef": {"name": env_from_configmap}}]
+    template_meta: JSON = {"labels": {"app": name}}
+    if annotations:
+        template_meta["annotations"] = dict(annotations)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": template_meta, "spec": {"containers": [container]}},
+        },
+    }
+
+
+def canary(
+    name: str = "podinfo",
+    namespace: str = "test",
+    *,
+    interval: str = "1s",
+    iterations: int = 2,
+    threshold: int = 2,
+    webhooks: list[JSON] | None = None,
+    progress_deadline: int = 60,
+    skip_analysis: bool = False,
+) -> JSON:
+    analysis: JSON = {"interval": interval, "threshold": threshold, "iterations": iterations}
+    if webhooks:
+        analysis["webhooks"] = webhooks
+    return {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "provider": "kubernetes",
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "progressDeadlineSeconds": progress_deadline,
+            "skipAnalysis": skip_analysis,
+            "service": {"port": 80, "targetPort": 9898},
+            "analysis": analysis,
+        },
+    }
+
+
+def hook(name: str, hook_type: str, url: str, **extra: Any) -> JSON:
+    return {"name": name, "type": hook_type, "url": url, **extra}
