@@ -1,36 +1,30 @@
-"""`ensign demo`: start the local cluster, apply the CRDs and the podinfo example, show the result.
+"""`ensign demo`: the seed scenario, unattended, on the local cluster. Does I/O.
 
-Until the rollout engine lands this is a tour of the local cluster: the real lightkube
-client applies the manifests over HTTP, and the workload simulator brings the Deployment up.
-Does I/O.
+It starts the local cluster and the controller, applies podinfo (a Deployment, an Ingress
+and a blue/green Canary with a confirm-promotion gate), then runs `kubectl set image`'s
+equivalent. A real HTTP gate on 127.0.0.1 holds the promotion for a few seconds and then
+opens. Every change of phase or of what serves traffic is printed as it happens; the demo
+exits 0 once the new version is live.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import copy
+import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import click
 import yaml
-from lightkube import AsyncClient, KubeConfig
-from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Namespace
-from lightkube.resources.networking_v1 import Ingress
 
-from ensign.crds import load_crds
-from ensign.localcluster.cluster import LocalCluster
+from ensign.testing.gate import GateServer
+from ensign.testing.harness import Harness
 
-Canary = create_namespaced_resource("flagger.app", "v1beta1", "Canary", "canaries")
-
-_KINDS: dict[str, Any] = {
-    "Namespace": Namespace,
-    "Deployment": Deployment,
-    "Ingress": Ingress,
-    "Canary": Canary,
-}
+NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.8.0"
+GATE_HOLD_SECONDS = 6.0
+JSON = dict[str, Any]
 
 
 def example_path() -> Path:
@@ -40,55 +34,98 @@ def example_path() -> Path:
     return path
 
 
+def load_example(gate_url: str) -> list[JSON]:
+    docs = [d for d in yaml.safe_load_all(example_path().read_text()) if d]
+    for doc in docs:
+        if doc["kind"] == "Canary":
+            doc["spec"]["analysis"].update({"interval": "3s", "iterations": 3})
+            for hook in doc["spec"]["analysis"].get("webhooks", []):
+                hook["url"] = gate_url
+    return docs
+
+
+class Screen:
+    """Prints a line whenever the phase or the serving picture changes."""
+
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+        self.start = time.monotonic()
+        self.last = ""
+
+    def say(self, message: str) -> None:
+        click.echo(f"[{time.monotonic() - self.start:5.1f}s] {message}")
+
+    def describe(self) -> str:
+        h = self.h
+        canary = h.get("Canary", "test", "podinfo") or {}
+        status = canary.get("status") or {}
+        apex = h.get("Service", "test", "podinfo")
+        selector = ((apex or {}).get("spec") or {}).get("selector") or {}
+        live = "podinfo-primary" if selector.get("app") == "podinfo-primary" else "podinfo"
+        parts = [f"phase {status.get('phase') or '-':<16}"]
+        for name in ("podinfo-primary", "podinfo"):
+            dep = h.get("Deployment", "test", name)
+            if dep is None:
+                continue
+            ready = (dep.get("status") or {}).get("readyReplicas", 0)
+            want = dep["spec"].get("replicas", 0)
+            image = dep["spec"]["template"]["spec"]["containers"][0]["image"].rsplit(":", 1)[-1]
+            role = "LIVE" if name == live and apex else "idle"
+            parts.append(f"{name} {ready}/{want} :{image} [{role}]")
+        if apex:
+            parts.append(f"svc/podinfo → {live}")
+        return "  ".join(parts)
+
+    def refresh(self) -> None:
+        now = self.describe()
+        if now != self.last:
+            self.last = now
+            self.say(now)
+
+
 async def run_demo(*, kubeconfig: Path | None = None) -> None:
-    async with LocalCluster(default_ready_delay=0.3) as cluster:
-        say(f"local cluster listening on {cluster.url}")
-        config = KubeConfig.from_dict(cluster.kubeconfig())
+    logging.getLogger().setLevel(logging.ERROR)  # the screen and the events tell the story
+    gate = await GateServer().start()
+    gate.close("gate/check")
+    async with Harness(ready_delay=1.0, min_interval=1.0) as h:
+        screen = Screen(h)
+        screen.say(
+            f"local cluster on {h.cluster.url}; controller started; gate on {gate.url('gate/check')} (closed)"
+        )
         if kubeconfig is not None:
-            cluster.write_kubeconfig(kubeconfig)
-            say(f"kubeconfig written to {kubeconfig}")
-        client = AsyncClient(config=config)
-        try:
-            for crd in load_crds():
-                await client.create(
-                    cast(CustomResourceDefinition, CustomResourceDefinition.from_dict(crd))
-                )
-                say(f"applied CustomResourceDefinition {crd['metadata']['name']}")
-            for doc in yaml.safe_load_all(example_path().read_text()):
-                resource = _KINDS[doc["kind"]]
-                await client.create(resource.from_dict(doc))
-                meta = doc["metadata"]
-                where = f"{meta['namespace']}/" if "namespace" in meta else ""
-                say(f"applied {doc['kind']} {where}{meta['name']}")
-            deployment = await _wait_ready(client, "podinfo", "test")
-            status = deployment.status
-            assert status is not None
-            say(
-                f"Deployment test/podinfo is ready: {status.readyReplicas}/"
-                f"{deployment.spec.replicas if deployment.spec else '?'} replicas, "
-                f"observedGeneration {status.observedGeneration}"
-            )
-            canary = await client.get(Canary, "podinfo", namespace="test")
-            spec = canary["spec"]
-            say(
-                f"Canary test/podinfo stored: provider {spec['provider']}, "
-                f"{spec['analysis']['iterations']} iterations every {spec['analysis']['interval']}"
-            )
-        finally:
-            await client.close()
-    say("local cluster stopped; demo finished")
+            h.cluster.write_kubeconfig(kubeconfig)
+            screen.say(f"kubeconfig written to {kubeconfig}")
+        await h.apply(*[copy.deepcopy(d) for d in load_example(gate.url("gate/check"))])
+        screen.say("applied namespace test: Deployment podinfo, Ingress podinfo, Canary podinfo")
+        await _until(screen, lambda: h.phase("test", "podinfo") == "Initialized", 30)
+        h.set_image("test", "podinfo", NEW_IMAGE)
+        screen.say(f"kubectl set image deploy/podinfo podinfod={NEW_IMAGE}")
+        await _until(screen, lambda: h.phase("test", "podinfo") == "WaitingPromotion", 40)
+        screen.say(
+            f"confirm-promotion gate answers HTTP 500: promotion held ({len(gate.calls)} gate calls)"
+        )
+        await _until(screen, lambda: False, GATE_HOLD_SECONDS, quiet=True)
+        gate.open("gate/check")
+        screen.say("gate opened (HTTP 200)")
+        await _until(screen, lambda: h.phase("test", "podinfo") == "Succeeded", 40)
+        primary = h.get("Deployment", "test", "podinfo-primary") or {}
+        image = primary["spec"]["template"]["spec"]["containers"][0]["image"]
+        if image != NEW_IMAGE:
+            raise click.ClickException(f"primary runs {image}, expected {NEW_IMAGE}")
+        screen.say(f"done: podinfo-primary runs {NEW_IMAGE}; podinfo scaled to zero")
+        click.echo("\nEvents on canary test/podinfo:")
+        for message in h.events("test"):
+            click.echo(f"  {message}")
+    await gate.stop()
 
 
-async def _wait_ready(client: AsyncClient, name: str, namespace: str) -> Deployment:
-    for _ in range(100):
-        deployment = await client.get(Deployment, name, namespace=namespace)
-        status = deployment.status
-        spec = deployment.spec
-        if status and spec and (status.readyReplicas or 0) == spec.replicas:
-            return deployment
-        await asyncio.sleep(0.1)
-    raise click.ClickException(f"Deployment {namespace}/{name} did not become ready")
-
-
-def say(message: str) -> None:
-    click.echo(f"[demo] {message}")
+async def _until(screen: Screen, done: Any, timeout: float, *, quiet: bool = False) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            if quiet:
+                return
+            raise click.ClickException(f"timed out; last state: {screen.describe()}")
+        screen.refresh()
+        await asyncio.sleep(0.05)
+    screen.refresh()

@@ -107,11 +107,11 @@ class _Tick:
             analysed=self.analysed,
         )
 
-    def hold(self, reason: str, message: str) -> Decision:
-        """Stay put; a new explanation is also recorded as a Warning event, once."""
+    def hold(self, reason: str, message: str, *, warning: bool = True) -> Decision:
+        """Stay put; a new explanation is also recorded as an event, once."""
         old = self.snap.status.condition("Ready")
         if old is None or old.message != message:
-            self.event(message, warning=True)
+            self.event(message, warning=warning)
         return self.finish(reason, message, ready=False)
 
     def to(self, phase: Phase, **fields: object) -> None:
@@ -195,7 +195,9 @@ class _Tick:
         self.to(P.INITIALIZING)
         if not self.spec.skip_analysis:
             if not self.snap.primary_exists:
-                return self.hold("WaitingForPrimary", f"creating {self.target}-primary.{self.ns}")
+                return self.hold(
+                    "WaitingForPrimary", f"creating {self.target}-primary.{self.ns}", warning=False
+                )
             if self.snap.primary.stuck:
                 return self.rollback(self.snap.primary.message)
             if not self.snap.primary.ready:
@@ -456,20 +458,20 @@ class _Tick:
                 return held
         if isinstance(step, weights.Promote):
             return self.promote()
-        if isinstance(step, weights.SwitchToCanary) and step.routes is not None:
-            self.event(
-                "Stop traffic mirroring and route all traffic to canary"
-                if step.stops_mirroring
-                else "Routing all traffic to canary"
-            )
-        if step.routes is not None:
-            self.actions.append(SetRoutes(routes=step.routes))
         done = step.done
         self.status = replace(self.status, iterations=done)
-        if self.status.phase == P.WAITING_PROMOTION:
-            self.to(P.PROGRESSING)
-        self.event(msg.advance_iteration(self.name, self.ns, min(done, total), total))
-        return self.finish("Progressing", f"iteration {min(done, total)}/{total} passed")
+        if step.routes is not None:
+            self.actions.append(SetRoutes(routes=step.routes))
+        if isinstance(step, weights.SwitchToCanary):
+            if step.routes is not None:
+                self.event(
+                    "Stop traffic mirroring and route all traffic to canary"
+                    if step.stops_mirroring
+                    else "Routing all traffic to canary"
+                )
+            return self.finish(str(self.status.phase), "analysis complete; promoting next")
+        self.event(msg.advance_iteration(self.name, self.ns, done, total))
+        return self.finish("Progressing", f"iteration {done}/{total} passed")
 
     def canary_step(self) -> Decision:
         step = weights.canary_step(self.analysis, self.snap.routes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 JSON = dict[str, Any]
@@ -73,3 +74,34 @@ def canary(
 
 def hook(name: str, hook_type: str, url: str, **extra: Any) -> JSON:
     return {"name": name, "type": hook_type, "url": url, **extra}
+
+
+def configmap(name: str, namespace: str = "test", *, data: dict[str, str] | None = None) -> JSON:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": dict(data or {}),
+    }
+
+
+def with_spec(obj: JSON, **fields: Any) -> JSON:
+    """A deep copy of a Canary with `spec` fields set (a value of None removes the field)."""
+    new = copy.deepcopy(obj)
+    _update(new["spec"], fields)
+    return new
+
+
+def with_analysis(obj: JSON, **fields: Any) -> JSON:
+    """A deep copy of a Canary with `spec.analysis` fields set (None removes the field)."""
+    new = copy.deepcopy(obj)
+    _update(new["spec"].setdefault("analysis", {}), fields)
+    return new
+
+
+def _update(target: JSON, fields: dict[str, Any]) -> None:
+    for key, value in fields.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = copy.deepcopy(value)

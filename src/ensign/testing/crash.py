@@ -1,0 +1,270 @@
+"""Kill the controller right after its N-th API write, then restart it. Does I/O.
+
+`CrashingApi` wraps a real `KubeApi` and numbers the controller's writes (create, replace,
+patch, patch_status, delete) in the order they are issued. Write N is sent and completes on
+the server; then the calling task freezes (it awaits an event that never fires), the
+`crashed` event is set, and every later write freezes *before* it is sent. Nothing the
+frozen controller does after write N can reach the cluster, so stopping it (which cancels
+the frozen tasks) is indistinguishable from a SIGKILL delivered the moment write N was
+acknowledged: the controller never even saw the answer.
+
+Freezing rather than raising keeps the runtime's own error handling out of the picture: a
+dedicated exception would be caught by the tick and logged as a failed tick, and a retry
+could slip in another write before the harness reacts.
+
+`CrashHarness` is a `Harness` whose controller talks through a `CrashingApi`; only the
+first incarnation crashes, every restarted controller gets a plain (but still counting)
+wrapper::
+
+    async with CrashHarness(crash_after=7) as h:
+        supervisor = asyncio.create_task(h.restart_after_crash())
+        ...drive the scenario...
+
+Reads and watches pass through untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from lightkube import KubeConfig
+
+from ensign.kube.api import JSON, KubeApi
+from ensign.kube.client import LightkubeApi
+from ensign.kube.kinds import Kind
+from ensign.runtime.app import Controller, Settings
+from ensign.testing.harness import Harness
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One write the controller issued: its number (1-based, across incarnations), the
+    incarnation (0 for the first controller) and what it wrote."""
+
+    number: int
+    incarnation: int
+    verb: str
+    kind: str
+    namespace: str
+    name: str
+    ok: bool = True
+
+    def describe(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        failed = "" if self.ok else " (failed)"
+        return f"#{self.number} {self.verb} {self.kind} {where}{failed}"
+
+
+class CrashingApi:
+    """A `KubeApi` that lets write number `crash_after` complete and then freezes.
+
+    `writes` is shared with the caller (pass the same list to every incarnation to number
+    writes across restarts). `crash_after=None` only counts.
+    """
+
+    def __init__(
+        self,
+        inner: KubeApi,
+        *,
+        crash_after: int | None = None,
+        writes: list[Write] | None = None,
+        incarnation: int = 0,
+    ) -> None:
+        self.inner = inner
+        self.crash_after = crash_after
+        self.writes: list[Write] = writes if writes is not None else []
+        self.incarnation = incarnation
+        self.issued = 0  # writes this incarnation started (sent or frozen)
+        self.crashed = asyncio.Event()
+        self.frozen = 0  # tasks currently frozen
+        self._never = asyncio.Event()  # never set: frozen tasks wait here until cancelled
+
+    @property
+    def own_writes(self) -> int:
+        return sum(1 for w in self.writes if w.incarnation == self.incarnation)
+
+    async def _freeze(self) -> None:
+        self.frozen += 1
+        try:
+            await self._never.wait()
+        finally:
+            self.frozen -= 1
+
+    async def _write(
+        self,
+        verb: str,
+        kind: Kind,
+        namespace: str | None,
+        name: str,
+        call: Callable[[], Awaitable[T]],
+    ) -> T:
+        if self.crashed.is_set():
+            await self._freeze()
+        self.issued += 1
+        position = self.issued
+        if self.crash_after is not None and position > self.crash_after:
+            await self._freeze()  # a concurrent write issued after write N: never sent
+        error: Exception | None = None
+        try:
+            result = await call()
+        except Exception as exc:  # a failed write still counts: the crash follows it
+            error = exc
+        self.writes.append(
+            Write(
+                number=len(self.writes) + 1,
+                incarnation=self.incarnation,
+                verb=verb,
+                kind=kind.kind,
+                namespace=namespace or "",
+                name=name,
+                ok=error is None,
+            )
+        )
+        if self.crash_after is not None and position == self.crash_after:
+            self.crashed.set()
+            await self._freeze()
+        if error is not None:
+            raise error
+        return result
+
+    # ------------------------------------------------------------- reads
+
+    async def get(self, kind: Kind, name: str, *, namespace: str | None = None) -> JSON:
+        return await self.inner.get(kind, name, namespace=namespace)
+
+    async def list(
+        self, kind: Kind, *, namespace: str | None = None, labels: str | None = None
+    ) -> tuple[list[JSON], str]:
+        return await self.inner.list(kind, namespace=namespace, labels=labels)
+
+    def watch(
+        self,
+        kind: Kind,
+        *,
+        namespace: str | None = None,
+        resource_version: str,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[tuple[str, JSON]]:
+        return self.inner.watch(
+            kind,
+            namespace=namespace,
+            resource_version=resource_version,
+            timeout_seconds=timeout_seconds,
+        )
+
+    # ------------------------------------------------------------ writes
+
+    async def create(self, kind: Kind, obj: Mapping[str, Any]) -> JSON:
+        meta = obj.get("metadata") or {}
+        return await self._write(
+            "create",
+            kind,
+            meta.get("namespace"),
+            str(meta.get("name") or meta.get("generateName") or ""),
+            lambda: self.inner.create(kind, obj),
+        )
+
+    async def replace(self, kind: Kind, obj: Mapping[str, Any]) -> JSON:
+        meta = obj.get("metadata") or {}
+        return await self._write(
+            "replace",
+            kind,
+            meta.get("namespace"),
+            str(meta.get("name") or ""),
+            lambda: self.inner.replace(kind, obj),
+        )
+
+    async def patch(
+        self, kind: Kind, name: str, patch: Mapping[str, Any], *, namespace: str | None = None
+    ) -> JSON:
+        return await self._write(
+            "patch",
+            kind,
+            namespace,
+            name,
+            lambda: self.inner.patch(kind, name, patch, namespace=namespace),
+        )
+
+    async def patch_status(
+        self, kind: Kind, name: str, patch: Mapping[str, Any], *, namespace: str | None = None
+    ) -> JSON:
+        return await self._write(
+            "patch_status",
+            kind,
+            namespace,
+            name,
+            lambda: self.inner.patch_status(kind, name, patch, namespace=namespace),
+        )
+
+    async def delete(self, kind: Kind, name: str, *, namespace: str | None = None) -> None:
+        await self._write(
+            "delete",
+            kind,
+            namespace,
+            name,
+            lambda: self.inner.delete(kind, name, namespace=namespace),
+        )
+
+
+class CrashHarness(Harness):
+    """A `Harness` whose first controller crashes right after write `crash_after`.
+
+    Every incarnation's writes are numbered in one list, `writes`; `restarts` counts the
+    restarts `restart_after_crash` performed and `on_restart` callbacks run right after the
+    crashed controller is stopped (before the new one starts).
+    """
+
+    def __init__(
+        self,
+        *,
+        crash_after: int | None = None,
+        ready_delay: float = 0.05,
+        min_interval: float = 0.1,
+        start_controller: bool = True,
+    ) -> None:
+        super().__init__(
+            ready_delay=ready_delay, min_interval=min_interval, start_controller=start_controller
+        )
+        self.crash_after = crash_after
+        self.writes: list[Write] = []
+        self.incarnation = -1
+        self.restarts = 0
+        self.crashing: CrashingApi | None = None
+        self.on_restart: list[Callable[[], None]] = []
+
+    async def start(self) -> Controller:
+        """Start (or restart) the controller; only the first incarnation may crash."""
+        self.incarnation += 1
+        self.api = LightkubeApi.from_kubeconfig(KubeConfig.from_dict(self.cluster.kubeconfig()))
+        self.crashing = CrashingApi(
+            self.api,
+            crash_after=self.crash_after if self.incarnation == 0 else None,
+            writes=self.writes,
+            incarnation=self.incarnation,
+        )
+        self.controller = Controller(
+            self.crashing,
+            Settings(serve_http=False, min_interval=self.min_interval, watch_timeout=60),
+        )
+        await self.controller.start()
+        return self.controller
+
+    async def restart_after_crash(self) -> Write | None:
+        """Wait for the crash, stop the frozen controller, start a fresh one.
+
+        Returns the last write the crashed controller made (write `crash_after`).
+        """
+        crashing = self.crashing
+        assert crashing is not None, "start the harness first"
+        await crashing.crashed.wait()
+        await self.stop()
+        self.restarts += 1
+        for callback in self.on_restart:
+            callback()
+        await self.start()
+        return next((w for w in reversed(self.writes) if w.incarnation == 0), None)
