@@ -98,6 +98,7 @@ class _Tick:
             reason=reason,
             message=message,
             now=self.now,
+            warnings=tuple(str(w) for w in self.spec.warnings),
         )
         return Decision(
             status=new,

@@ -129,13 +129,20 @@ def dump_status(status: CanaryStatus) -> dict[str, Any]:
 
 
 def with_conditions(
-    status: CanaryStatus, *, kind: str, ready: bool, reason: str, message: str, now: datetime
+    status: CanaryStatus,
+    *,
+    kind: str,
+    ready: bool,
+    reason: str,
+    message: str,
+    now: datetime,
+    warnings: tuple[str, ...] = (),
 ) -> CanaryStatus:
     """Recompute Promoted (from the phase) and Ready (from the decision), keeping timestamps
     of conditions whose status did not change."""
     stamp = rfc3339(now)
     promoted_status, promoted_message = promoted_condition(status.phase, kind)
-    wanted = (
+    wanted: tuple[Condition, ...] = (
         Condition(
             type="Promoted",
             status=promoted_status,
@@ -146,6 +153,12 @@ def with_conditions(
             type="Ready", status="True" if ready else "False", reason=reason, message=message
         ),
     )
+    if warnings:
+        wanted += (
+            Condition(
+                type="Warning", status="True", reason="IgnoredFields", message="; ".join(warnings)
+            ),
+        )
     out = []
     for cond in wanted:
         old = status.condition(cond.type)

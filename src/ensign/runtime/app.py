@@ -49,6 +49,7 @@ class Settings:
     watch_timeout: int = 300
     serve_http: bool = True
     min_interval: float = 10.0  # Flagger's floor for analysis.interval
+    event_webhook: str = ""  # Flagger's -event-webhook / EVENT_WEBHOOK_URL
 
 
 def system_clock() -> datetime:
@@ -76,8 +77,8 @@ class Controller:
             }
         )
         self._caller = caller or HttpWebhookCaller()
-        self.hooks = HookRunner(self._caller)
-        self.events = EventRecorder(api, clock)
+        self.hooks = HookRunner(self._caller, event_webhook=settings.event_webhook)
+        self.events = EventRecorder(api, clock, forward=self.hooks.forward_event)
         self.hooks.events = self._hook_event
         executor = Executor(
             api,

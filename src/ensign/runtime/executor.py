@@ -33,6 +33,7 @@ from ensign.runtime.cache import Caches
 from ensign.runtime.events import EventRecorder
 from ensign.runtime.hooks import HookRunner
 from ensign.runtime.observe import Observed
+from ensign.workloads import autoscalers
 from ensign.workloads import configs as config_tracking
 from ensign.workloads import primary as primary_workload
 from ensign.workloads.revision import SCALE_TO_ZERO_NODE_SELECTOR, webhook_checksum
@@ -144,11 +145,36 @@ class Executor:
                 )
             await self._write(k, existing, desired)
 
+    async def _primary_hpa(self, canary: Canary, observed: Observed, *, promote: bool) -> None:
+        """Create the primary HPA when missing; at promotion, sync it with the source."""
+        ref = canary.spec.autoscaler_ref
+        if ref is None or observed.hpa is None or ref.kind != "HorizontalPodAutoscaler":
+            return
+        ns = canary.namespace or ""
+        existing = self.caches["HorizontalPodAutoscaler"].get(ns, f"{ref.name}-primary")
+        desired = autoscalers.render_primary_hpa(
+            observed.hpa,
+            canary=observed.body,
+            primary_name=canary.spec.primary_workload_name,
+            scaler_replicas=ref.primary_scaler_replicas,
+        )
+        if existing is None:
+            await self._write(kinds.HPA, None, desired)
+        elif promote and autoscalers.hpa_needs_update(existing, desired, source_hpa=observed.hpa):
+            updated = autoscalers.update_primary_hpa(
+                existing,
+                desired,
+                source_hpa=observed.hpa,
+                include_label_prefixes=self.include_label_prefixes,
+            )
+            await self._write(kinds.HPA, existing, updated)
+
     async def _ensure_primary(self, canary: Canary, observed: Observed) -> None:
         if observed.target is None:
             return
         await self._sync_configs(canary, observed)
         if observed.primary is not None:
+            await self._primary_hpa(canary, observed, promote=False)
             return
         kind = observed.snapshot.target_kind
         tracked = set(config_tracking.tracked_keys(dict(observed.snapshot.configs)))
@@ -168,6 +194,7 @@ class Executor:
         else:
             body = primary_workload.render_primary_deployment(observed.target, **common)
         observed.primary = await self._write(kinds.BY_KIND[kind], None, body)
+        await self._primary_hpa(canary, observed, promote=False)
 
     async def _scale(self, canary: Canary, observed: Observed, *, up: bool) -> None:
         target = observed.target
@@ -223,6 +250,7 @@ class Executor:
                 has_autoscaler=canary.spec.autoscaler_ref is not None,
                 **common,
             )
+        await self._primary_hpa(canary, observed, promote=True)
         if _same(desired, observed.primary, ("spec", "metadata.labels", "metadata.annotations")):
             return
         observed.primary = await self._write(kinds.BY_KIND[kind], observed.primary, desired)

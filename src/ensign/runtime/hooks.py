@@ -7,6 +7,7 @@ answer becomes a `HookOutcome` whose detail names the URL, HTTP status and attem
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -14,7 +15,7 @@ from ensign.engine.observations import HookOutcome
 from ensign.model import Canary, HookType, Webhook
 from ensign.runtime.observe import Observed
 from ensign.webhooks.client import HookResult, WebhookCaller
-from ensign.webhooks.payload import webhook_payload
+from ensign.webhooks.payload import event_payload, webhook_payload
 from ensign.workloads.revision import webhook_checksum
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,41 @@ def outcome(hook: Webhook, result: HookResult) -> HookOutcome:
 
 
 class HookRunner:
-    def __init__(self, caller: WebhookCaller) -> None:
+    def __init__(self, caller: WebhookCaller, *, event_webhook: str = "") -> None:
         self.caller = caller
         self.events: EventSink | None = None
         self.calls = 0
+        self.event_webhook = event_webhook
+        self.clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)
+
+    async def forward_event(
+        self, canary: Canary, body: dict[str, Any], message: str, warning: bool
+    ) -> None:
+        """Send an event to the canary's `event` hooks, or else to the global event webhook.
+
+        Delivery errors are logged and otherwise ignored, as in Flagger.
+        """
+        hooks = canary.spec.effective_analysis.webhooks_of(HookType.EVENT)
+        if not hooks and self.event_webhook:
+            hooks = (Webhook(name="events", url=self.event_webhook, type=HookType.EVENT),)
+        status = (body.get("status") or {}) if isinstance(body.get("status"), dict) else {}
+        for hook in hooks:
+            payload = event_payload(
+                name=canary.name,
+                namespace=canary.namespace or "",
+                phase=str(status.get("phase") or ""),
+                checksum=webhook_checksum(
+                    tracked_configs=status.get("trackedConfigs"),
+                    last_applied=status.get("lastAppliedSpec"),
+                ),
+                message=message,
+                event_type="Warning" if warning else "Normal",
+                timestamp_ms=self.clock_ms(),
+                metadata=hook.metadata,
+            )
+            result = await self.caller.call(hook, dict(payload))
+            if not result.ok:
+                log.warning("error sending event to webhook: %s", result.describe())
 
     def payload(
         self, canary: Canary, observed: Observed, phase: str, hook: Webhook

@@ -27,15 +27,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from aiohttp import web
 from lightkube import KubeConfig
 
 from ensign.kube.api import JSON, KubeApi
 from ensign.kube.client import LightkubeApi
 from ensign.kube.kinds import Kind
 from ensign.runtime.app import Controller, Settings
+from ensign.testing.gate import Call, GateServer
 from ensign.testing.harness import Harness
 
 T = TypeVar("T")
@@ -268,3 +270,21 @@ class CrashHarness(Harness):
             callback()
         await self.start()
         return next((w for w in reversed(self.writes) if w.incarnation == 0), None)
+
+
+@dataclass(slots=True)
+class RecordingGate(GateServer):
+    """A `GateServer` that also keeps each call's HTTP answer (`codes[i]` for `calls[i]`)
+    and runs `on_call(call, code)` callbacks synchronously as the call arrives, so a test
+    can note what the cluster looked like at that very moment."""
+
+    codes: list[int] = field(default_factory=list)
+    on_call: list[Callable[[Call, int], None]] = field(default_factory=list)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        response = await GateServer._handle(self, request)
+        call = self.calls[-1]  # appended by the parent with no await since
+        self.codes.append(response.status)
+        for callback in self.on_call:
+            callback(call, response.status)
+        return response
