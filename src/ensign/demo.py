@@ -10,8 +10,8 @@ exits 0 once the new version is live.
 from __future__ import annotations
 
 import asyncio
-import logging
 import copy
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -119,8 +119,8 @@ async def run_demo(*, kubeconfig: Path | None = None) -> None:
     await gate.stop()
 
 
-async def _until(screen: Screen, done: Any, timeout: float, *, quiet: bool = False) -> None:
-    deadline = time.monotonic() + timeout
+async def _until(screen: Screen, done: Any, seconds: float, *, quiet: bool = False) -> None:
+    deadline = time.monotonic() + seconds
     while not done():
         if time.monotonic() > deadline:
             if quiet:

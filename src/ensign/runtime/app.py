@@ -21,6 +21,7 @@ from ensign.kube.api import KubeApi
 from ensign.runtime.cache import Caches, Informer
 from ensign.runtime.events import EventRecorder
 from ensign.runtime.executor import Executor
+from ensign.runtime.finalizer import Finalizer
 from ensign.runtime.hooks import HookRunner
 from ensign.runtime.reconciler import Reconciler
 from ensign.runtime.scheduler import Scheduler
@@ -96,6 +97,7 @@ class Controller:
             selector_labels=settings.selector_labels,
             min_interval=settings.min_interval,
         )
+        self.reconciler.finalizer = Finalizer(api, self.caches, self.events)
         self.scheduler = Scheduler(self.reconciler, self.caches, concurrency=settings.concurrency)
         self._runner: web.AppRunner | None = None
         self._started = False

@@ -20,6 +20,7 @@ from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound
 from ensign.model import Canary, HookType, InvalidSpec, parse_canary, parse_duration
 from ensign.runtime.cache import Caches, rv_of
 from ensign.runtime.executor import Executor
+from ensign.runtime.finalizer import Finalizer, has_finalizer
 from ensign.runtime.hooks import HookRunner
 from ensign.runtime.observe import observe
 
@@ -56,6 +57,7 @@ class Reconciler:
         self.clock = clock
         self.selector_labels = selector_labels
         self.min_interval = min_interval
+        self.finalizer: Finalizer | None = None
         self.ticks = 0
         self.status_writes = 0
 
@@ -73,6 +75,16 @@ class Reconciler:
             await self._report_invalid(body, invalid)
             return TickResult(interval=60.0, error=str(invalid))
         interval = self.interval(canary)
+        if self.finalizer is not None:
+            try:
+                if (body.get("metadata") or {}).get("deletionTimestamp"):
+                    if has_finalizer(body):
+                        done = await self.finalizer.finalize(canary, body, now=self.clock())
+                        return TickResult(interval=interval, retry_soon=not done)
+                    return TickResult(interval=interval)
+                body = await self.finalizer.sync(canary, body)
+            except KubeError as exc:
+                return TickResult(interval=interval, error=str(exc), retry_soon=True)
         try:
             decision, observed = await self._decide(canary, body, analysis_due=analysis_due)
             log.debug(

@@ -268,11 +268,11 @@ class Simulation:
             return self._routes_traffic
         return canary.spec.provider not in (None, Provider.KUBERNETES)
 
-    def primary_readiness(self) -> Readiness:
+    def primary_readiness(self, canary: Canary | None = None) -> Readiness:
         scripted = self._readiness(self.primary)
         if not scripted.ready or self.rollout_left <= 0:
             return scripted
-        canary = self.canary
+        canary = canary if canary is not None else self.canary
         return not_ready(
             f"{canary.spec.primary_workload_name}.{canary.namespace or ''} not ready: "
             f"waiting for rollout to finish: 0 out of {self.replicas} new replicas have been "
@@ -295,7 +295,7 @@ class Simulation:
             revision=self.revision,
             configs=dict(self.configs),
             primary_exists=self.primary_exists,
-            primary=self.primary_readiness(),
+            primary=self.primary_readiness(canary),
             target=self.target_readiness(),
             routes=self.routes,
             routes_traffic=self.routes_traffic(canary),
