@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -100,25 +101,57 @@ async def _serve(*, port: int, kubeconfig: Path, ready_delay: float, crds: bool)
 @click.option(
     "--log-format", default="json", show_default=True, type=click.Choice(["json", "text"])
 )
+@click.option(
+    "--mesh-provider",
+    default="kubernetes",
+    show_default=True,
+    help="Provider for canaries that leave spec.provider empty.",
+)
+@click.option(
+    "--event-webhook",
+    default="",
+    envvar="EVENT_WEBHOOK_URL",
+    help="URL that receives every event (Flagger's -event-webhook).",
+)
+@click.option(
+    "--selector-labels",
+    default="app,name,app.kubernetes.io/name",
+    show_default=True,
+    help="Labels that identify a workload's pods, in order of preference.",
+)
+@click.option("--include-label-prefix", default="", help="Label prefixes copied to the primary.")
 def controller(
     kubeconfig: Path | None,
     namespace: str | None,
     metrics_addr: str,
     log_level: str,
     log_format: str,
+    mesh_provider: str,
+    event_webhook: str,
+    selector_labels: str,
+    include_label_prefix: str,
 ) -> None:
     """Run the Ensign controller until SIGTERM."""
     from ensign import logformat
+    from ensign.runtime.app import Settings
 
     logformat.configure(level=log_level, fmt=log_format)
-    asyncio.run(_control(kubeconfig=kubeconfig, namespace=namespace, metrics_addr=metrics_addr))
+    settings = Settings(
+        namespace=namespace,
+        metrics_addr=metrics_addr,
+        mesh_provider=mesh_provider,
+        event_webhook=event_webhook,
+        selector_labels=tuple(x for x in selector_labels.split(",") if x),
+        include_label_prefixes=tuple(x for x in include_label_prefix.split(",") if x),
+    )
+    asyncio.run(_control(kubeconfig=kubeconfig, settings=settings))
 
 
-async def _control(*, kubeconfig: Path | None, namespace: str | None, metrics_addr: str) -> None:
+async def _control(*, kubeconfig: Path | None, settings: Any) -> None:
     from lightkube import KubeConfig
 
     from ensign.kube.client import LightkubeApi
-    from ensign.runtime.app import Controller, Settings
+    from ensign.runtime.app import Controller
 
     config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
     api = LightkubeApi.from_kubeconfig(config)
@@ -126,7 +159,7 @@ async def _control(*, kubeconfig: Path | None, namespace: str | None, metrics_ad
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    ctl = Controller(api, Settings(namespace=namespace, metrics_addr=metrics_addr))
+    ctl = Controller(api, settings)
     try:
         await ctl.run(stop)
     finally:

@@ -79,3 +79,17 @@ def promoted_condition(phase: Phase, kind: str) -> tuple[str, str]:
     """(status, message) of the Promoted condition in `phase`."""
     status, message = PROMOTED.get(phase, PROMOTED[P.INITIALIZING])
     return status, message.format(kind=kind)
+
+
+def mermaid() -> str:
+    """The phase diagram as Mermaid text, generated from `TRANSITIONS` (docs embed it)."""
+    lines = ["stateDiagram-v2", "    [*] --> Initializing"]
+    for source in Phase:
+        if source in (P.NEW, P.TERMINATED):
+            continue
+        for target in sorted(TRANSITIONS[source], key=list(Phase).index):
+            if target == source or target == P.TERMINATING:
+                continue
+            lines.append(f"    {source.value} --> {target.value}")
+    lines.append("    note right of Terminating: any phase, on deletion with revertOnDeletion")
+    return "\n".join(lines)

@@ -51,6 +51,8 @@ class Settings:
     serve_http: bool = True
     min_interval: float = 10.0  # Flagger's floor for analysis.interval
     event_webhook: str = ""  # Flagger's -event-webhook / EVENT_WEBHOOK_URL
+    # Flagger's -mesh-provider (Flagger defaults to istio; Ensign implements kubernetes so far).
+    mesh_provider: str = "kubernetes"
 
 
 def system_clock() -> datetime:
@@ -96,6 +98,7 @@ class Controller:
             clock=clock,
             selector_labels=settings.selector_labels,
             min_interval=settings.min_interval,
+            default_provider=settings.mesh_provider,
         )
         self.reconciler.finalizer = Finalizer(api, self.caches, self.events)
         self.scheduler = Scheduler(self.reconciler, self.caches, concurrency=settings.concurrency)

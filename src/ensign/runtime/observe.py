@@ -14,6 +14,7 @@ from ensign.engine.observations import READY, Readiness, Snapshot
 from ensign.engine.status import parse_status
 from ensign.engine.weights import Routes
 from ensign.model import Canary, Provider
+from ensign.routers.registry import UnknownProviderError, make_router
 from ensign.runtime.cache import Caches
 from ensign.workloads import configs as config_tracking
 from ensign.workloads import readiness as workload_readiness
@@ -46,6 +47,7 @@ def observe(
     *,
     now: datetime,
     selector_labels: tuple[str, ...],
+    default_provider: str = "kubernetes",
 ) -> Observed:
     spec = canary.spec
     ns = canary.namespace or ""
@@ -57,6 +59,12 @@ def observe(
     status = parse_status(body.get("status"))
     base = Snapshot(canary=canary, status=status, target_kind=kind)
     observed = Observed(snapshot=base, body=body)
+    provider = str(spec.provider.value if spec.provider is not None else default_provider)
+    try:
+        make_router(provider)
+    except UnknownProviderError as exc:
+        observed.snapshot = _problem(base, f"spec.provider: {exc}")
+        return observed
     if kind not in SUPPORTED_TARGETS:
         observed.snapshot = _problem(
             base, f"spec.targetRef.kind: {kind} targets are not supported yet"
@@ -81,7 +89,7 @@ def observe(
     if spec.autoscaler_ref is not None:
         observed.hpa = caches["HorizontalPodAutoscaler"].get(ns, spec.autoscaler_ref.name)
     analysis = spec.effective_analysis
-    routes_traffic = spec.provider not in (None, Provider.KUBERNETES)
+    routes_traffic = provider != Provider.KUBERNETES.value
     observed.snapshot = Snapshot(
         canary=canary,
         status=status,

@@ -49,6 +49,7 @@ class Reconciler:
         clock: Callable[[], datetime],
         selector_labels: tuple[str, ...] = ("app", "name", "app.kubernetes.io/name"),
         min_interval: float = 10.0,
+        default_provider: str = "kubernetes",
     ) -> None:
         self.api = api
         self.caches = caches
@@ -57,6 +58,7 @@ class Reconciler:
         self.clock = clock
         self.selector_labels = selector_labels
         self.min_interval = min_interval
+        self.default_provider = default_provider
         self.finalizer: Finalizer | None = None
         self.ticks = 0
         self.status_writes = 0
@@ -115,7 +117,14 @@ class Reconciler:
         self, canary: Canary, body: JSON, *, analysis_due: bool
     ) -> tuple[Decision, Any]:
         now = self.clock()
-        observed = observe(canary, body, self.caches, now=now, selector_labels=self.selector_labels)
+        observed = observe(
+            canary,
+            body,
+            self.caches,
+            now=now,
+            selector_labels=self.selector_labels,
+            default_provider=self.default_provider,
+        )
         probes: dict[HookType, tuple[HookOutcome, ...]] = {}
         for _ in range(MAX_PROBES):
             outcome = decide(observed.snapshot, probes, now=now, analysis_due=analysis_due)

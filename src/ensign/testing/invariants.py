@@ -9,9 +9,11 @@ controller is down or has just been killed in the middle of a tick:
    `numberReady`).
 2. **The primary is never scaled to zero.** `<target>-primary` never has `spec.replicas: 0`.
 3. **Completed webhook stages are not called again** (`check_hook_calls`). A *stage* is one
-   gating hook (confirm-rollout or confirm-promotion) for one revision, identified by the
-   hook's URL path and the payload's `checksum`. The stage *completes* when the canary's
-   persisted status shows it was passed (`PASSED_PHASES`, with the same checksum). Rules:
+   question a gating hook (confirm-rollout or confirm-promotion) answers for one revision:
+   the hook type, the URL path, the payload's `checksum` and the `status.iterations` the
+   controller acted on (`gate_call`; Blue/Green asks confirm-promotion twice per run, to
+   switch and to promote). The stage *completes* when the canary's persisted status shows
+   the gate was passed (`PASSED_PHASES`, with the same checksum). Rules:
 
    * no call, successful or not, reaches a stage that had completed when the call arrived;
    * a stage answers "yes" at most once per controller incarnation;
@@ -224,7 +226,7 @@ class StoreMonitor:
 class HookCall:
     """One call a gate received, with what was true when it arrived."""
 
-    stage: str  # e.g. "confirm-promotion promote@<checksum>"
+    stage: str  # see `gate_call`
     ok: bool  # the gate answered 2xx
     incarnation: int  # the controller that made it: 0, then +1 per restart
     completed: bool  # the persisted status already showed the stage as passed
@@ -241,6 +243,33 @@ def stage_completed(canary: Mapping[str, Any] | None, hook_type: str, checksum: 
         tracked_configs=status.tracked_configs, last_applied=status.last_applied_spec
     )
     return current == checksum
+
+
+def gate_call(
+    canary: Mapping[str, Any] | None,
+    *,
+    hook_type: str,
+    path: str,
+    body: Mapping[str, Any],
+    ok: bool,
+    incarnation: int,
+) -> HookCall:
+    """Describe a gate call at the moment it arrives, from the canary as stored then.
+
+    The stage is the hook type, path and payload checksum plus the `status.iterations` the
+    controller acted on: Blue/Green asks confirm-promotion on two successive ticks (after
+    the last iteration, to switch to the canary, then to promote), which are two stages.
+    Only the controller writes the status and its cache holds its own writes, so the stored
+    status is the one the calling tick read.
+    """
+    checksum = str(body.get("checksum", ""))
+    iterations = parse_status((canary or {}).get("status")).iterations
+    return HookCall(
+        stage=f"{hook_type} /{path.lstrip('/')}@{checksum}#{iterations}",
+        ok=ok,
+        incarnation=incarnation,
+        completed=stage_completed(canary, hook_type, checksum),
+    )
 
 
 def check_hook_calls(calls: Sequence[HookCall]) -> list[str]:
@@ -266,3 +295,14 @@ def check_hook_calls(calls: Sequence[HookCall]) -> list[str]:
         elif not first_in_incarnation:
             out.append(f"{where}: repeated success that is not a redelivery right after restart")
     return out
+
+
+def redeliveries(calls: Sequence[HookCall]) -> int:
+    """How many successful calls repeated an earlier success (allowed redeliveries included)."""
+    seen: set[str] = set()
+    count = 0
+    for call in calls:
+        if call.ok and not call.completed:
+            count += call.stage in seen
+            seen.add(call.stage)
+    return count
