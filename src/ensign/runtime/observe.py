@@ -65,6 +65,10 @@ def observe(
     except UnknownProviderError as exc:
         observed.snapshot = _problem(base, f"spec.provider: {exc}")
         return observed
+    unsupported = _unsupported(canary)
+    if unsupported:
+        observed.snapshot = _problem(base, unsupported)
+        return observed
     if kind not in SUPPORTED_TARGETS:
         observed.snapshot = _problem(
             base, f"spec.targetRef.kind: {kind} targets are not supported yet"
@@ -119,6 +123,20 @@ def observe(
         routes_traffic=routes_traffic,
     )
     return observed
+
+
+def _unsupported(canary: Canary) -> str:
+    """Features this version cannot honour; holding is safer than ignoring them."""
+    analysis = canary.spec.effective_analysis
+    if analysis.metrics and not canary.spec.skip_analysis:
+        return (
+            "spec.analysis.metrics: metric analysis is not implemented yet; "
+            "Ensign will not promote without the checks this canary asks for"
+        )
+    ref = canary.spec.autoscaler_ref
+    if ref is not None and str(ref.kind) != "HorizontalPodAutoscaler":
+        return f"spec.autoscalerRef.kind: {ref.kind} is not supported yet"
+    return ""
 
 
 def _problem(base: Snapshot, message: str) -> Snapshot:
