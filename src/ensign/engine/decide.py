@@ -108,11 +108,14 @@ class _Tick:
             analysed=self.analysed,
         )
 
-    def hold(self, reason: str, message: str, *, warning: bool = True) -> Decision:
-        """Stay put; a new explanation is also recorded as an event, once."""
+    def hold(
+        self, reason: str, message: str, *, warning: bool = True, event: str | None = None
+    ) -> Decision:
+        """Stay put; a new explanation is also recorded as an event (`event` or the message),
+        once."""
         old = self.snap.status.condition("Ready")
         if old is None or old.message != message:
-            self.event(message, warning=warning)
+            self.event(event or message, warning=warning)
         return self.finish(reason, message, ready=False)
 
     def to(self, phase: Phase, **fields: object) -> None:
@@ -139,7 +142,9 @@ class _Tick:
 
     def run(self) -> Decision:
         if self.spec.suspend:
-            return self.hold("Suspended", "skipping canary run as object is suspended")
+            return self.hold(
+                "Suspended", "skipping canary run as object is suspended", warning=False
+            )
         if self.snap.problem:
             return self.hold("TargetUnavailable", self.snap.problem)
         self.actions += [
@@ -155,7 +160,7 @@ class _Tick:
             if self.snap.primary.stuck:
                 if self.status.phase in (P.PROMOTING, P.FINALISING):
                     return self.failed_promotion(self.snap.primary.message)
-                return self.rollback(self.snap.primary.message)
+                return self.rollback(self.snap.primary.message, record=True)
             return self.hold("WaitingForPrimary", self.snap.primary.message)
         if self.status.phase not in ACTIVE:
             return self.start_run()
@@ -163,7 +168,7 @@ class _Tick:
             return self.restart()
         if not self.snap.target.ready:
             if self.snap.target.stuck:
-                return self.rollback(self.snap.target.message)
+                return self.rollback(self.snap.target.message, record=True)
             return self.hold("WaitingForCanary", self.snap.target.message)
         if self.spec.skip_analysis:
             return self.promote_without_analysis()
@@ -200,7 +205,7 @@ class _Tick:
                     "WaitingForPrimary", f"creating {self.target}-primary.{self.ns}", warning=False
                 )
             if self.snap.primary.stuck:
-                return self.rollback(self.snap.primary.message)
+                return self.rollback(self.snap.primary.message, record=True)
             if not self.snap.primary.ready:
                 return self.hold("WaitingForPrimary", self.snap.primary.message)
         self.actions += [
@@ -343,7 +348,10 @@ class _Tick:
         self.event(msg.completed(self.target, self.ns))
         return self.finish("Succeeded", f"revision {self.status.last_applied_spec} is live")
 
-    def rollback(self, why: str) -> Decision:
+    def rollback(self, why: str, *, record: bool = False) -> Decision:
+        """Flagger's rollback; `record` first records `why` (a readiness error) as a Warning."""
+        if record:
+            self.event(why, warning=True)
         self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
         self.event(msg.canary_failed(self.name, self.ns), warning=True)
         self.actions.append(ScaleTarget(up=False))
@@ -484,6 +492,7 @@ class _Tick:
                 return self.hold(
                     "WaitingForTrafficIncrease",
                     msg.gate_waiting("confirm-traffic-increase", failed.url, failed.detail),
+                    event=msg.halt_traffic(self.name, self.ns, failed.name),
                 )
             self.passed_events(HookType.CONFIRM_TRAFFIC_INCREASE, "Confirm-traffic-increase")
         if isinstance(step, weights.ReadyToPromote):

@@ -21,6 +21,7 @@ rolling update would be.
 from __future__ import annotations
 
 import copy
+import json
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -220,6 +221,7 @@ class Simulation:
         self.hook_calls: list[HookCall] = []
         self.services: set[ServiceRole] = set()
         self.trace: list[TickTrace] = []
+        self._parsed: tuple[str, Canary] | None = None
 
     # ------------------------------------------------------------ scripting
 
@@ -249,7 +251,11 @@ class Simulation:
 
     @property
     def canary(self) -> Canary:
-        return parse_canary(self.manifest)
+        """The manifest parsed (again only when it changed since the last parse)."""
+        key = json.dumps(self.manifest, sort_keys=True, default=str)
+        if self._parsed is None or self._parsed[0] != key:
+            self._parsed = (key, parse_canary(self.manifest))
+        return self._parsed[1]
 
     @property
     def phase(self) -> Phase:
