@@ -26,6 +26,7 @@ Reads and watches pass through untouched.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -36,6 +37,8 @@ from lightkube import KubeConfig
 from ensign.kube.api import JSON, KubeApi
 from ensign.kube.client import LightkubeApi
 from ensign.kube.kinds import Kind
+from ensign.localcluster.errors import ApiError
+from ensign.localcluster.faults import Faults
 from ensign.runtime.app import Controller, Settings
 from ensign.testing.gate import Call, GateServer
 from ensign.testing.harness import Harness
@@ -218,7 +221,8 @@ class CrashHarness(Harness):
 
     Every incarnation's writes are numbered in one list, `writes`; `restarts` counts the
     restarts `restart_after_crash` performed and `on_restart` callbacks run right after the
-    crashed controller is stopped (before the new one starts).
+    crashed controller is stopped (before the new one starts). `client_timeout` is the
+    lightkube client's timeout (watches have no read timeout).
     """
 
     def __init__(
@@ -228,11 +232,15 @@ class CrashHarness(Harness):
         ready_delay: float = 0.05,
         min_interval: float = 0.1,
         start_controller: bool = True,
+        client_timeout: float = 10.0,
+        concurrency: int = 16,
     ) -> None:
         super().__init__(
             ready_delay=ready_delay, min_interval=min_interval, start_controller=start_controller
         )
         self.crash_after = crash_after
+        self.client_timeout = client_timeout
+        self.concurrency = concurrency
         self.writes: list[Write] = []
         self.incarnation = -1
         self.restarts = 0
@@ -242,7 +250,9 @@ class CrashHarness(Harness):
     async def start(self) -> Controller:
         """Start (or restart) the controller; only the first incarnation may crash."""
         self.incarnation += 1
-        self.api = LightkubeApi.from_kubeconfig(KubeConfig.from_dict(self.cluster.kubeconfig()))
+        self.api = LightkubeApi.from_kubeconfig(
+            KubeConfig.from_dict(self.cluster.kubeconfig()), timeout=self.client_timeout
+        )
         self.crashing = CrashingApi(
             self.api,
             crash_after=self.crash_after if self.incarnation == 0 else None,
@@ -251,7 +261,12 @@ class CrashHarness(Harness):
         )
         self.controller = Controller(
             self.crashing,
-            Settings(serve_http=False, min_interval=self.min_interval, watch_timeout=60),
+            Settings(
+                serve_http=False,
+                min_interval=self.min_interval,
+                watch_timeout=60,
+                concurrency=self.concurrency,
+            ),
         )
         await self.controller.start()
         return self.controller
@@ -288,3 +303,57 @@ class RecordingGate(GateServer):
         for callback in self.on_call:
             callback(call, response.status)
         return response
+
+
+TIMEOUT = -1  # `RandomFaults.outcomes` entry: delay the request past the client's timeout
+MUTATING = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+
+
+@dataclass(slots=True)
+class RandomFaults(Faults):
+    """`Faults` that also fail a random `rate` of requests, reproducibly (seeded).
+
+    Each unlucky request draws one of `outcomes`: an HTTP code (409 only for mutating
+    verbs; a read or a watch draws again among the others) or `TIMEOUT`, which holds the
+    request `timeout_delay` seconds before serving it, so a client with a shorter timeout
+    gives up not knowing whether a write was applied (the local cluster reads the body only
+    after the delay, so in practice it sees the client gone and drops the write).
+    Timeouts are never applied to watches (their client has no read timeout). The
+    explicit rules of `Faults` (`fail_next`, `add_latency`) still apply first.
+    `counts` tallies what was injected, by outcome.
+    """
+
+    rate: float = 0.05
+    outcomes: tuple[int, ...] = (500, 409, TIMEOUT)
+    timeout_delay: float = 1.5
+    seed: int = 0
+    enabled: bool = True
+    counts: dict[int, int] = field(default_factory=dict)
+    requests: int = 0
+    _rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self._rng.seed(self.seed)
+
+    def before_request(
+        self, *, verb: str, resource: str, namespace: str, name: str
+    ) -> tuple[float, ApiError | None]:
+        delay, error = Faults.before_request(
+            self, verb=verb, resource=resource, namespace=namespace, name=name
+        )
+        self.requests += 1
+        if error is not None or not self.enabled or self._rng.random() >= self.rate:
+            return delay, error
+        choices = [
+            o
+            for o in self.outcomes
+            if (o != 409 or verb in MUTATING) and (o != TIMEOUT or verb != "watch")
+        ]
+        if not choices:
+            return delay, None
+        outcome = self._rng.choice(choices)
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        if outcome == TIMEOUT:
+            return delay + self.timeout_delay, None
+        reason = {409: "Conflict", 504: "Timeout"}.get(outcome, "InternalError")
+        return delay, ApiError(outcome, reason, f"injected random fault ({verb} {resource})")

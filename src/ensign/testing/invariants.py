@@ -102,6 +102,13 @@ def apex_name(canary: Mapping[str, Any]) -> str:
     return str(service.get("name") or target_name(canary))
 
 
+def related_names(canary: Mapping[str, Any]) -> set[str]:
+    """Names of the objects whose changes can affect a canary's invariants."""
+    target, apex = target_name(canary), apex_name(canary)
+    own = str((canary.get("metadata") or {}).get("name") or "")
+    return {own, target, f"{target}-primary", apex, f"{apex}-primary", f"{apex}-canary"}
+
+
 def _selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
@@ -182,8 +189,9 @@ class StoreMonitor:
     """Checks the store invariants after every change to a watched kind.
 
     Store listeners run synchronously inside the write, so no intermediate state escapes.
-    Only the canaries of the changed object's namespace are checked (`check_store` is
-    the full sweep). `checks` counts how many times the invariants ran.
+    Only the canaries the changed object concerns are checked (`related_names`; the apex
+    of a canary selects its own primary or target), `check_store` is the full sweep.
+    `checks` counts how many times the invariants ran.
     """
 
     store: Store
@@ -202,15 +210,21 @@ class StoreMonitor:
         self._subscriptions.clear()
 
     def _on_event(self, event: WatchEvent) -> None:
-        self.check(namespace=event.namespace)
+        name = str((event.obj.get("metadata") or {}).get("name") or "")
+        self.check(namespace=event.namespace, name=name)
 
-    def check(self, *, namespace: str | None = None) -> list[str]:
+    def check(self, *, namespace: str | None = None, name: str | None = None) -> list[str]:
+        """Check the canaries of `namespace` (all when None) that `name` concerns (its own
+        name, its target, primary or generated Services; all when None)."""
         self.checks += 1
         found: list[str] = []
         for canary in canaries(self.store):
             ns = str((canary.get("metadata") or {}).get("namespace") or "")
-            if namespace is None or ns == namespace:
-                found += check_canary(self.store, canary)
+            if namespace is not None and ns != namespace:
+                continue
+            if name is not None and name not in related_names(canary):
+                continue
+            found += check_canary(self.store, canary)
         for message in found:
             self.violations.append(Violation(self.store.resource_version, message))
         return found
