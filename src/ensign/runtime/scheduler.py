@@ -73,8 +73,11 @@ class CanaryLoop:
                 since = loop.time() - (self.last_analysis or loop.time())
                 delay = max(interval - since, 0.05)
             log.debug("%s sleeps %.3fs (due=%s)", self.key, delay, due)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that races with the wake-up, and the loop would then outlive stop().
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self.wake.wait()
             await asyncio.sleep(COALESCE_SECONDS)
 
 
@@ -96,10 +99,11 @@ class Scheduler:
     async def stop(self) -> None:
         for loop in list(self.loops.values()):
             self._stop(loop)
-        for loop in list(self.loops.values()):
-            if loop.task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await loop.task
+        tasks = [loop.task for loop in self.loops.values() if loop.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=10)
+            for task in pending:
+                log.error("canary loop %s did not stop within 10 s", task.get_name())
         self.loops.clear()
 
     def _stop(self, loop: CanaryLoop) -> None:
