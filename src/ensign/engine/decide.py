@@ -155,6 +155,8 @@ class _Tick:
             return self.initialise()
         self.actions.append(ReconcileServices(roles=frozenset({ServiceRole.APEX})))
         if not self.should_advance():
+            if self.status.phase == P.FAILED:  # keep saying why it failed
+                return self.finish("Failed", self.ready_message(), ready=False)
             return self.finish("Idle", self.idle_message())
         if not self.spec.skip_analysis and not self.snap.primary.ready:
             if self.snap.primary.stuck:
@@ -349,9 +351,12 @@ class _Tick:
         return self.finish("Succeeded", f"revision {self.status.last_applied_spec} is live")
 
     def rollback(self, why: str, *, record: bool = False) -> Decision:
-        """Flagger's rollback; `record` first records `why` (a readiness error) as a Warning."""
+        """Flagger's rollback; `record` first records `why` (a readiness error) as a Warning
+        and explains it as a missed progress deadline."""
         if record:
             self.event(why, warning=True)
+            if "deadline" not in why:
+                why = f"progress deadline exceeded ({self.spec.progress_deadline_seconds}s): {why}"
         self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
         self.event(msg.canary_failed(self.name, self.ns), warning=True)
         self.actions.append(ScaleTarget(up=False))

@@ -1,7 +1,7 @@
 """Kubernetes Events on the Canary, as Flagger records them (reason `Synced`). Does I/O.
 
-A repeat of the last event of a canary within five minutes bumps its count instead of
-creating a new object, as client-go's correlator does. A failed event write is logged and
+A repeat of one of a canary's recent events bumps that Event's count instead of creating a
+new object, as client-go's correlator does. A failed event write is logged and
 never fails the tick.
 """
 
@@ -22,6 +22,7 @@ from ensign.model import Canary
 log = logging.getLogger(__name__)
 COMPONENT = "ensign"
 REASON = "Synced"
+RECENT_PER_CANARY = 32
 
 
 @dataclass(slots=True)
@@ -29,7 +30,8 @@ class EventRecorder:
     api: KubeApi
     clock: Callable[[], datetime]
     forward: Callable[[Canary, JSON, str, bool], Any] | None = None
-    _last: dict[tuple[str, str], tuple[str, JSON]] = field(default_factory=dict)
+    # Recent events per canary, by "type:message", for count aggregation (bounded).
+    _recent: dict[tuple[str, str], dict[str, JSON]] = field(default_factory=dict)
     recorded: int = 0
 
     async def record(self, canary: Canary, body: JSON, *, message: str, warning: bool) -> None:
@@ -41,22 +43,25 @@ class EventRecorder:
         if self.forward is not None:
             await self.forward(canary, body, message, warning)
         now = rfc3339(self.clock())
-        key = (ns, canary.name)
-        last = self._last.get(key)
+        recent = self._recent.setdefault((ns, canary.name), {})
+        signature = f"{kind}:{message}"
         try:
-            if last is not None and last[0] == f"{kind}:{message}":
-                event = last[1]
+            event = recent.get(signature)
+            if event is not None:
                 patched = await self.api.patch(
                     kinds.EVENT,
                     event["metadata"]["name"],
                     {"count": int(event.get("count", 1)) + 1, "lastTimestamp": now},
                     namespace=ns,
                 )
-                self._last[key] = (last[0], patched)
+                recent[signature] = patched
                 return
             created = await self.api.create(kinds.EVENT, _event(meta, ns, kind, message, now))
-            self._last[key] = (f"{kind}:{message}", created)
+            recent[signature] = created
+            while len(recent) > RECENT_PER_CANARY:
+                del recent[next(iter(recent))]
         except KubeError as exc:
+            recent.pop(signature, None)
             log.warning("could not record event on %s.%s: %s", canary.name, ns, exc)
 
 

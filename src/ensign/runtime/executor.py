@@ -131,8 +131,7 @@ class Executor:
             desired = config_tracking.render_config_copy(
                 source, canary=observed.body, include_label_prefixes=self.include_label_prefixes
             )
-            desired = dict(desired)
-            desired["metadata"] = config_tracking.merge_owner_references(desired, existing)
+            desired = dict(config_tracking.merge_owner_references(desired, existing))
             if existing is not None:
                 if _same(
                     existing,
@@ -172,10 +171,12 @@ class Executor:
     async def _ensure_primary(self, canary: Canary, observed: Observed) -> None:
         if observed.target is None:
             return
-        await self._sync_configs(canary, observed)
         if observed.primary is not None:
             await self._primary_hpa(canary, observed, promote=False)
             return
+        # Config copies are made with the primary and refreshed only at promotion, so the
+        # primary keeps running the configuration it was promoted with.
+        await self._sync_configs(canary, observed)
         kind = observed.snapshot.target_kind
         tracked = set(config_tracking.tracked_keys(dict(observed.snapshot.configs)))
         revision = webhook_checksum(

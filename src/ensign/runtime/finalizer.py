@@ -81,6 +81,11 @@ class Finalizer:
             if not await self._revert_target(canary, target, kind=kind, now=now):
                 return False
             await self._revert_apex(canary, target)
+        # Recorded before the finalizer goes: once it is gone the Canary disappears and this
+        # canary's loop (and the tick running this) is cancelled.
+        await self.events.record(
+            canary, body, message=f"Terminated canary {canary.name}.{ns}", warning=False
+        )
         finalizers = [f for f in body["metadata"].get("finalizers") or [] if f != FINALIZER]
         written = await self.api.patch(
             kinds.CANARY,
@@ -94,9 +99,6 @@ class Finalizer:
             namespace=ns,
         )
         self.caches["Canary"].observe(written)
-        await self.events.record(
-            canary, body, message=f"Terminated canary {canary.name}.{ns}", warning=False
-        )
         return True
 
     async def _revert_target(

@@ -82,13 +82,15 @@ class HookRunner:
     async def gate(
         self, canary: Canary, observed: Observed, *, hook_type: HookType, phase: str
     ) -> tuple[HookOutcome, ...]:
-        """Answers for every hook of `hook_type`, stopping after the first failure."""
+        """Answers for the hooks of `hook_type` in spec order, stopping after the first failure
+        (for rollback hooks: after the first success, which signals a rollback)."""
         out: list[HookOutcome] = []
         for hook in canary.spec.effective_analysis.webhooks_of(hook_type):
             self.calls += 1
             result = await self.caller.call(hook, self.payload(canary, observed, phase, hook))
             out.append(outcome(hook, result))
-            if not result.ok:
+            # Gates stop at the first refusal; rollback hooks at the first one that signals.
+            if result.ok == (hook_type == HookType.ROLLBACK):
                 break
         return tuple(out)
 

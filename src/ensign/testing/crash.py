@@ -2,8 +2,9 @@
 
 `CrashingApi` wraps a real `KubeApi` and numbers the controller's writes (create, replace,
 patch, patch_status, delete) in the order they are issued. Write N is sent and completes on
-the server; then the calling task freezes (it awaits an event that never fires), the
-`crashed` event is set, and every later write freezes *before* it is sent. Nothing the
+the server (a write the server refuses counts too); then the calling task freezes (it
+awaits an event that never fires), the `crashed` event is set, and every later write, from
+any task, freezes *before* it is sent. Nothing the
 frozen controller does after write N can reach the cluster, so stopping it (which cancels
 the frozen tasks) is indistinguishable from a SIGKILL delivered the moment write N was
 acknowledged: the controller never even saw the answer.
@@ -247,6 +248,10 @@ class CrashHarness(Harness):
         self.crashing: CrashingApi | None = None
         self.on_restart: list[Callable[[], None]] = []
 
+    async def __aenter__(self) -> CrashHarness:
+        await super().__aenter__()
+        return self
+
     async def start(self) -> Controller:
         """Start (or restart) the controller; only the first incarnation may crash."""
         self.incarnation += 1
@@ -295,6 +300,10 @@ class RecordingGate(GateServer):
 
     codes: list[int] = field(default_factory=list)
     on_call: list[Callable[[Call, int], None]] = field(default_factory=list)
+
+    async def start(self) -> RecordingGate:
+        await GateServer.start(self)
+        return self
 
     async def _handle(self, request: web.Request) -> web.Response:
         response = await GateServer._handle(self, request)

@@ -135,12 +135,20 @@ class Harness:
         return self.patch("Deployment", namespace, name, change)
 
     def events(self, namespace: str) -> list[str]:
+        """Every event message recorded in `namespace`, in order, repeats included.
+
+        Repeats are aggregated into one Event object whose count grows (as client-go does),
+        so the order comes from the store's history: a creation or a count bump each.
+        """
         events_type = self.type("", "v1", "events")
-        items, _, _ = self.cluster.store.list(events_type, namespace)
-        return [
-            str(e.get("message"))
-            for e in sorted(items, key=lambda e: int(e["metadata"]["resourceVersion"]))
-        ]
+        out: list[str] = []
+        for change in self.cluster.store.history_since(events_type.storage_key, 0):
+            if change.namespace != namespace or change.type == "DELETED":
+                continue
+            before = int((change.old or {}).get("count", 0) or 0)
+            if int(change.obj.get("count", 1) or 1) > before:
+                out.append(str(change.obj.get("message")))
+        return out
 
     async def wait_for(
         self, predicate: Callable[[], bool], *, timeout: float = 15.0, what: str = "condition"
