@@ -8,6 +8,7 @@ are marked "Ensign:" below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -24,12 +25,23 @@ from ensign.engine.actions import (
     ServiceRole,
     SetRoutes,
 )
-from ensign.engine.observations import HookOutcome, ProbeRequest, Probes, Snapshot
+from ensign.engine.observations import (
+    ActionVerb,
+    HookOutcome,
+    ProbeRequest,
+    Probes,
+    Snapshot,
+)
 from ensign.engine.phases import ACTIVE, INITIALISING, Phase, allowed
 from ensign.engine.status import CanaryStatus, rfc3339, with_conditions
 from ensign.model import HookType, Strategy
 
 P = Phase
+HISTORY_LIMIT = 50
+AUDIT_LIMIT = 50
+APPROVABLE = frozenset(
+    {HookType.CONFIRM_ROLLOUT, HookType.CONFIRM_PROMOTION, HookType.CONFIRM_TRAFFIC_INCREASE}
+)
 ALL_TO_PRIMARY = weights.Routes(primary=100, canary=0, mirrored=False)
 ALL_TO_CANARY = weights.Routes(primary=0, canary=100, mirrored=False)
 
@@ -86,7 +98,30 @@ class _Tick:
     def event(self, message: str, *, warning: bool = False) -> None:
         self.actions.append(RecordEvent(warning=warning, message=message))
 
+    def note(self, kind: str, verdict: str, message: str, **extra: object) -> None:
+        """Add an entry to this run's history (what was checked, with what result)."""
+        entry: dict[str, object] = {
+            "time": rfc3339(self.now),
+            "kind": kind,
+            "verdict": verdict,
+            "message": message,
+            **extra,
+        }
+        history = (*self.status.history, entry)[-HISTORY_LIMIT:]
+        self.status = replace(self.status, history=history)
+
     def finish(self, reason: str, message: str, *, ready: bool = True) -> Decision:
+        for hook_type, answers in self.probes.items():
+            for answer in answers:
+                self.note(
+                    str(hook_type),
+                    "passed" if answer.ok else "failed",
+                    answer.detail or "ok",
+                    name=answer.name,
+                    url=answer.url,
+                    attempts=answer.attempts,
+                    **({"httpStatus": answer.http_status} if answer.http_status else {}),
+                )
         new = self.status
         if new.content() != self.snap.status.content() or not new.last_transition_time:
             new = replace(new, last_transition_time=rfc3339(self.now))
@@ -124,8 +159,13 @@ class _Tick:
     # ---------------------------------------------------------------- gates
 
     def gate(self, hook_type: HookType, phase: str) -> HookOutcome | None:
-        """The first failing hook of this type, None when all pass (or there are none)."""
+        """The first failing hook of this type, None when all pass (or there are none).
+
+        An `ensign promote` approval for the revision under analysis opens every confirm-*
+        gate without asking the hooks."""
         if not self.analysis.webhooks_of(hook_type):
+            return None
+        if hook_type in APPROVABLE and self.approval() is not None:
             return None
         answers = self.probes.get(hook_type)
         if answers is None:
@@ -138,9 +178,61 @@ class _Tick:
             if answer.ok:
                 self.event(msg.check_passed(label, answer.name))
 
+    # ------------------------------------------------------------ requests
+
+    def approval(self) -> Mapping[str, object] | None:
+        """The `ensign promote` audit entry that approves the revision under analysis."""
+        revision = self.status.last_applied_spec
+        if self.status.phase not in ACTIVE:
+            revision = self.snap.revision  # a pending revision, before its run starts
+        return next(
+            (
+                a
+                for a in reversed(self.status.audit)
+                if a.get("action") == ActionVerb.PROMOTE and a.get("revision") == revision
+            ),
+            None,
+        )
+
+    def consume_request(self) -> Decision | None:
+        """Record a new `ensign promote|abort|pause|resume` request in the audit trail, once."""
+        request = self.snap.request
+        if request is None or any(a.get("id") == request.id for a in self.status.audit):
+            return None
+        active = self.status.phase in ACTIVE or self.status.phase == P.WAITING
+        outcome = {
+            ActionVerb.PROMOTE: "approved revision for promotion",
+            ActionVerb.ABORT: "rolled back" if active else "nothing to abort",
+            ActionVerb.PAUSE: "paused",
+            ActionVerb.RESUME: "resumed",
+        }[request.verb]
+        revision = self.status.last_applied_spec if active else self.snap.revision
+        entry = {
+            "id": request.id,
+            "action": str(request.verb),
+            "user": request.user,
+            "time": request.at,
+            "revision": revision,
+            "phase": str(self.status.phase),
+            "outcome": outcome,
+        }
+        self.status = replace(self.status, audit=(*self.status.audit, entry)[-AUDIT_LIMIT:])
+        self.event(f"{request.verb.capitalize()} by {request.user}: {outcome}")
+        if request.verb == ActionVerb.PROMOTE and active:
+            self.note("approval", "passed", f"approved by {request.user}", name="ensign promote")
+        if request.verb == ActionVerb.ABORT and active and self.snap.target_kind:
+            self.actions += [
+                ReconcileServices(roles=frozenset({ServiceRole.CANARY, ServiceRole.PRIMARY})),
+            ]
+            return self.rollback(f"aborted by {request.user}")
+        return None
+
     # ------------------------------------------------------------------ run
 
     def run(self) -> Decision:
+        aborted = self.consume_request()
+        if aborted is not None:
+            return aborted
         if self.spec.suspend:
             return self.hold(
                 "Suspended", "skipping canary run as object is suspended", warning=False
@@ -281,6 +373,7 @@ class _Tick:
         self.passed_events(HookType.CONFIRM_ROLLOUT, "Confirm-rollout")
         self.event(msg.new_revision(self.target, self.ns))
         self.actions.append(ScaleTarget(up=True))
+        self.status = replace(self.status, history=())
         self.to(
             P.PROGRESSING,
             canary_weight=0,
@@ -294,6 +387,7 @@ class _Tick:
     def restart(self) -> Decision:
         self.event(msg.restart(self.target, self.ns))
         self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
+        self.status = replace(self.status, history=())
         self.to(
             P.PROGRESSING,
             canary_weight=0,
@@ -450,6 +544,15 @@ class _Tick:
         return self.apply_iteration_step(bg, iterations)
 
     def promotion_gate(self) -> Decision | None:
+        if self.snap.manual_promotion and self.approval() is None:
+            if self.status.phase != P.WAITING_PROMOTION:
+                self.event(msg.halt_promotion(self.name, self.ns, "ensign promote"), warning=True)
+                self.to(P.WAITING_PROMOTION)
+            return self.finish(
+                "WaitingForPromotion",
+                f"waiting for approval: run `ensign promote {self.name} -n {self.ns}`",
+                ready=False,
+            )
         failed = self.gate(HookType.CONFIRM_PROMOTION, "Progressing")
         if failed is None:
             self.passed_events(HookType.CONFIRM_PROMOTION, "Confirm-promotion")
@@ -485,6 +588,7 @@ class _Tick:
                 )
             return self.finish(str(self.status.phase), "analysis complete; promoting next")
         self.event(msg.advance_iteration(self.name, self.ns, done, total))
+        self.note("step", "info", f"iteration {done}/{total}")
         return self.finish("Progressing", f"iteration {done}/{total} passed")
 
     def canary_step(self) -> Decision:
@@ -509,6 +613,7 @@ class _Tick:
         return self.finish("Progressing", f"canary weight {step.routes.canary}")
 
     def promote(self) -> Decision:
+        self.note("step", "info", "analysis passed; promoting the primary")
         self.event(msg.copying(self.target, self.ns))
         self.actions.append(PromotePrimary(revision=self.status.last_applied_spec))
         self.to(P.PROMOTING)

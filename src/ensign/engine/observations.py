@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from ensign.engine.status import CanaryStatus
 from ensign.engine.weights import ALL_PRIMARY, Routes
@@ -20,6 +21,23 @@ class Readiness:
 
 
 READY = Readiness(ready=True)
+
+
+class ActionVerb(StrEnum):
+    PROMOTE = "promote"
+    ABORT = "abort"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionRequest:
+    """A person's request, left on the Canary by `ensign promote|abort|pause|resume`."""
+
+    id: str
+    verb: ActionVerb
+    user: str
+    at: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +60,8 @@ class Snapshot:
     routes: Routes = ALL_PRIMARY
     routes_traffic: bool = False
     warnings: tuple[str, ...] = ()
+    request: ActionRequest | None = None
+    manual_promotion: bool = False  # annotation ensign.dev/manual-promotion: "true"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +72,8 @@ class HookOutcome:
     url: str
     ok: bool
     detail: str = ""
+    http_status: int | None = None
+    attempts: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -48,6 +48,10 @@ class CanaryStatus:
     last_promoted_spec: str = ""
     last_transition_time: str = ""
     conditions: tuple[Condition, ...] = ()
+    # Ensign: what this run checked (gates, hooks, steps), newest last, bounded.
+    history: tuple[Mapping[str, Any], ...] = ()
+    # Ensign: who approved, aborted, paused or resumed, and when; bounded.
+    audit: tuple[Mapping[str, Any], ...] = ()
     # Fields Ensign carries but does not interpret (session-affinity cookies).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -65,6 +69,8 @@ class CanaryStatus:
             self.last_applied_spec,
             self.last_promoted_spec,
             tuple((c.type, c.status, c.reason, c.message) for c in self.conditions),
+            tuple(tuple(sorted(h.items())) for h in self.history),
+            tuple(tuple(sorted(a.items())) for a in self.audit),
         )
 
 
@@ -85,6 +91,8 @@ def parse_status(raw: Mapping[str, Any] | None) -> CanaryStatus:
         "lastPromotedSpec",
         "lastTransitionTime",
         "conditions",
+        "history",
+        "audit",
     }
     try:
         phase = Phase(str(raw.get("phase", "")))
@@ -105,6 +113,8 @@ def parse_status(raw: Mapping[str, Any] | None) -> CanaryStatus:
         conditions=tuple(
             _condition(c) for c in raw.get("conditions") or [] if isinstance(c, Mapping)
         ),
+        history=tuple(dict(h) for h in raw.get("history") or [] if isinstance(h, Mapping)),
+        audit=tuple(dict(a) for a in raw.get("audit") or [] if isinstance(a, Mapping)),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -125,6 +135,10 @@ def dump_status(status: CanaryStatus) -> dict[str, Any]:
     )
     if status.tracked_configs is not None:
         out["trackedConfigs"] = dict(status.tracked_configs)
+    if status.history:
+        out["history"] = [dict(h) for h in status.history]
+    if status.audit:
+        out["audit"] = [dict(a) for a in status.audit]
     return out
 
 

@@ -23,7 +23,14 @@ EventSink = Callable[[Canary, dict[str, Any], str, bool], Coroutine[Any, Any, No
 
 
 def outcome(hook: Webhook, result: HookResult) -> HookOutcome:
-    return HookOutcome(name=hook.name, url=hook.url, ok=result.ok, detail=result.describe())
+    return HookOutcome(
+        name=hook.name,
+        url=hook.url,
+        ok=result.ok,
+        detail=result.describe(),
+        http_status=result.status,
+        attempts=result.attempts,
+    )
 
 
 class HookRunner:

@@ -5,12 +5,13 @@ Every read here is served by an informer cache, so an idle tick costs no API req
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ensign.engine.observations import READY, Readiness, Snapshot
+from ensign.engine.observations import READY, ActionRequest, ActionVerb, Readiness, Snapshot
 from ensign.engine.status import parse_status
 from ensign.engine.weights import Routes
 from ensign.model import Canary, Provider
@@ -24,6 +25,24 @@ from ensign.workloads.selector import selector_label
 
 JSON = dict[str, Any]
 SUPPORTED_TARGETS = ("Deployment", "DaemonSet")
+REQUEST_ANNOTATION = "ensign.dev/request"
+MANUAL_PROMOTION_ANNOTATION = "ensign.dev/manual-promotion"
+
+
+def parse_request(raw: object) -> ActionRequest | None:
+    """The request `ensign promote|abort|pause|resume` left on the Canary, if well formed."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        data = json.loads(raw)
+        return ActionRequest(
+            id=str(data["id"]),
+            verb=ActionVerb(data["verb"]),
+            user=str(data["user"]),
+            at=str(data["at"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass(slots=True)
@@ -57,7 +76,13 @@ def observe(
         else str(spec.target_ref.kind)
     )
     status = parse_status(body.get("status"))
-    base = Snapshot(canary=canary, status=status, target_kind=kind)
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    base = Snapshot(
+        canary=canary,
+        status=status,
+        target_kind=kind,
+        request=parse_request(annotations.get(REQUEST_ANNOTATION)),
+    )
     observed = Observed(snapshot=base, body=body)
     provider = str(spec.provider.value if spec.provider is not None else default_provider)
     try:
@@ -94,7 +119,10 @@ def observe(
         observed.hpa = caches["HorizontalPodAutoscaler"].get(ns, spec.autoscaler_ref.name)
     analysis = spec.effective_analysis
     routes_traffic = provider != Provider.KUBERNETES.value
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
     observed.snapshot = Snapshot(
+        request=parse_request(annotations.get(REQUEST_ANNOTATION)),
+        manual_promotion=annotations.get(MANUAL_PROMOTION_ANNOTATION) == "true",
         canary=canary,
         status=status,
         target_kind=kind,
@@ -141,7 +169,11 @@ def _unsupported(canary: Canary) -> str:
 
 def _problem(base: Snapshot, message: str) -> Snapshot:
     return Snapshot(
-        canary=base.canary, status=base.status, target_kind=base.target_kind, problem=message
+        canary=base.canary,
+        status=base.status,
+        target_kind=base.target_kind,
+        problem=message,
+        request=base.request,
     )
 
 
