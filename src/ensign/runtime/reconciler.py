@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ensign.engine.decide import Decision, decide
 from ensign.engine.observations import HookOutcome, ProbeRequest
+from ensign.engine.phases import ACTIVE
 from ensign.engine.status import dump_status, parse_status, rfc3339, with_conditions
 from ensign.kube import kinds
 from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound
@@ -93,7 +94,7 @@ class Reconciler:
                 "tick %s due=%s → %s: %s", key, analysis_due, decision.reason, decision.message
             )
             await self.executor.run(canary, observed, decision.actions)
-            await self._persist(body, decision)
+            await self._persist(body, decision, interval=interval)
         except Conflict as exc:
             return TickResult(interval=interval, error=str(exc), retry_soon=True)
         except KubeError as exc:
@@ -136,9 +137,14 @@ class Reconciler:
             return outcome, observed
         raise RuntimeError("the engine asked for more probes than there are hook types")
 
-    async def _persist(self, body: JSON, decision: Decision) -> None:
+    async def _persist(self, body: JSON, decision: Decision, *, interval: float) -> None:
         old_raw = body.get("status") or {}
         new_raw = dump_status(decision.status)
+        if decision.status.phase not in ACTIVE:
+            new_raw.pop("nextAnalysisAt", None)
+        elif decision.analysed:  # written with the step it follows: no extra status write
+            next_at = self.clock() + timedelta(seconds=interval)
+            new_raw["nextAnalysisAt"] = rfc3339(next_at)
         if parse_status(old_raw).content() == decision.status.content() and old_raw.get(
             "conditions"
         ) == new_raw.get("conditions"):
