@@ -113,6 +113,9 @@ class ApiServer:
             return await self._resource(request, target)
         except ApiError as exc:
             return error_response(exc)
+        except ConnectionResetError:  # the client went away (e.g. its timeout): not our error
+            log.debug("client disconnected during %s %s", request.method, path)
+            raise
         except Exception as exc:  # a bug here must answer like an apiserver, not drop the socket
             log.exception("internal error serving %s %s", request.method, path)
             return error_response(

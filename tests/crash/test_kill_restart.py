@@ -1,0 +1,91 @@
+"""Kill and restart at every write.
+
+The seed scenario runs once uninterrupted, which fixes W (the controller's writes) and the
+final state. Then, for every position N in 1..W, it runs again with the controller killed
+right after its N-th write (`CrashingApi` freezes it; the harness stops it and starts a
+fresh one), and must end in the same final state. The invariants of
+`ensign.testing.invariants` are checked on every store change of every run, the webhook
+rule over every gate call, and no ERROR may be logged.
+
+All positions run sequentially in one test (one event loop, a fresh cluster each), so the
+failures of every position are reported together.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from ensign.testing.crash import Write
+from ensign.testing.invariants import redeliveries
+from tests.crash._seed import NAME, NEW_IMAGE, SeedRun, run_seed
+
+
+def _shape(write: Write) -> str:
+    """A write without the random suffix of Event names, to compare runs."""
+    return re.sub(r"\.[0-9a-f]{10}$", ".<event>", f"{write.verb} {write.kind} {write.name}")
+
+
+def _assert_clean(run: SeedRun) -> None:
+    assert not run.problems(), "\n".join(run.problems())
+
+
+async def test_uninterrupted_seed_run() -> None:
+    run = await run_seed(None)
+    _assert_clean(run)
+    final = run.final
+    assert final["phase"] == "Succeeded"
+    assert final["primary.image"] == NEW_IMAGE
+    assert final["canary.replicas"] == 0
+    assert final["primary.replicas"] == 2
+    assert final["service.apex"] == {"app": f"{NAME}-primary"}
+    assert final["service.primary"] == {"app": f"{NAME}-primary"}
+    assert final["service.canary"] == {"app": NAME}
+    assert final["lastPromotedSpec"] == final["lastAppliedSpec"]
+    assert final["lastPromotedSpec"] == final["canary.revision"]  # the new image's revision
+    assert run.steps > 0
+    assert run.restarts == 0
+    assert redeliveries(run.gate_calls) == 0
+    assert any(c.ok for c in run.gate_calls) and any(not c.ok for c in run.gate_calls)
+    assert len(run.writes) > 10
+
+
+@pytest.mark.timeout(240)
+async def test_kill_and_restart_after_every_write() -> None:
+    started = time.monotonic()
+    baseline = await run_seed(None)
+    _assert_clean(baseline)
+    total = len(baseline.writes)
+    failures: list[str] = []
+    summary: list[str] = []
+    for position in range(1, total + 1):
+        expected = baseline.writes[position - 1]
+        try:
+            run = await run_seed(position)
+        except TimeoutError as exc:
+            failures.append(f"write {position} ({_shape(expected)}): {exc}")
+            continue
+        where = f"write {position} ({_shape(expected)})"
+        if run.crash_write is None or _shape(run.crash_write) != _shape(expected):
+            got = _shape(run.crash_write) if run.crash_write else None
+            failures.append(f"{where}: crashed after {got} instead (non-deterministic run)")
+        if run.restarts != 1:
+            failures.append(f"{where}: {run.restarts} restarts")
+        if run.final != baseline.final:
+            diff = {
+                k: (baseline.final.get(k), run.final.get(k))
+                for k in baseline.final
+                if baseline.final.get(k) != run.final.get(k)
+            }
+            failures.append(f"{where}: final state differs (expected, actual): {diff}")
+        failures += [f"{where}: {p}" for p in run.problems()]
+        summary.append(
+            f"{position:3d} {_shape(expected):45s} writes={len(run.writes):3d} "
+            f"checks={run.steps:4d} redelivered={redeliveries(run.gate_calls)}"
+        )
+    elapsed = time.monotonic() - started
+    print(f"\nW={total}; positions 1..{total}; {elapsed:.1f}s")
+    print("\n".join(summary))
+    assert not failures, "\n".join(failures)
