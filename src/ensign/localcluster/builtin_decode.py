@@ -11,6 +11,7 @@ message prints the path without brackets, as Go does.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ensign.localcluster.builtin_common import is_int
@@ -122,21 +123,41 @@ _KINDS = {(t.group, t.plural): (t.kind, t.version) for t in BUILTIN_TYPES}
 _INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 
-def _values(node: Any, steps: list[str]) -> list[Any]:
+Step = tuple[str, str]  # (field, mode): mode "" (one value), "[]" (list items), "{}" (map values)
+
+
+@functools.cache
+def _compile(path: str) -> tuple[Step, ...]:
+    out: list[Step] = []
+    for step in path.split("."):
+        mode = step[-2:] if step.endswith(("[]", "{}")) else ""
+        out.append((step[: len(step) - len(mode)], mode))
+    return tuple(out)
+
+
+def _values(node: Any, steps: tuple[Step, ...]) -> list[Any]:
     """Every value at the table path below `node` (missing steps yield nothing)."""
-    if not steps:
-        return [node]
-    step, rest = steps[0], steps[1:]
-    if not isinstance(node, dict) or node.get(step.rstrip("[]{}")) is None:
-        return []
-    child = node[step.rstrip("[]{}")]
-    if step.endswith("[]"):
-        items = child if isinstance(child, list) else []
-    elif step.endswith("{}"):
-        items = list(child.values()) if isinstance(child, dict) else []
-    else:
-        items = [child]
-    return [v for item in items for v in _values(item, rest)]
+    current = [node]
+    for name, mode in steps:
+        following: list[Any] = []
+        for item in current:
+            if not isinstance(item, dict):
+                continue
+            child = item.get(name)
+            if child is None:
+                continue
+            if mode == "[]":
+                if isinstance(child, list):
+                    following.extend(child)
+            elif mode == "{}":
+                if isinstance(child, dict):
+                    following.extend(child.values())
+            else:
+                following.append(child)
+        if not following:
+            return []
+        current = following
+    return current
 
 
 def _json_kind(value: Any) -> str:
@@ -226,8 +247,7 @@ def decode_errors(group: str, plural: str, obj: dict[str, Any]) -> str | None:
     """The 400 BadRequest message a real apiserver gives for a mistyped field, or None."""
     kind, version = _KINDS.get((group, plural), ("", ""))
     for path, struct, go_type in (*_META, *_FIELDS.get((group, plural), ())):
-        steps = path.split(".")
-        for value in _values(obj, steps):
+        for value in _values(obj, _compile(path)):
             got = _mismatch(value, go_type)
             if got is not None:
                 shown = path.replace("[]", "").replace("{}", "")

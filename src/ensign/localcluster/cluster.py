@@ -35,7 +35,7 @@ class LocalCluster:
         self,
         *,
         port: int = 0,
-        history_limit: int = 20_000,
+        history_limit: int = 5_000,
         bookmark_interval: float = 60.0,
         simulate_workloads: bool = True,
         default_ready_delay: float = 0.0,

@@ -79,7 +79,7 @@ class Store:
     """All objects of the local cluster and the history that watches replay."""
 
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    history_limit: int = 20_000
+    history_limit: int = 5_000
     _rv: int = 1
     _types: dict[tuple[str, str, str], ResourceType] = field(default_factory=dict)
     _objects: dict[StorageKey, dict[ObjectKey, JSON]] = field(default_factory=dict)
