@@ -18,7 +18,9 @@ from ensign import __version__
 def main(ctx: click.Context) -> None:
     """Ensign: progressive delivery for Kubernetes, a drop-in re-implementation of Flagger."""
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        from ensign.console.commands import tour_text
+
+        click.echo(tour_text(main))
 
 
 @main.command()
@@ -164,3 +166,99 @@ async def _control(*, kubeconfig: Path | None, settings: Any) -> None:
         await ctl.run(stop)
     finally:
         await api.close()
+
+
+@main.command("loadtester")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=9090, show_default=True, help="Port (0: any).")
+@click.option(
+    "--timeout", default="1h", show_default=True, help="Per-command deadline (Go duration)."
+)
+@click.option(
+    "--namespace-regexp", default="", help="Only accept payloads whose namespace matches."
+)
+@click.option("--allow-commands", is_flag=True, help="Run task commands (off by default).")
+@click.option("--allow-shell", is_flag=True, help="Allow `bash` tasks and `sh -c` for `cmd`.")
+@click.option(
+    "--allow-prefix",
+    "allow_prefix",
+    multiple=True,
+    metavar="PROGRAM",
+    help="Allowed program (argv[0], exact match; repeatable; '*' for any). "
+    "Default: hey wrk ghz grpc_health_probe helm kubectl bats curl jq.",
+)
+@click.option(
+    "--token",
+    envvar="ENSIGN_LOADTESTER_TOKEN",
+    default=None,
+    help="Require `Authorization: Bearer <token>` (or Basic auth with it as password).",
+)
+@click.option("--max-body", type=click.IntRange(min=1), default=65536, show_default=True)
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--max-output", type=click.IntRange(min=0), default=262144, show_default=True)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.option(
+    "--log-format", default="json", show_default=True, type=click.Choice(["json", "text"])
+)
+def loadtester(
+    host: str,
+    port: int,
+    timeout: str,
+    namespace_regexp: str,
+    allow_commands: bool,
+    allow_shell: bool,
+    allow_prefix: tuple[str, ...],
+    token: str | None,
+    max_body: int,
+    max_concurrent: int,
+    max_output: int,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Run a Flagger-compatible load tester (gates and tasks) until SIGINT/SIGTERM."""
+    import re
+
+    from ensign import logformat
+    from ensign.loadtester.server import LoadTesterConfig, run_until_signalled
+    from ensign.loadtester.tasks import DEFAULT_PROGRAMS, Policy
+    from ensign.model import parse_duration
+
+    try:
+        seconds = parse_duration(timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeout") from None
+    if seconds <= 0:
+        raise click.BadParameter("must be positive", param_hint="--timeout")
+    try:
+        re.compile(namespace_regexp)
+    except re.error as exc:
+        raise click.BadParameter(str(exc), param_hint="--namespace-regexp") from None
+    logformat.configure(level=log_level, fmt=log_format)
+    policy = Policy(
+        allow_commands=allow_commands,
+        allow_shell=allow_shell,
+        programs=frozenset(allow_prefix) if allow_prefix else DEFAULT_PROGRAMS,
+    )
+    config = LoadTesterConfig(
+        host=host,
+        port=port,
+        policy=policy,
+        token=token or None,
+        namespace_regexp=namespace_regexp,
+        timeout=seconds,
+        max_body=max_body,
+        max_output=max_output,
+        max_concurrent=max_concurrent,
+    )
+    asyncio.run(run_until_signalled(config))
+
+
+from ensign.console.commands import COMMANDS  # noqa: E402  (registered after the group exists)
+
+for _command in COMMANDS:
+    main.add_command(_command)
