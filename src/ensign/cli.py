@@ -150,13 +150,10 @@ def controller(
 
 
 async def _control(*, kubeconfig: Path | None, settings: Any) -> None:
-    from lightkube import KubeConfig
-
     from ensign.kube.client import LightkubeApi
     from ensign.runtime.app import Controller
 
-    config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
-    api = LightkubeApi.from_kubeconfig(config)
+    api = LightkubeApi.from_file(str(kubeconfig) if kubeconfig else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

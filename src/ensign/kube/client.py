@@ -72,6 +72,17 @@ class LightkubeApi:
     def from_kubeconfig(cls, config: KubeConfig, *, timeout: float = 10.0) -> LightkubeApi:
         return cls(AsyncClient(config=config, timeout=httpx2.Timeout(timeout)))
 
+    @classmethod
+    def from_dict(cls, kubeconfig: dict[str, Any], *, timeout: float = 10.0) -> LightkubeApi:
+        """A client for a kubeconfig held in memory (the local cluster's, in tests)."""
+        return cls.from_kubeconfig(KubeConfig.from_dict(kubeconfig), timeout=timeout)
+
+    @classmethod
+    def from_file(cls, path: str | None, *, timeout: float = 10.0) -> LightkubeApi:
+        """A client from a kubeconfig file, or (None) from KUBECONFIG / in-cluster config."""
+        config = KubeConfig.from_file(path) if path else KubeConfig.from_env()
+        return cls.from_kubeconfig(config, timeout=timeout)
+
     def _count(self, verb: str) -> None:
         self.requests[verb] = self.requests.get(verb, 0) + 1
 

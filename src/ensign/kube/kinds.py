@@ -44,6 +44,7 @@ CONFIGMAP = Kind("", "v1", "ConfigMap", "configmaps", verbs=_WRITE)
 SECRET = Kind("", "v1", "Secret", "secrets", verbs=_WRITE)
 HPA = Kind("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", verbs=_WRITE)
 EVENT = Kind("", "v1", "Event", "events", verbs=("create", "patch"))
+INGRESS = Kind("networking.k8s.io", "v1", "Ingress", "ingresses")
 
 ALL: tuple[Kind, ...] = (
     CANARY,
@@ -57,5 +58,6 @@ ALL: tuple[Kind, ...] = (
     SECRET,
     HPA,
     EVENT,
+    INGRESS,
 )
 BY_KIND: dict[str, Kind] = {k.kind: k for k in ALL if "/" not in k.plural}

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
-from lightkube import KubeConfig
 
 from ensign.kube.api import JSON, KubeApi
 from ensign.kube.client import LightkubeApi
@@ -255,9 +254,7 @@ class CrashHarness(Harness):
     async def start(self) -> Controller:
         """Start (or restart) the controller; only the first incarnation may crash."""
         self.incarnation += 1
-        self.api = LightkubeApi.from_kubeconfig(
-            KubeConfig.from_dict(self.cluster.kubeconfig()), timeout=self.client_timeout
-        )
+        self.api = LightkubeApi.from_dict(self.cluster.kubeconfig(), timeout=self.client_timeout)
         self.crashing = CrashingApi(
             self.api,
             crash_after=self.crash_after if self.incarnation == 0 else None,

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from lightkube import KubeConfig
-
 from ensign.crds import load_crds
 from ensign.kube import kinds
 from ensign.kube.client import LightkubeApi
@@ -58,7 +56,7 @@ class Harness:
 
     async def start(self) -> Controller:
         """Start (or restart) the controller against the cluster."""
-        self.api = LightkubeApi.from_kubeconfig(KubeConfig.from_dict(self.cluster.kubeconfig()))
+        self.api = LightkubeApi.from_dict(self.cluster.kubeconfig())
         self.controller = Controller(
             self.api, Settings(serve_http=False, min_interval=self.min_interval, watch_timeout=60)
         )

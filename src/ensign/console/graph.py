@@ -1,0 +1,340 @@
+"""The live object graph of one Canary, built from plain dicts. Pure.
+
+`build_graph(canary, objects)` returns nodes (Ingresses, the apex, primary and canary
+Services, both workloads, the HPAs, the tracked ConfigMaps and Secrets) and the edges
+between them (`routes`, `selects`, `scales`, `uses`), with which side is live, at what weight,
+this revision's analysis history and the next decision. `to_json` is the stable shape that
+`ensign describe --output json` prints (documented in `to_json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON = dict[str, Any]
+SCHEMA = "ensign.dev/describe/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str  # "<kind>/<name>", unique in a graph
+    kind: str  # Ingress, Service, Deployment, DaemonSet, HorizontalPodAutoscaler, ...
+    name: str
+    role: str  # apex, primary, canary, ingress, autoscaler, config
+    present: bool = True
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    source: str
+    target: str
+    relation: str  # routes (Ingress → Service), selects, scales, uses
+
+
+@dataclass(frozen=True, slots=True)
+class Objects:
+    """What the cluster holds around a Canary, all in its namespace."""
+
+    services: Mapping[str, JSON] = field(default_factory=dict)
+    workloads: Mapping[str, JSON] = field(default_factory=dict)
+    ingresses: Sequence[JSON] = ()
+    hpas: Mapping[str, JSON] = field(default_factory=dict)
+    configs: Mapping[str, JSON | None] = field(default_factory=dict)  # "configmap/x" → obj
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """The names Flagger derives from a Canary spec."""
+
+    namespace: str
+    canary: str
+    kind: str
+    target: str
+    primary: str
+    apex: str
+    autoscaler: str
+
+    @classmethod
+    def of(cls, canary: Mapping[str, Any]) -> Names:
+        meta = canary.get("metadata") or {}
+        spec = canary.get("spec") or {}
+        ref = spec.get("targetRef") or {}
+        target = str(ref.get("name") or meta.get("name") or "")
+        service = spec.get("service") or {}
+        return cls(
+            namespace=str(meta.get("namespace") or ""),
+            canary=str(meta.get("name") or ""),
+            kind=str(ref.get("kind") or "Deployment"),
+            target=target,
+            primary=f"{target}-primary",
+            apex=str(service.get("name") or target),
+            autoscaler=str((spec.get("autoscalerRef") or {}).get("name") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    names: Names
+    phase: str
+    revision: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    live: str  # primary, canary, split (both serve), none (no apex Service yet)
+    weight: int  # status.canaryWeight: the canary's share of traffic, in percent
+    history: tuple[Mapping[str, Any], ...]
+    next_at: str  # status.nextAnalysisAt, "" when no analysis is scheduled
+    next_reason: str
+    next_message: str
+
+    def node(self, node_id: str) -> Node | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+    def targets(self, node_id: str, relation: str) -> list[Node]:
+        ids = [e.target for e in self.edges if e.source == node_id and e.relation == relation]
+        return [n for n in self.nodes if n.id in ids]
+
+
+def build_graph(canary: Mapping[str, Any], objects: Objects) -> Graph:
+    names = Names.of(canary)
+    status = canary.get("status") or {}
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    workloads = _workload_nodes(names, objects)
+    services = _service_nodes(names, objects)
+    for ing in _ingress_nodes(names, objects):
+        nodes.append(ing)
+        edges += [Edge(ing.id, s, "routes") for s in ing.details["services"]]
+    nodes += services + workloads
+    for svc in services:
+        edges += [Edge(svc.id, w.id, "selects") for w in workloads if _selects(svc, w)]
+    for hpa in _hpa_nodes(names, objects):
+        nodes.append(hpa)
+        edges.append(Edge(hpa.id, f"{names.kind}/{hpa.details['scales']}", "scales"))
+    configs = _config_nodes(status.get("trackedConfigs"), objects)
+    for cfg in configs:
+        nodes.append(cfg)
+        owner = names.primary if cfg.name.endswith("-primary") else names.target
+        edges.append(Edge(f"{names.kind}/{owner}", cfg.id, "uses"))
+    weight = _int(status.get("canaryWeight"))
+    apex_targets = [e.target for e in edges if e.source == f"Service/{names.apex}"]
+    ready = _condition(status, "Ready")
+    return Graph(
+        names=names,
+        phase=str(status.get("phase") or ""),
+        revision=str(status.get("lastAppliedSpec") or ""),
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        live=live_side(names, apex_targets, weight),
+        weight=weight,
+        history=tuple(h for h in status.get("history") or [] if isinstance(h, Mapping)),
+        next_at=str(status.get("nextAnalysisAt") or ""),
+        next_reason=str(ready.get("reason") or ""),
+        next_message=str(ready.get("message") or ""),
+    )
+
+
+def live_side(names: Names, apex_targets: Sequence[str], weight: int) -> str:
+    """Which workload serves the apex Service's traffic.
+
+    A weight strictly between 0 and 100 means both do (`split`); 100 means the canary; at 0
+    the apex Service's selector decides (the `kubernetes` provider always selects the
+    primary, so its nominal weights never split traffic)."""
+    if 0 < weight < 100:
+        return "split"
+    if weight >= 100:
+        return "canary"
+    if f"{names.kind}/{names.primary}" in apex_targets:
+        return "primary"
+    if f"{names.kind}/{names.target}" in apex_targets:
+        return "canary"
+    return "none"
+
+
+def _workload_nodes(names: Names, objects: Objects) -> list[Node]:
+    out = []
+    for name, role in ((names.primary, "primary"), (names.target, "canary")):
+        obj = objects.workloads.get(name)
+        details: JSON = {"ready": 0, "desired": 0, "images": [], "labels": {}}
+        if obj is not None:
+            spec = obj.get("spec") or {}
+            template = spec.get("template") or {}
+            st = obj.get("status") or {}
+            details = {
+                "ready": _int(st.get("readyReplicas") or st.get("numberReady")),
+                "desired": _int(spec.get("replicas", st.get("desiredNumberScheduled", 1))),
+                "images": [
+                    str(c.get("image") or "")
+                    for c in (template.get("spec") or {}).get("containers") or []
+                ],
+                "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+            }
+        out.append(Node(f"{names.kind}/{name}", names.kind, name, role, obj is not None, details))
+    return out
+
+
+def _service_nodes(names: Names, objects: Objects) -> list[Node]:
+    out = []
+    for name, role in (
+        (names.apex, "apex"),
+        (f"{names.apex}-primary", "primary"),
+        (f"{names.apex}-canary", "canary"),
+    ):
+        obj = objects.services.get(name)
+        spec = (obj or {}).get("spec") or {}
+        details = {
+            "selector": dict(spec.get("selector") or {}),
+            "ports": [_port(p) for p in spec.get("ports") or []],
+            "type": str(spec.get("type") or "ClusterIP"),
+        }
+        out.append(Node(f"Service/{name}", "Service", name, role, obj is not None, details))
+    return out
+
+
+def _ingress_nodes(names: Names, objects: Objects) -> list[Node]:
+    """Ingresses whose backends (default or per path) name one of the canary's Services."""
+    ours = {names.apex, f"{names.apex}-primary", f"{names.apex}-canary"}
+    out = []
+    for ing in objects.ingresses:
+        backends = sorted(set(_ingress_backends(ing)) & ours)
+        if not backends:
+            continue
+        spec = ing.get("spec") or {}
+        name = str((ing.get("metadata") or {}).get("name") or "")
+        details = {
+            "hosts": [str(r.get("host")) for r in spec.get("rules") or [] if r.get("host")],
+            "class": str(spec.get("ingressClassName") or ""),
+            "services": [f"Service/{b}" for b in backends],
+        }
+        out.append(Node(f"Ingress/{name}", "Ingress", name, "ingress", True, details))
+    return sorted(out, key=lambda n: n.name)
+
+
+def _ingress_backends(ing: Mapping[str, Any]) -> Iterable[str]:
+    spec = ing.get("spec") or {}
+    default = ((spec.get("defaultBackend") or {}).get("service") or {}).get("name")
+    if default:
+        yield str(default)
+    for rule in spec.get("rules") or []:
+        for path in (rule.get("http") or {}).get("paths") or []:
+            name = ((path.get("backend") or {}).get("service") or {}).get("name")
+            if name:
+                yield str(name)
+
+
+def _hpa_nodes(names: Names, objects: Objects) -> list[Node]:
+    if not names.autoscaler:
+        return []
+    out = []
+    for name, role in ((f"{names.autoscaler}-primary", "primary"), (names.autoscaler, "canary")):
+        obj = objects.hpas.get(name)
+        spec = (obj or {}).get("spec") or {}
+        scales = str((spec.get("scaleTargetRef") or {}).get("name") or "")
+        if not scales:
+            scales = names.primary if role == "primary" else names.target
+        details = {
+            "min": _int(spec.get("minReplicas", 1)),
+            "max": _int(spec.get("maxReplicas")),
+            "scales": scales,
+        }
+        node_id = f"HorizontalPodAutoscaler/{name}"
+        out.append(Node(node_id, "HorizontalPodAutoscaler", name, role, obj is not None, details))
+    return out
+
+
+def _config_nodes(tracked: object, objects: Objects) -> list[Node]:
+    if not isinstance(tracked, Mapping):
+        return []
+    out = []
+    for key, checksum in sorted(tracked.items()):
+        prefix, _, name = str(key).partition("/")
+        kind = {"configmap": "ConfigMap", "secret": "Secret"}.get(prefix)
+        if kind is None:
+            continue
+        for copy_name, role in ((f"{name}-primary", "primary"), (name, "canary")):
+            obj = objects.configs.get(f"{prefix}/{copy_name}")
+            details = {"checksum": str(checksum)} if role == "canary" else {}
+            node = Node(f"{kind}/{copy_name}", kind, copy_name, role, obj is not None, details)
+            out.append(node)
+    return out
+
+
+def _selects(service: Node, workload: Node) -> bool:
+    selector: Mapping[str, str] = service.details["selector"]
+    labels: Mapping[str, str] = workload.details["labels"]
+    return bool(service.present and workload.present and selector) and all(
+        labels.get(k) == v for k, v in selector.items()
+    )
+
+
+def _port(port: Mapping[str, Any]) -> JSON:
+    return {
+        "name": str(port.get("name") or ""),
+        "port": port.get("port"),
+        "targetPort": port.get("targetPort", port.get("port")),
+        "protocol": str(port.get("protocol") or "TCP"),
+    }
+
+
+def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    for cond in status.get("conditions") or []:
+        if isinstance(cond, Mapping) and cond.get("type") == kind:
+            return cond
+    return {}
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def to_json(graph: Graph) -> JSON:
+    """The stable, machine-readable shape of `ensign describe --output json`:
+
+    {"schema": "ensign.dev/describe/v1",
+     "canary": {"namespace", "name", "phase", "revision"},
+     "nodes": [{"id", "kind", "name", "role", "present", "details": {...}}],
+     "edges": [{"from", "to", "relation"}],
+     "live": {"side": "primary|canary|split|none", "canaryWeight", "primaryWeight"},
+     "history": [status.history entries, oldest first],
+     "next": {"at": RFC3339 or null, "reason", "message"}}
+
+    Node details by kind: Service {selector, ports: [{name, port, targetPort,
+    protocol}], type}; Deployment/DaemonSet {ready,
+    desired, images, labels}; Ingress {hosts, class, services}; HorizontalPodAutoscaler
+    {min, max, scales}; ConfigMap/Secret {checksum} (on the canary's copy).
+    """
+    names = graph.names
+    return {
+        "schema": SCHEMA,
+        "canary": {
+            "namespace": names.namespace,
+            "name": names.canary,
+            "phase": graph.phase,
+            "revision": graph.revision,
+        },
+        "nodes": [
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "name": n.name,
+                "role": n.role,
+                "present": n.present,
+                "details": dict(n.details),
+            }
+            for n in graph.nodes
+        ],
+        "edges": [{"from": e.source, "to": e.target, "relation": e.relation} for e in graph.edges],
+        "live": {
+            "side": graph.live,
+            "canaryWeight": graph.weight,
+            "primaryWeight": 100 - graph.weight,
+        },
+        "history": [dict(h) for h in graph.history],
+        "next": {
+            "at": graph.next_at or None,
+            "reason": graph.next_reason,
+            "message": graph.next_message,
+        },
+    }

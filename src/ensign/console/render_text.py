@@ -1,0 +1,178 @@
+"""`ensign describe` drawn for a terminal: traffic path, workloads, history, next decision. Pure.
+
+`render(graph)` returns rich renderables; printing them is the caller's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from ensign.console.graph import Graph, Node
+from ensign.console.tables import phase_style
+
+
+def render(graph: Graph) -> Group:
+    return Group(
+        header(graph),
+        Text(""),
+        traffic(graph),
+        Text(""),
+        workloads(graph),
+        Text(""),
+        history(graph),
+        Text(""),
+        next_decision(graph),
+    )
+
+
+def header(graph: Graph) -> Text:
+    names = graph.names
+    out = Text.assemble(
+        ("Canary ", "bold"),
+        (f"{names.namespace}/{names.canary}", "bold cyan"),
+        "  phase ",
+        (graph.phase or "-", phase_style(graph.phase)),
+        f"  revision {graph.revision or '-'}\n",
+    )
+    out.append("live: ", style="bold")
+    out.append(live_text(graph), style="bold green" if graph.live != "none" else "red")
+    return out
+
+
+def live_text(graph: Graph) -> str:
+    names = graph.names
+    primary, canary = 100 - graph.weight, graph.weight
+    if graph.live == "primary":
+        return f"primary ({names.primary}) at weight {primary}%; canary ({names.target}) {canary}%"
+    if graph.live == "canary":
+        return f"canary ({names.target}) at weight 100%"
+    if graph.live == "split":
+        return f"split: primary ({names.primary}) {primary}%, canary ({names.target}) {canary}%"
+    return f"none: Service {names.apex} does not route to either workload yet"
+
+
+def traffic(graph: Graph) -> Tree:
+    root = Tree(Text("Traffic", style="bold"), guide_style="dim")
+    routed = {e.target for e in graph.edges if e.relation == "routes"}
+    for ing in (n for n in graph.nodes if n.kind == "Ingress"):
+        branch = root.add(label(graph, ing))
+        for svc in graph.targets(ing.id, "routes"):
+            _service_branch(graph, branch.add(label(graph, svc, arrow=True)), svc)
+    for svc in (n for n in graph.nodes if n.kind == "Service" and n.id not in routed):
+        _service_branch(graph, root.add(label(graph, svc)), svc)
+    return root
+
+
+def _service_branch(graph: Graph, branch: Tree, svc: Node) -> None:
+    selected = graph.targets(svc.id, "selects")
+    if not selected and svc.present:
+        branch.add(Text("selects no workload of this canary", style="yellow"))
+    for workload in selected:
+        branch.add(label(graph, workload, arrow=True))
+
+
+def workloads(graph: Graph) -> Tree:
+    root = Tree(Text("Workloads", style="bold"), guide_style="dim")
+    kinds = ("Deployment", "DaemonSet")
+    for workload in (n for n in graph.nodes if n.kind in kinds):
+        branch = root.add(label(graph, workload))
+        for dep in (n for n in graph.nodes if n.kind not in kinds):
+            linked = [e for e in graph.edges if {e.source, e.target} == {dep.id, workload.id}]
+            if linked and dep.kind != "Service":
+                branch.add(label(graph, dep))
+    return root
+
+
+def label(graph: Graph, node: Node, *, arrow: bool = False) -> Text:
+    text = Text("▶ " if arrow else "", style="dim")
+    text.append(node.id, style="bold" if node.present else "dim")
+    text.append(f" [{node.role}]", style="cyan")
+    if not node.present:
+        text.append("  (not found)", style="red")
+        return text
+    text.append("  " + details_line(node))
+    role = live_role(graph, node)
+    if role:
+        text.append(f"  {role}", style="bold green" if role.startswith("LIVE") else "dim")
+    return text
+
+
+def details_line(node: Node) -> str:
+    d = node.details
+    if node.kind == "Service":
+        selector = ",".join(f"{k}={v}" for k, v in d["selector"].items()) or "<none>"
+        ports = ", ".join(f"{p['port']}→{p['targetPort']}" for p in d["ports"]) or "-"
+        return f"selector {selector}  ports {ports}  {d['type']}"
+    if node.kind in ("Deployment", "DaemonSet"):
+        images = ", ".join(d["images"]) or "-"
+        return f"{d['ready']}/{d['desired']} ready  image {images}"
+    if node.kind == "Ingress":
+        hosts = ", ".join(d["hosts"]) or "*"
+        return f"hosts {hosts}" + (f"  class {d['class']}" if d["class"] else "")
+    if node.kind == "HorizontalPodAutoscaler":
+        return f"scales {d['scales']} between {d['min']} and {d['max']}"
+    return f"tracked, checksum {d['checksum'][:12]}" if d.get("checksum") else "tracked copy"
+
+
+def live_role(graph: Graph, node: Node) -> str:
+    if node.kind not in ("Deployment", "DaemonSet"):
+        return ""
+    share = 100 - graph.weight if node.role == "primary" else graph.weight
+    serving = graph.live == "split" or graph.live == node.role
+    return f"LIVE {share}%" if serving else "idle"
+
+
+def history(graph: Graph) -> RenderableType:
+    title = Text("Analysis history", style="bold")
+    title.append(f" (revision {graph.revision or '-'})", style="dim")
+    if not graph.history:
+        return Group(title, Text("  no checks recorded for this revision yet", style="dim"))
+    out = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold")
+    for column in ("TIME", "CHECK", "VERDICT", "VALUE/THRESHOLD", "DETAIL", "MESSAGE"):
+        out.add_column(column, overflow="fold")
+    for entry in graph.history:
+        verdict = str(entry.get("verdict") or "")
+        style = {"passed": "green", "failed": "red"}.get(verdict, "")
+        out.add_row(
+            Text(str(entry.get("time") or "")),
+            Text(" ".join(str(entry.get(k) or "") for k in ("kind", "name")).strip()),
+            Text(verdict, style=style),
+            Text(check_value(entry)),
+            Text(check_detail(entry)),
+            Text(str(entry.get("message") or "")),
+        )
+    return Group(title, out)
+
+
+def check_value(entry: Mapping[str, Any]) -> str:
+    if "value" not in entry and "threshold" not in entry:
+        return "-"
+    return f"{entry.get('value', '-')}/{entry.get('threshold', '-')}"
+
+
+def check_detail(entry: Mapping[str, Any]) -> str:
+    parts = []
+    if entry.get("url"):
+        parts.append(str(entry["url"]))
+    if entry.get("httpStatus"):
+        parts.append(f"HTTP {entry['httpStatus']}")
+    if entry.get("attempts"):
+        parts.append(f"attempt {entry['attempts']}")
+    return "  ".join(parts) or "-"
+
+
+def next_decision(graph: Graph) -> Text:
+    out = Text("Next decision: ", style="bold")
+    when = f"at {graph.next_at}" if graph.next_at else "on the next change (no analysis scheduled)"
+    out.append(when)
+    if graph.next_reason or graph.next_message:
+        out.append(f"\n  {graph.next_reason}: ", style="cyan")
+        out.append(graph.next_message)
+    return out
