@@ -25,11 +25,14 @@ def main(ctx: click.Context) -> None:
 
 @main.command()
 @click.option("--kubeconfig", type=click.Path(path_type=Path), help="Also write a kubeconfig here.")
-def demo(kubeconfig: Path | None) -> None:
-    """Start the local cluster, apply the CRDs and the podinfo example, and report."""
+@click.option(
+    "--svg", type=click.Path(path_type=Path), help="Write the final describe graph as SVG."
+)
+def demo(kubeconfig: Path | None, svg: Path | None) -> None:
+    """Run the seed scenario on the local cluster, unattended, and show each stage."""
     from ensign.demo import run_demo
 
-    asyncio.run(run_demo(kubeconfig=kubeconfig))
+    asyncio.run(run_demo(kubeconfig=kubeconfig, svg=svg))
 
 
 @main.command("localcluster")

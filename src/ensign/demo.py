@@ -18,7 +18,11 @@ from typing import Any
 
 import click
 import yaml
+from rich.console import Console
 
+from ensign.console import render_svg, render_text, tables
+from ensign.console.describing import read_graph
+from ensign.console.listing import print_once
 from ensign.testing.gate import GateServer
 from ensign.testing.harness import Harness
 
@@ -81,9 +85,16 @@ class Screen:
         if now != self.last:
             self.last = now
             self.say(now)
+            canary = self.h.get("Canary", "test", "podinfo")
+            if canary is not None and canary.get("status"):
+                row = tables.rows([canary])[0]
+                click.echo(
+                    f"         ensign get: {row.status:<16} weight {row.weight:<3} "
+                    f"iteration {row.iteration:<5} failed {row.failed:<5} {row.message}"
+                )
 
 
-async def run_demo(*, kubeconfig: Path | None = None) -> None:
+async def run_demo(*, kubeconfig: Path | None = None, svg: Path | None = None) -> None:
     logging.getLogger().setLevel(logging.ERROR)  # the screen and the events tell the story
     gate = await GateServer().start()
     gate.close("gate/check")
@@ -113,9 +124,16 @@ async def run_demo(*, kubeconfig: Path | None = None) -> None:
         if image != NEW_IMAGE:
             raise click.ClickException(f"primary runs {image}, expected {NEW_IMAGE}")
         screen.say(f"done: podinfo-primary runs {NEW_IMAGE}; podinfo scaled to zero")
-        click.echo("\nEvents on canary test/podinfo:")
-        for message in h.events("test"):
-            click.echo(f"  {message}")
+        click.echo("\n$ ensign get -n test")
+        console = Console(width=140)
+        assert h.api is not None
+        await print_once(h.api, console, namespace="test", name=None)
+        click.echo("\n$ ensign describe podinfo -n test")
+        graph = await read_graph(h.api, "test", "podinfo")
+        console.print(render_text.render(graph))
+        if svg is not None:
+            await asyncio.to_thread(svg.write_text, render_svg.render_svg(graph))
+            click.echo(f"\n(the same graph as SVG: {svg})")
     await gate.stop()
 
 

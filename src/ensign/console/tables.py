@@ -41,7 +41,11 @@ class Row:
             name=str(meta.get("name") or ""),
             status=str(status.get("phase") or "-"),
             weight=_int(status.get("canaryWeight")),
-            iteration=f"{iterations}/{total}" if isinstance(total, int) else str(iterations),
+            # After the last iteration Flagger's counter runs one past the total (the switch
+            # tick); show the completed count.
+            iteration=(
+                f"{min(iterations, total)}/{total}" if isinstance(total, int) else str(iterations)
+            ),
             failed=f"{_int(status.get('failedChecks'))}/{threshold}",
             suspended=bool(spec.get("suspend")),
             last_transition=str(status.get("lastTransitionTime") or "-"),
