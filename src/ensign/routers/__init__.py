@@ -9,8 +9,9 @@
 Nothing here does I/O; the controller shell fetches and applies the bodies.
 """
 
+from ensign.engine.weights import Routes
 from ensign.routers.kubernetes import KubernetesRouter
-from ensign.routers.protocol import Capability, Router, Routes
+from ensign.routers.protocol import Capability, Router
 from ensign.routers.registry import UnknownProviderError, known_providers, make_router
 from ensign.routers.services import (
     Create,

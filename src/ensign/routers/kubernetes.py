@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ensign.engine.weights import Routes
 from ensign.model.canary import Canary, Provider
-from ensign.routers.protocol import Capability, Routes
+from ensign.routers.protocol import Capability
 
 KUBERNETES_CAPABILITIES: Final = frozenset({Capability.BLUE_GREEN})
 

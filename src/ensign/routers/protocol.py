@@ -12,10 +12,10 @@ name), a router states what it can do in `capabilities`, and the engine reads th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from ensign.engine.weights import Routes
 from ensign.model.canary import Canary
 
 
@@ -32,25 +32,6 @@ class Capability(StrEnum):
     """Cookie stickiness for clients already routed to the canary."""
     BLUE_GREEN = "blue-green"
     """Iteration-based analysis followed by an all-at-once switch at promotion."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Routes:
-    """How traffic is split: `primary + canary == 100`; `mirrored` sends a copy to the canary."""
-
-    primary: int
-    canary: int
-    mirrored: bool = False
-
-    def __post_init__(self) -> None:
-        if not (0 <= self.primary <= 100 and 0 <= self.canary <= 100):
-            raise ValueError(f"weights must be within 0..100 (got {self.primary}/{self.canary})")
-        if self.primary + self.canary != 100:
-            raise ValueError(f"weights must sum to 100 (got {self.primary}/{self.canary})")
-
-    def as_tuple(self) -> tuple[int, int, bool]:
-        """`(primary, canary, mirrored)`, the shape of Flagger's `GetRoutes`."""
-        return (self.primary, self.canary, self.mirrored)
 
 
 class Router(Protocol):

@@ -41,7 +41,8 @@ def test_capabilities_are_blue_green_only() -> None:
     [(0, (100, 0, False)), (-1, (100, 0, False)), (1, (0, 100, False)), (10, (0, 100, False))],
 )
 def test_nominal_routes(iterations: int, expected: tuple[int, int, bool]) -> None:
-    assert KubernetesRouter().routes(iterations).as_tuple() == expected
+    routes = KubernetesRouter().routes(iterations)
+    assert (routes.primary, routes.canary, routes.mirrored) == expected
 
 
 @pytest.mark.parametrize(
