@@ -3,6 +3,7 @@
 Objects stay dicts end to end so fields newer than any model are never dropped. Errors are
 typed: `NotFound`, `Conflict`, `Gone`, and `Unavailable` for 5xx, timeouts and transport
 failures (retry them); `Rejected` for 4xx answers that retrying will not fix.
+`labels` on `list` and `watch` is a Kubernetes label selector string (`shard=a,tier!=x`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class KubeApi(Protocol):
         namespace: str | None = None,
         resource_version: str,
         timeout_seconds: int = 300,
+        labels: str | None = None,
     ) -> AsyncIterator[tuple[str, JSON]]: ...
 
     async def create(self, kind: Kind, obj: Mapping[str, Any]) -> JSON: ...

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx2
-from lightkube import AsyncClient, KubeConfig
+from lightkube import AsyncClient, KubeConfig, operators
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import (
     create_global_resource,
@@ -104,7 +104,9 @@ class LightkubeApi:
         ns = namespace if kind.namespaced else None
         try:
             iterable = self.client.list(
-                res, namespace=ns if ns else "*" if kind.namespaced else None
+                res,
+                namespace=ns if ns else "*" if kind.namespaced else None,
+                labels=_raw_selector(labels),
             )
             items = [_plain(o) async for o in iterable]
             return items, str(iterable.resourceVersion)
@@ -118,6 +120,7 @@ class LightkubeApi:
         namespace: str | None = None,
         resource_version: str,
         timeout_seconds: int = 300,
+        labels: str | None = None,
     ) -> AsyncIterator[tuple[str, JSON]]:
         """One watch stream; ends when the server closes it (lightkube would reconnect, we
         stop instead so the caller sees every restart)."""
@@ -130,6 +133,7 @@ class LightkubeApi:
                 namespace=ns,
                 resource_version=resource_version,
                 server_timeout=timeout_seconds,
+                labels=_raw_selector(labels),
                 on_error=_stop_on_end,
             )
             async for event_type, obj in stream:
@@ -156,30 +160,22 @@ class LightkubeApi:
     async def patch(
         self, kind: Kind, name: str, patch: Mapping[str, Any], *, namespace: str | None = None
     ) -> JSON:
-        self._count("patch")
-        try:
-            out = await self.client.patch(
-                _resource(kind),
-                name,
-                dict(patch),
-                namespace=namespace,
-                patch_type=PatchType.MERGE,
-            )
-            return _plain(out)
-        except _ERRORS as exc:
-            raise _translate(exc) from exc
+        """A JSON merge patch (a `metadata.resourceVersion` in it is a precondition)."""
+        return await self._merge_patch(_resource(kind), name, patch, namespace=namespace)
 
     async def patch_status(
         self, kind: Kind, name: str, patch: Mapping[str, Any], *, namespace: str | None = None
     ) -> JSON:
+        """A JSON merge patch of the status subresource."""
+        return await self._merge_patch(_resource(kind).Status, name, patch, namespace=namespace)
+
+    async def _merge_patch(
+        self, res: Any, name: str, patch: Mapping[str, Any], *, namespace: str | None
+    ) -> JSON:
         self._count("patch")
         try:
             out = await self.client.patch(
-                _resource(kind).Status,
-                name,
-                dict(patch),
-                namespace=namespace,
-                patch_type=PatchType.MERGE,
+                res, name, dict(patch), namespace=namespace, patch_type=PatchType.MERGE
             )
             return _plain(out)
         except _ERRORS as exc:
@@ -191,6 +187,12 @@ class LightkubeApi:
             await self.client.delete(_resource(kind), name, namespace=namespace)
         except _ERRORS as exc:
             raise _translate(exc) from exc
+
+
+def _raw_selector(selector: str | None) -> dict[str, Any] | None:
+    """A selector string for lightkube, which only builds selectors from key/operator pairs:
+    `exists()` encodes as the bare key, so the whole string passes through unchanged."""
+    return {selector: operators.exists()} if selector else None
 
 
 def _stop_on_end(exc: Exception, count: int) -> Any:

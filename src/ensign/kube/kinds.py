@@ -45,6 +45,8 @@ SECRET = Kind("", "v1", "Secret", "secrets", verbs=_WRITE)
 HPA = Kind("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", verbs=_WRITE)
 EVENT = Kind("", "v1", "Event", "events", verbs=("create", "patch"))
 INGRESS = Kind("networking.k8s.io", "v1", "Ingress", "ingresses")
+# Leader election (runtime/leader.py): read, create, and compare-and-swap by replace.
+LEASE = Kind("coordination.k8s.io", "v1", "Lease", "leases", verbs=("get", "create", "update"))
 
 ALL: tuple[Kind, ...] = (
     CANARY,
@@ -59,5 +61,6 @@ ALL: tuple[Kind, ...] = (
     HPA,
     EVENT,
     INGRESS,
+    LEASE,
 )
 BY_KIND: dict[str, Kind] = {k.kind: k for k in ALL if "/" not in k.plural}

@@ -36,7 +36,10 @@ def rv_of(obj: JSON | None) -> int:
 
 
 class Informer:
-    """The cache of one kind, optionally restricted to a namespace."""
+    """The cache of one kind, optionally restricted to a namespace and a label selector.
+
+    With a selector, an object whose labels stop matching arrives as DELETED (the
+    apiserver's watch does that), so it leaves the cache like a deleted object."""
 
     def __init__(
         self,
@@ -46,10 +49,12 @@ class Informer:
         namespace: str | None = None,
         watch_timeout: int = 300,
         backoff: float = 0.2,
+        labels: str = "",
     ) -> None:
         self.api = api
         self.kind = kind
         self.namespace = namespace
+        self.labels = labels  # a label selector: the cache holds only the matching objects
         self.watch_timeout = watch_timeout
         self.backoff = backoff
         self.objects: dict[Key, JSON] = {}
@@ -108,7 +113,9 @@ class Informer:
             self.restarts += 1
 
     async def _relist(self) -> str:
-        items, rv = await self.api.list(self.kind, namespace=self.namespace)
+        items, rv = await self.api.list(
+            self.kind, namespace=self.namespace, labels=self.labels or None
+        )
         self.relists += 1
         fresh = {key_of(o): o for o in items}
         for key, gone in list(self.objects.items()):
@@ -124,12 +131,21 @@ class Informer:
         return rv
 
     async def _follow(self, rv: str) -> str:
-        stream = self.api.watch(
-            self.kind,
-            namespace=self.namespace,
-            resource_version=rv,
-            timeout_seconds=self.watch_timeout,
-        )
+        if self.labels:
+            stream = self.api.watch(
+                self.kind,
+                namespace=self.namespace,
+                resource_version=rv,
+                timeout_seconds=self.watch_timeout,
+                labels=self.labels,
+            )
+        else:  # no `labels` argument: KubeApi fakes written before selectors keep working
+            stream = self.api.watch(
+                self.kind,
+                namespace=self.namespace,
+                resource_version=rv,
+                timeout_seconds=self.watch_timeout,
+            )
         async for event_type, obj in stream:
             new_rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
             if event_type == "BOOKMARK":

@@ -154,12 +154,14 @@ class CrashingApi:
         namespace: str | None = None,
         resource_version: str,
         timeout_seconds: int = 300,
+        labels: str | None = None,
     ) -> AsyncIterator[tuple[str, JSON]]:
         return self.inner.watch(
             kind,
             namespace=namespace,
             resource_version=resource_version,
             timeout_seconds=timeout_seconds,
+            labels=labels,
         )
 
     # ------------------------------------------------------------ writes
@@ -268,6 +270,7 @@ class CrashHarness(Harness):
                 min_interval=self.min_interval,
                 watch_timeout=60,
                 concurrency=self.concurrency,
+                leader_election=False,  # one controller; tests/leader/ covers the election
             ),
         )
         await self.controller.start()

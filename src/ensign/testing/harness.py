@@ -57,8 +57,17 @@ class Harness:
     async def start(self) -> Controller:
         """Start (or restart) the controller against the cluster."""
         self.api = LightkubeApi.from_dict(self.cluster.kubeconfig())
+        # One controller per cluster here: leader election would only add a Lease round
+        # trip (and, after a simulated kill, a wait for the lease to expire). It is on by
+        # default in production; tests/leader/ runs several controllers with it.
         self.controller = Controller(
-            self.api, Settings(serve_http=False, min_interval=self.min_interval, watch_timeout=60)
+            self.api,
+            Settings(
+                serve_http=False,
+                min_interval=self.min_interval,
+                watch_timeout=60,
+                leader_election=False,
+            ),
         )
         await self.controller.start()
         return self.controller
