@@ -2,6 +2,12 @@
 
 `Controller` is what `ensign controller` runs and what tests start against the local
 cluster. `start()` returns once the caches have synced; `stop()` is clean and idempotent.
+
+With leader election (the default) every replica keeps its caches synced, but only the
+holder of the Lease runs the scheduler: `start()` returns after the first campaign attempt,
+leading or standing by. A leader that loses the lease stops every canary loop at once and
+campaigns again with warm caches (Flagger exits instead; the effect on the cluster is the
+same). `stop()` stops the work first, then releases the lease.
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,11 +26,13 @@ from aiohttp import web
 
 from ensign.kube import kinds
 from ensign.kube.api import KubeApi
+from ensign.observability.metrics import ControllerMetrics
 from ensign.runtime.cache import Caches, Informer
 from ensign.runtime.events import EventRecorder
 from ensign.runtime.executor import Executor
 from ensign.runtime.finalizer import Finalizer
 from ensign.runtime.hooks import HookRunner
+from ensign.runtime.leader import LeaderElector
 from ensign.runtime.reconciler import Reconciler
 from ensign.runtime.scheduler import Scheduler
 from ensign.webhooks.client import HttpWebhookCaller, WebhookCaller
@@ -53,6 +63,24 @@ class Settings:
     event_webhook: str = ""  # Flagger's -event-webhook / EVENT_WEBHOOK_URL
     # Flagger's -mesh-provider (Flagger defaults to istio; Ensign implements kubernetes so far).
     mesh_provider: str = "kubernetes"
+    # Leader election (Flagger's -enable-leader-election, its 60/15/5 s timings) and sharding.
+    leader_election: bool = True
+    leader_election_namespace: str = "kube-system"  # replaced by `namespace` when set
+    lease_name: str = "ensign-leader-election"  # `-<shard>` appended when sharded
+    lease_duration: float = 60.0
+    renew_deadline: float = 15.0
+    retry_period: float = 5.0
+    identity: str = ""  # default: <hostname>_<uuid>, as Flagger
+    shard: str = ""  # names this shard's Lease
+    canary_selector: str = ""  # label selector: the canaries this shard handles
+
+    @property
+    def lease_namespace(self) -> str:
+        return self.namespace or self.leader_election_namespace
+
+    @property
+    def lease(self) -> str:
+        return f"{self.lease_name}-{self.shard}" if self.shard else self.lease_name
 
 
 def system_clock() -> datetime:
@@ -74,7 +102,11 @@ class Controller:
         self.caches = Caches(
             {
                 k.kind: Informer(
-                    api, k, namespace=settings.namespace, watch_timeout=settings.watch_timeout
+                    api,
+                    k,
+                    namespace=settings.namespace,
+                    watch_timeout=settings.watch_timeout,
+                    labels=settings.canary_selector if k is kinds.CANARY else "",
                 )
                 for k in WATCHED
             }
@@ -102,6 +134,13 @@ class Controller:
         )
         self.reconciler.finalizer = Finalizer(api, self.caches, self.events)
         self.scheduler = Scheduler(self.reconciler, self.caches, concurrency=settings.concurrency)
+        self.metrics = ControllerMetrics.of(  # served on /metrics; fed by reconciler, scheduler
+            api=api,
+            caches=self.caches,
+            scheduler=self.scheduler,
+            mesh_provider=settings.mesh_provider,
+        )
+        self.reconciler.metrics = self.scheduler.metrics = self.metrics
         self._runner: web.AppRunner | None = None
         self._started = False
 
@@ -111,16 +150,32 @@ class Controller:
         await self.events.record(canary, body, message=message, warning=warning)
 
     async def start(self) -> None:
+        if self.settings.serve_http:
+            # First, so /healthz answers and /readyz says 503 while the caches sync.
+            await self._serve()
         self.caches.start()
         await self.caches.wait_synced()
-        self.scheduler.start()
-        if self.settings.serve_http:
-            await self._serve()
+        if self.settings.leader_election:
+            self.elector = self._elector()
+            self._election = asyncio.create_task(
+                self.elector.run(self._start_leading, self._stop_leading), name="leader-election"
+            )
+            self._election.add_done_callback(self._election_ended)
+            await self.elector.campaigned.wait()
+        else:
+            self.scheduler.start()
         self._started = True
         log.info("controller started; %d canaries", len(self.scheduler.loops))
 
     async def stop(self) -> None:
+        if self._election is not None:
+            self._election.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._election
+            self._election = None
         await self.scheduler.stop()
+        if self.elector is not None:
+            await self.elector.release()  # only after the work has stopped
         await self.caches.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -129,6 +184,49 @@ class Controller:
         if close is not None:
             with contextlib.suppress(Exception):
                 await close()
+
+    # ------------------------------------------------------------ leader election
+
+    elector: LeaderElector | None = None
+    _election: asyncio.Task[None] | None = None
+    _stopping: asyncio.Task[None] | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this controller acts: it holds the lease, or runs without election."""
+        if not self.settings.leader_election:
+            return self._started
+        return self.elector is not None and self.elector.is_leader.is_set()
+
+    def _elector(self) -> LeaderElector:
+        s = self.settings
+        if s.shard and not s.canary_selector:
+            log.warning("shard %r has no canary selector: it handles every canary", s.shard)
+        return LeaderElector(
+            self.api,
+            namespace=s.lease_namespace,
+            name=s.lease,
+            identity=s.identity or f"{socket.gethostname()}_{uuid.uuid4()}",
+            lease_duration=s.lease_duration,
+            renew_deadline=s.renew_deadline,
+            retry_period=s.retry_period,
+        )
+
+    async def _start_leading(self) -> None:
+        self.scheduler.start()
+
+    async def _stop_leading(self) -> None:
+        await self.scheduler.stop()  # cancels every canary loop before its first await
+
+    def _election_ended(self, task: asyncio.Task[None]) -> None:
+        """The election never ends on its own; if a bug ends it, nobody renews the lease,
+        so stop acting (as after a loss)."""
+        if task.cancelled():
+            return
+        log.error("leader election ended unexpectedly; stopping", exc_info=task.exception())
+        if self.elector is not None:
+            self.elector.campaigned.set()  # start() must not wait for it
+        self._stopping = asyncio.get_running_loop().create_task(self.scheduler.stop())
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()
@@ -142,6 +240,7 @@ class Controller:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self.metrics.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         await web.TCPSite(self._runner, host or "127.0.0.1", int(port or 8080)).start()

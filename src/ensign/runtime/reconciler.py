@@ -7,10 +7,11 @@ The only place where the engine meets I/O. A tick never raises: API errors becom
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ensign.engine.decide import Decision, decide
 from ensign.engine.observations import HookOutcome, ProbeRequest
@@ -24,6 +25,9 @@ from ensign.runtime.executor import Executor
 from ensign.runtime.finalizer import Finalizer, has_finalizer
 from ensign.runtime.hooks import HookRunner
 from ensign.runtime.observe import observe
+
+if TYPE_CHECKING:
+    from ensign.observability.metrics import ControllerMetrics
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
@@ -61,6 +65,7 @@ class Reconciler:
         self.min_interval = min_interval
         self.default_provider = default_provider
         self.finalizer: Finalizer | None = None
+        self.metrics: ControllerMetrics | None = None  # set by the Controller
         self.ticks = 0
         self.status_writes = 0
 
@@ -69,6 +74,7 @@ class Reconciler:
 
     async def tick(self, key: Key, *, analysis_due: bool) -> TickResult:
         self.ticks += 1
+        started = time.monotonic()  # for the metrics' tick and detection timings
         body = self.current(key)
         if body is None:
             return TickResult(interval=60.0)
@@ -95,6 +101,8 @@ class Reconciler:
             )
             await self.executor.run(canary, observed, decision.actions)
             await self._persist(body, decision, interval=interval)
+            if self.metrics is not None:  # Flagger's per-canary series, once persisted
+                self.metrics.observe_decision(canary, observed.snapshot, decision, started=started)
         except Conflict as exc:
             return TickResult(interval=interval, error=str(exc), retry_soon=True)
         except KubeError as exc:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from ensign.kube.api import JSON
 from ensign.kube.kinds import Kind
+from ensign.observability.metrics import ControllerMetrics, tick_outcome
 from ensign.runtime.cache import Caches, key_of
 from ensign.runtime.reconciler import Reconciler
 
@@ -47,6 +49,7 @@ class CanaryLoop:
         self.last_analysis: float | None = None
         self.task: asyncio.Task[Any] | None = None
         self.failures = 0
+        self.state = "idle"  # idle | queued | running: ensign_workqueue_depth
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -54,14 +57,22 @@ class CanaryLoop:
         while True:
             self.wake.clear()
             due = self.last_analysis is None or loop.time() - self.last_analysis >= interval - 0.001
+            self.state, started = "queued", time.monotonic()
             try:
                 async with self.scheduler.slots:
+                    self.state, started = "running", time.monotonic()
                     result = await self.scheduler.reconciler.tick(self.key, analysis_due=due)
             except asyncio.CancelledError:
                 raise
             except Exception:  # one canary's bug must not stop the others
                 log.exception("tick of %s failed", self.key)
                 result = None
+            finally:
+                self.state = "idle"
+            if self.scheduler.metrics is not None:  # ensign_tick_duration_seconds{outcome}
+                self.scheduler.metrics.observe_tick(
+                    tick_outcome(result), time.monotonic() - started
+                )
             if result is None or result.retry_soon:
                 self.failures += 1
                 delay = min(0.1 * 2 ** min(self.failures, 8), interval if result else 30.0)
@@ -89,14 +100,23 @@ class Scheduler:
         self.loops: dict[Key, CanaryLoop] = {}
         self.refs: dict[tuple[str, str], set[Key]] = {}
         self.wakeups = 0
+        self.metrics: ControllerMetrics | None = None  # set by the Controller
 
     def start(self) -> None:
+        """Start a loop per cached canary and follow the caches. May follow a `stop()`
+        (leader election stops and restarts the scheduler as leadership comes and goes)."""
         for informer in self.caches.by_kind.values():
-            informer.listeners.append(self._changed)
+            if self._changed not in informer.listeners:
+                informer.listeners.append(self._changed)
         for body in self.caches["Canary"].items():
             self._canary_changed(None, body)
 
     async def stop(self) -> None:
+        """Stop every loop at once (synchronously, before the first await); cache changes
+        no longer start any."""
+        for informer in self.caches.by_kind.values():
+            with contextlib.suppress(ValueError):
+                informer.listeners.remove(self._changed)
         for loop in list(self.loops.values()):
             self._stop(loop)
         tasks = [loop.task for loop in self.loops.values() if loop.task is not None]
@@ -105,6 +125,7 @@ class Scheduler:
             for task in pending:
                 log.error("canary loop %s did not stop within 10 s", task.get_name())
         self.loops.clear()
+        self.refs.clear()
 
     def _stop(self, loop: CanaryLoop) -> None:
         if loop.task is not None:
@@ -117,6 +138,10 @@ class Scheduler:
         obj = new if new is not None else old
         assert obj is not None
         for key in self.refs.get(key_of(obj), ()):
+            if self.metrics is not None:  # a new target revision starts the detection clock
+                self.metrics.target_changed(
+                    key, self.caches["Canary"].get(*key), kind.kind, old, new
+                )
             self.wake(key)
 
     def _canary_changed(self, old: JSON | None, new: JSON | None) -> None:
@@ -125,6 +150,8 @@ class Scheduler:
         key = key_of(obj)
         self._index(key, old, new)
         if new is None:
+            if self.metrics is not None:  # a deleted canary's series go with it
+                self.metrics.forget(key)
             loop = self.loops.pop(key, None)
             if loop is not None:
                 self._stop(loop)
@@ -149,6 +176,11 @@ class Scheduler:
                     del self.refs[(ns, name)]
         for name in after:
             self.refs.setdefault((ns, name), set()).add(key)
+
+    def queue_depth(self) -> dict[str, int]:
+        """Canary loops waiting for a concurrency slot (`queued`) and ticking (`running`)."""
+        states = [loop.state for loop in self.loops.values()]
+        return {"queued": states.count("queued"), "running": states.count("running")}
 
     def wake(self, key: Key) -> None:
         loop = self.loops.get(key)

@@ -1,0 +1,1 @@
+"""What the controller tells about itself: Prometheus metrics served on `/metrics`."""
