@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ensign import __version__
+from ensign.flags import FlaggerGroup, flagger_options
+
+if TYPE_CHECKING:
+    from ensign.runtime.app import Settings
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=FlaggerGroup, invoke_without_command=True)
 @click.version_option(__version__, prog_name="ensign")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -84,6 +89,7 @@ async def _serve(*, port: int, kubeconfig: Path, ready_delay: float, crds: bool)
 
 
 @main.command()
+@flagger_options  # Flagger's flags without an Ensign option of their own; keep it first
 @click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path),
@@ -125,6 +131,49 @@ async def _serve(*, port: int, kubeconfig: Path, ready_delay: float, crds: bool)
     help="Labels that identify a workload's pods, in order of preference.",
 )
 @click.option("--include-label-prefix", default="", help="Label prefixes copied to the primary.")
+@click.option(
+    "--enable-leader-election/--disable-leader-election",
+    default=True,
+    show_default=True,
+    help="Act only while holding a coordination.k8s.io Lease; standbys keep warm caches.",
+)
+@click.option(
+    "--leader-election-namespace",
+    default="kube-system",
+    show_default=True,
+    help="Namespace of the Lease (replaced by --namespace when that is set, as in Flagger).",
+)
+@click.option(
+    "--leader-election-lease-duration",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="Seconds a standby waits after the leader's last renewal before taking over.",
+)
+@click.option(
+    "--leader-election-renew-deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    default=15.0,
+    show_default=True,
+    help="Seconds without a successful renewal after which the leader stops acting.",
+)
+@click.option(
+    "--leader-election-retry-period",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds between attempts to acquire or renew the Lease.",
+)
+@click.option(
+    "--shard",
+    default="",
+    help="Shard name: its leader is elected on Lease ensign-leader-election-<shard>.",
+)
+@click.option(
+    "--canary-selector",
+    default="",
+    help="Label selector on Canaries: handle only these (e.g. shard=a). Workloads unfiltered.",
+)
 def controller(
     kubeconfig: Path | None,
     namespace: str | None,
@@ -135,21 +184,67 @@ def controller(
     event_webhook: str,
     selector_labels: str,
     include_label_prefix: str,
+    **flagger: Any,
 ) -> None:
-    """Run the Ensign controller until SIGTERM."""
+    """Run the Ensign controller until SIGTERM.
+
+    Flagger's spellings work too: `-flag=value`, `-flag value`, `-enable-x=false`,
+    `-zap-encoding console` (docs/compatibility.md lists every Flagger flag).
+    """
+    import logging
+
     from ensign import logformat
-    from ensign.runtime.app import Settings
+    from ensign.flags import reserved_warnings
 
     logformat.configure(level=log_level, fmt=log_format)
-    settings = Settings(
-        namespace=namespace,
-        metrics_addr=metrics_addr,
-        mesh_provider=mesh_provider,
-        event_webhook=event_webhook,
-        selector_labels=tuple(x for x in selector_labels.split(",") if x),
-        include_label_prefixes=tuple(x for x in include_label_prefix.split(",") if x),
-    )
+    ctx = click.get_current_context()
+    for warning in reserved_warnings(ctx.command, ctx.params):
+        logging.getLogger("ensign.flags").warning("%s", warning)
+    settings = build_settings(ctx.params)
     asyncio.run(_control(kubeconfig=kubeconfig, settings=settings))
+
+
+def build_settings(params: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """The controller's Settings from its parsed parameters, Flagger's environment variables
+    winning when non-empty (EVENT_WEBHOOK_URL, ...). Starts nothing."""
+    import os
+
+    from ensign.flags import with_flagger_env
+    from ensign.runtime.app import Settings
+
+    values = with_flagger_env(params, os.environ if env is None else env)
+    port = values.get("port")
+    return Settings(
+        namespace=values["namespace"] or None,
+        metrics_addr=f"0.0.0.0:{port}" if port else values["metrics_addr"],
+        mesh_provider=values["mesh_provider"],
+        event_webhook=values["event_webhook"],
+        selector_labels=tuple(x for x in values["selector_labels"].split(",") if x),
+        include_label_prefixes=tuple(x for x in values["include_label_prefix"].split(",") if x),
+        concurrency=values["threadiness"],
+        **_election_settings(values),
+    )
+
+
+def _election_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Leader election and sharding settings; rejects timings that cannot work."""
+    out: dict[str, Any] = {
+        "leader_election": values.get("enable_leader_election", True) is not False,
+        "leader_election_namespace": values.get("leader_election_namespace") or "kube-system",
+        "lease_duration": values.get("leader_election_lease_duration") or 60.0,
+        "renew_deadline": values.get("leader_election_renew_deadline") or 15.0,
+        "retry_period": values.get("leader_election_retry_period") or 5.0,
+        "shard": values.get("shard") or "",
+        "canary_selector": values.get("canary_selector") or "",
+    }
+    if out["leader_election"] and not (
+        out["retry_period"] < out["renew_deadline"] < out["lease_duration"]
+    ):
+        raise click.BadParameter(
+            "leader election needs retry period < renew deadline < lease duration",
+            param_hint="--leader-election-*",
+        )
+    return out
 
 
 async def _control(*, kubeconfig: Path | None, settings: Any) -> None:
@@ -256,6 +351,42 @@ def loadtester(
         max_concurrent=max_concurrent,
     )
     asyncio.run(run_until_signalled(config))
+
+
+@main.command("rbac")
+@click.option(
+    "--namespace",
+    default=None,
+    help="Print a Role and RoleBinding in this namespace (a namespace-scoped install) "
+    "instead of a ClusterRole and ClusterRoleBinding.",
+)
+@click.option("--name", default="ensign", show_default=True, help="Name of the role and binding.")
+@click.option("--service-account", default="ensign", show_default=True)
+@click.option(
+    "--service-account-namespace",
+    default=None,
+    help="Namespace of the ServiceAccount (default: --namespace, else ensign-system).",
+)
+def rbac(
+    namespace: str | None, name: str, service_account: str, service_account_namespace: str | None
+) -> None:
+    """Print the controller's least-privilege RBAC as YAML, generated from the kinds it touches."""
+    from ensign.kube import rbac as rbac_rules
+
+    args = [f"--namespace {namespace}"] if namespace else []
+    if name != rbac_rules.DEFAULT_NAME:
+        args.append(f"--name {name}")
+    if service_account != rbac_rules.DEFAULT_SERVICE_ACCOUNT:
+        args.append(f"--service-account {service_account}")
+    if service_account_namespace:
+        args.append(f"--service-account-namespace {service_account_namespace}")
+    docs = rbac_rules.manifests(
+        namespace,
+        name=name,
+        service_account=service_account,
+        service_account_namespace=service_account_namespace,
+    )
+    click.echo(rbac_rules.render(docs, args=" ".join(args)), nl=False)
 
 
 from ensign.console.commands import COMMANDS  # noqa: E402  (registered after the group exists)
