@@ -55,6 +55,7 @@ class Decision:
     reason: str
     message: str
     analysed: bool = False  # this tick used the analysis interval (checks or a step ran)
+    idle: bool = False  # nothing to analyse: only a change to the canary's objects matters
 
 
 Outcome = Decision | ProbeRequest
@@ -92,6 +93,7 @@ class _Tick:
         self.status = snap.status
         self.actions: list[Action] = []
         self.analysed = False
+        self.idle = False
 
     # ------------------------------------------------------------ outcomes
 
@@ -141,6 +143,7 @@ class _Tick:
             reason=reason,
             message=message,
             analysed=self.analysed,
+            idle=self.idle,
         )
 
     def hold(
@@ -247,6 +250,7 @@ class _Tick:
             return self.initialise()
         self.actions.append(ReconcileServices(roles=frozenset({ServiceRole.APEX})))
         if not self.should_advance():
+            self.idle = True
             if self.status.phase == P.FAILED:  # keep saying why it failed
                 return self.finish("Failed", self.ready_message(), ready=False)
             return self.finish("Idle", self.idle_message())

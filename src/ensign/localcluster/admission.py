@@ -236,13 +236,33 @@ def _allocate_cluster_ip(store: Store, body: JSON, old: JSON | None) -> None:
         if spec.get("clusterIP") and "clusterIPs" not in spec:
             spec["clusterIPs"] = [spec["clusterIP"]]
         return
-    used = {
-        str((o.get("spec") or {}).get("clusterIP"))
-        for o in store.list(store.type_for("", "v1", "services"), None)[0]
-    }
-    ip = builtin.allocate_cluster_ip(used)
+    ip = store.ip_allocator.allocate(store)
     spec["clusterIP"] = ip
     spec["clusterIPs"] = [ip]
+
+
+class ClusterIpAllocator:
+    """Hands out Service ClusterIPs in O(1): a cursor over 10.96.0.0/12 plus the set of
+    addresses seen (read from the store once, on first use)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] | None = None
+        self.cursor = 1
+
+    def allocate(self, store: Store) -> str:
+        if self.used is None:
+            self.used = {
+                str((o.get("spec") or {}).get("clusterIP"))
+                for o in store.list(store.type_for("", "v1", "services"), None)[0]
+            }
+        network = builtin.SERVICE_CIDR
+        while self.cursor < network.num_addresses - 1:
+            ip = str(network.network_address + self.cursor)
+            self.cursor += 1
+            if ip not in self.used:
+                self.used.add(ip)
+                return ip
+        return builtin.allocate_cluster_ip(self.used)  # wrapped: reuse freed addresses
 
 
 def _get_path(obj: JSON, path: str) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ensign.localcluster.builtin_decode import decode_errors
 from ensign.localcluster.builtin_defaults import (
+    SERVICE_CIDR,
     allocate_cluster_ip,
     apply_defaults,
     image_pull_policy,
@@ -23,6 +24,7 @@ from ensign.localcluster.builtin_defaults import (
 from ensign.localcluster.builtin_validation import validate
 
 __all__ = [
+    "SERVICE_CIDR",
     "allocate_cluster_ip",
     "apply_defaults",
     "decode_errors",

@@ -90,6 +90,9 @@ class Store:
     _uids: dict[str, tuple[StorageKey, ObjectKey]] = field(default_factory=dict)
     _gc_queue: deque[str] = field(default_factory=deque)
     _terminating_namespaces: set[str] = field(default_factory=set)
+    ip_allocator: admission.ClusterIpAllocator = field(
+        default_factory=lambda: admission.ClusterIpAllocator()
+    )
 
     def __post_init__(self) -> None:
         for rt in BUILTIN_TYPES:

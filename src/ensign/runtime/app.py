@@ -60,6 +60,7 @@ class Settings:
     watch_timeout: int = 300
     serve_http: bool = True
     min_interval: float = 10.0  # Flagger's floor for analysis.interval
+    idle_resync: float = 300.0  # idle canaries tick on watch events, and at least this often
     event_webhook: str = ""  # Flagger's -event-webhook / EVENT_WEBHOOK_URL
     # Flagger's -mesh-provider (Flagger defaults to istio; Ensign implements kubernetes so far).
     mesh_provider: str = "kubernetes"
@@ -133,7 +134,12 @@ class Controller:
             default_provider=settings.mesh_provider,
         )
         self.reconciler.finalizer = Finalizer(api, self.caches, self.events)
-        self.scheduler = Scheduler(self.reconciler, self.caches, concurrency=settings.concurrency)
+        self.scheduler = Scheduler(
+            self.reconciler,
+            self.caches,
+            concurrency=settings.concurrency,
+            idle_resync=settings.idle_resync,
+        )
         self.metrics = ControllerMetrics.of(  # served on /metrics; fed by reconciler, scheduler
             api=api,
             caches=self.caches,

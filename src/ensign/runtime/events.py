@@ -30,8 +30,8 @@ class EventRecorder:
     api: KubeApi
     clock: Callable[[], datetime]
     forward: Callable[[Canary, JSON, str, bool], Any] | None = None
-    # Recent events per canary, by "type:message", for count aggregation (bounded).
-    _recent: dict[tuple[str, str], dict[str, JSON]] = field(default_factory=dict)
+    # Recent events per canary: "type:message" → (Event name, count), for aggregation; bounded.
+    _recent: dict[tuple[str, str], dict[str, tuple[str, int]]] = field(default_factory=dict)
     recorded: int = 0
 
     async def record(self, canary: Canary, body: JSON, *, message: str, warning: bool) -> None:
@@ -46,18 +46,16 @@ class EventRecorder:
         recent = self._recent.setdefault((ns, canary.name), {})
         signature = f"{kind}:{message}"
         try:
-            event = recent.get(signature)
-            if event is not None:
-                patched = await self.api.patch(
-                    kinds.EVENT,
-                    event["metadata"]["name"],
-                    {"count": int(event.get("count", 1)) + 1, "lastTimestamp": now},
-                    namespace=ns,
+            seen = recent.get(signature)
+            if seen is not None:
+                name, count = seen
+                await self.api.patch(
+                    kinds.EVENT, name, {"count": count + 1, "lastTimestamp": now}, namespace=ns
                 )
-                recent[signature] = patched
+                recent[signature] = (name, count + 1)
                 return
             created = await self.api.create(kinds.EVENT, _event(meta, ns, kind, message, now))
-            recent[signature] = created
+            recent[signature] = (str(created["metadata"]["name"]), 1)
             while len(recent) > RECENT_PER_CANARY:
                 del recent[next(iter(recent))]
         except KubeError as exc:

@@ -41,6 +41,7 @@ class TickResult:
     error: str = ""
     retry_soon: bool = False
     phase: str = ""
+    idle: bool = False
 
 
 class Reconciler:
@@ -109,7 +110,10 @@ class Reconciler:
             log.warning("tick of %s.%s stopped: %s", key[1], key[0], exc)
             return TickResult(interval=interval, error=str(exc), retry_soon=True)
         return TickResult(
-            interval=interval, analysed=decision.analysed, phase=str(decision.status.phase)
+            interval=interval,
+            analysed=decision.analysed,
+            phase=str(decision.status.phase),
+            idle=decision.idle,
         )
 
     def interval(self, canary: Canary) -> float:

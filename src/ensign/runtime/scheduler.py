@@ -83,6 +83,10 @@ class CanaryLoop:
                     self.last_analysis = loop.time()
                 since = loop.time() - (self.last_analysis or loop.time())
                 delay = max(interval - since, 0.05)
+                if result.idle:
+                    # Ensign: an idle canary is woken by watch events; the timer is only a
+                    # slow safety net (Flagger ticks every interval regardless).
+                    delay = max(delay, self.scheduler.idle_resync)
             log.debug("%s sleeps %.3fs (due=%s)", self.key, delay, due)
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
             # that races with the wake-up, and the loop would then outlive stop().
@@ -93,7 +97,15 @@ class CanaryLoop:
 
 
 class Scheduler:
-    def __init__(self, reconciler: Reconciler, caches: Caches, *, concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        caches: Caches,
+        *,
+        concurrency: int = 16,
+        idle_resync: float = 300.0,
+    ) -> None:
+        self.idle_resync = idle_resync
         self.reconciler = reconciler
         self.caches = caches
         self.slots = asyncio.Semaphore(concurrency)

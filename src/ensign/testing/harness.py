@@ -32,9 +32,11 @@ class Harness:
         ready_delay: float = 0.05,
         min_interval: float = 0.1,
         start_controller: bool = True,
+        idle_resync: float = 300.0,
     ) -> None:
         self.cluster = LocalCluster(default_ready_delay=ready_delay)
         self.min_interval = min_interval
+        self.idle_resync = idle_resync
         self.start_controller = start_controller
         self.controller: Controller | None = None
         self.api: LightkubeApi | None = None
@@ -67,6 +69,7 @@ class Harness:
                 min_interval=self.min_interval,
                 watch_timeout=60,
                 leader_election=False,
+                idle_resync=self.idle_resync,
             ),
         )
         await self.controller.start()
