@@ -1,0 +1,585 @@
+"""Scale of one controller process: N canaries brought to Succeeded, then a rolling wave.
+
+Same three processes as bench/detection.py (whose helpers this imports), started afresh for
+each N so that every row starts from an empty cluster and a new controller:
+  - the local cluster (`ensign localcluster --ready-delay 0 --crds`);
+  - the controller (this file re-run with `--controller-child`: `Controller` with
+    `Settings(serve_http=False, min_interval=10)`, leader election as `--leader-election`
+    says (on by default, as `ensign controller`), over `LightkubeApi`, answering stats
+    requests as JSON lines on stdin/stdout; Lease requests are counted apart);
+  - the load generator and observer (this process), talking raw HTTP with keep-alive.
+
+For each N (`--sizes`, default 100,1000,5000):
+  1. bring-up: N Deployments and N blue/green Canaries (provider kubernetes, analysis
+     interval 60s, iterations 10) created with `skipAnalysis: true`; time until all are
+     Initialized (from the first create); one image change each takes them to Succeeded
+     (a real promotion, without analysis, as detection.py does);
+  2. idle: once the request counters have been quiet for 3 s, an idle window
+     (`--idle-seconds`, default 70 so that it covers one 60 s analysis interval): controller
+     CPU seconds and API requests, extrapolated to a minute; RSS;
+  3. the wave: new revisions for 10% of the canaries at a time (`--wave-fraction`), batch
+     after batch until every canary has had one. All image PATCHes of a batch are sent at
+     once (`--concurrency` HTTP connections); the next batch starts when every canary of
+     the batch is Succeeded on the new image. `skipAnalysis` stays true, so each canary is
+     promoted as soon as its canary Deployment is ready; with analysis a promotion would
+     take interval x iterations (the 10 s interval floor makes even iterations 1 a 10-20 s
+     affair per batch) and would measure the analysis, not the controller.
+     Detection latency: from sending a canary's PATCH to its canary Deployment scaled up
+     (spec.replicas > 0, seen on a watch), p50 and p99 over all N changes. CPU seconds and
+     API requests during the wave, per minute.
+Writes one table row per N to bench/RESULTS.md, with the command that made it.
+
+    .venv/bin/python bench/scale.py [--sizes 100,1000,5000] [--idle-seconds 70] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from detection import (
+    CANARIES,
+    DEPLOYMENTS,
+    IMAGE,
+    JSON_HEADERS,
+    STRATEGIC,
+    ControllerProcess,
+    Mirror,
+    cpu_s,
+    diff,
+    image_patch,
+    log,
+    percentile,
+    phase,
+    replicas,
+    rss_mib,
+    run_many,
+    send,
+    start_cluster,
+    stop_process,
+    wait_until,
+)
+from ensign.testing import manifests
+
+SELF = Path(__file__).resolve()
+ROOT = SELF.parents[1]
+NS = "scale"
+JSON = dict[str, Any]
+TARGETS = "RSS < 300 MiB, idle CPU < 3 s/min, 0 API requests per idle canary, detection p99 < 1 s"
+
+
+def name_of(i: int) -> str:
+    return f"app-{i:05d}"
+
+
+# --------------------------------------------------------------- controller child process
+
+
+async def controller_child(kubeconfig: Path, election: bool) -> None:
+    """Run the controller; answer `stats` lines with JSON; stop on `stop`, EOF or a signal."""
+    import logging
+
+    from lightkube import KubeConfig
+
+    from ensign.kube.client import LightkubeApi
+    from ensign.runtime.app import Controller, Settings
+
+    class CountingApi(LightkubeApi):
+        """Counts the leader election's Lease requests apart: they are per process."""
+
+        lease_requests = 0
+
+        async def get(self, kind: Any, name: str, *, namespace: str | None = None) -> JSON:
+            self.lease_requests += kind.kind == "Lease"
+            return await super().get(kind, name, namespace=namespace)
+
+        async def create(self, kind: Any, obj: Any) -> JSON:
+            self.lease_requests += kind.kind == "Lease"
+            return await super().create(kind, obj)
+
+        async def replace(self, kind: Any, obj: Any) -> JSON:
+            self.lease_requests += kind.kind == "Lease"
+            return await super().replace(kind, obj)
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    api = CountingApi.from_kubeconfig(KubeConfig.from_file(str(kubeconfig)))
+    settings = Settings(serve_http=False, min_interval=10, leader_election=election)
+    controller = Controller(api, settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    def reply(body: JSON) -> None:
+        sys.stdout.write(json.dumps(body) + "\n")
+        sys.stdout.flush()
+
+    def stats() -> JSON:
+        informers = controller.caches.by_kind.values()
+        return {
+            "requests": dict(api.requests),
+            "lease_requests": api.lease_requests,
+            "leader": controller.is_leader,
+            "ticks": controller.reconciler.ticks,
+            "status_writes": controller.reconciler.status_writes,
+            "wakeups": controller.scheduler.wakeups,
+            "loops": len(controller.scheduler.loops),
+            "watch_restarts": sum(i.restarts for i in informers),
+            "relists": sum(i.relists for i in informers),
+        }
+
+    def memory() -> JSON:
+        """Bytes held by each cache's objects (every dict, list and string reached, once)."""
+        seen: set[int] = set()
+        sizes: JSON = {}
+        for kind, informer in controller.caches.by_kind.items():
+            total, stack = 0, [informer.objects]
+            while stack:
+                obj = stack.pop()
+                if id(obj) in seen:
+                    continue
+                seen.add(id(obj))
+                total += sys.getsizeof(obj)
+                if isinstance(obj, dict):
+                    stack += [*obj.keys(), *obj.values()]
+                elif isinstance(obj, list | tuple):
+                    stack += obj
+            sizes[kind] = total
+        return {"cache_bytes": sizes}
+
+    async def commands() -> None:
+        while not stop.is_set():
+            line = await reader.readline()
+            command = line.decode().strip()
+            if not line or command == "stop":
+                stop.set()
+            elif command == "stats":
+                reply(stats())
+            elif command == "memory":
+                reply(memory())
+
+    await controller.start()
+    reply({"started": True, **stats()})
+    serving = asyncio.create_task(commands())
+    try:
+        await stop.wait()
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        await asyncio.wait_for(controller.stop(), 30)
+        await api.close()
+
+
+async def start_controller(
+    kubeconfig: Path, log_path: Path, wait_s: float, election: bool
+) -> ControllerProcess:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(SELF),
+        "--controller-child",
+        str(kubeconfig),
+        *(["--leader-election"] if election else ["--no-leader-election"]),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=log_path.open("w"),
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    controller = ControllerProcess(proc, log_path)
+    try:
+        first = await controller._read(wait_s)
+    except BaseException:
+        await controller.stop()
+        raise
+    if not first.get("started"):
+        await controller.stop()
+        raise RuntimeError(f"controller did not start: {first}")
+    return controller
+
+
+# ---------------------------------------------------------------------- one size
+
+
+def image_of(obj: JSON) -> str:
+    containers = obj["spec"]["template"]["spec"]["containers"]
+    return str(containers[0]["image"])
+
+
+async def settle(controller: ControllerProcess, quiet: float, limit: float) -> float:
+    """Seconds until the controller's request counters stop moving for `quiet` seconds."""
+    start = time.perf_counter()
+    last = await controller.stats()
+    quiet_since = time.perf_counter()
+    while time.perf_counter() - quiet_since < quiet:
+        if time.perf_counter() - start > limit:
+            raise TimeoutError(f"request counters still moving after {limit:.0f}s")
+        await asyncio.sleep(0.5)
+        now = await controller.stats()
+        if now["requests"] != last["requests"]:
+            quiet_since = time.perf_counter()
+        last = now
+    return time.perf_counter() - start - quiet
+
+
+def non_lease(stats: JSON) -> int:
+    return sum(stats["requests"].values()) - int(stats["lease_requests"])
+
+
+async def one_size(n: int, args: argparse.Namespace, workdir: Path) -> JSON:
+    row: JSON = {"canaries": n}
+    kubeconfig = workdir / f"kubeconfig-{n}"
+    cluster, base = await start_cluster(kubeconfig, args.timeout)
+    controller: ControllerProcess | None = None
+    connector = aiohttp.TCPConnector(limit=args.concurrency + 8)
+    session = aiohttp.ClientSession(base, connector=connector, read_bufsize=1 << 20)
+    mirrors: list[Mirror] = []
+    log_path = workdir / f"controller-{n}.log"
+    try:
+        body = manifests.namespace(NS)  # kube-system (the Lease's) is there from the start
+        await send(session, "POST", "/api/v1/namespaces", body, JSON_HEADERS, 201)
+        controller = await start_controller(kubeconfig, log_path, args.timeout, args.election)
+        pid = controller.proc.pid
+        log(f"N={n}: cluster {base} (pid {cluster.pid}), controller pid {pid}")
+
+        pending: dict[str, tuple[float, asyncio.Future[float]]] = {}
+
+        def deployment_changed(name: str, obj: JSON) -> None:
+            entry = pending.get(name)
+            if entry is not None and replicas(obj) > 0 and not entry[1].done():
+                entry[1].set_result(time.perf_counter())
+
+        canaries = Mirror(session, CANARIES.format(ns=NS), lambda _n, _o: None)
+        deployments = Mirror(session, DEPLOYMENTS.format(ns=NS), deployment_changed)
+        mirrors += [canaries, deployments]
+        for mirror in mirrors:
+            mirror.start()
+            await asyncio.wait_for(mirror.synced.wait(), args.timeout)
+
+        def count(wanted: str, names: list[str] | None = None) -> int:
+            objs = canaries.objects.values() if names is None else map(canaries.objects.get, names)
+            return sum(1 for o in objs if o is not None and phase(o) == wanted)
+
+        def phases() -> str:
+            tally: dict[str, int] = {}
+            for o in canaries.objects.values():
+                tally[phase(o) or "-"] = tally.get(phase(o) or "-", 0) + 1
+            return ", ".join(f"{k}: {v}" for k, v in sorted(tally.items()))
+
+        # ---- bring-up: create, Initialized, one promotion each → Succeeded
+        async def create(i: int) -> None:
+            name = name_of(i)
+            deployment = manifests.deployment(name, NS, image=f"{IMAGE}:6.7.0", replicas=1)
+            canary = manifests.canary(
+                name, NS, interval="60s", iterations=10, threshold=5, skip_analysis=True
+            )
+            await send(session, "POST", DEPLOYMENTS.format(ns=NS), deployment, JSON_HEADERS, 201)
+            await send(session, "POST", CANARIES.format(ns=NS), canary, JSON_HEADERS, 201)
+
+        t0 = time.perf_counter()
+        row["create_s"] = await run_many(n, args.concurrency, create)
+        await wait_until(
+            lambda: count("Initialized") == n,
+            within=args.timeout,
+            what=lambda: f"all Initialized ({phases()})",
+        )
+        row["to_initialized_s"] = time.perf_counter() - t0
+        log(f"N={n}: all Initialized after {row['to_initialized_s']:.1f}s")
+
+        async def first_revision(i: int) -> None:
+            url = f"{DEPLOYMENTS.format(ns=NS)}/{name_of(i)}"
+            await send(session, "PATCH", url, image_patch("6.7.1"), STRATEGIC, 200)
+
+        t1 = time.perf_counter()
+        await run_many(n, args.concurrency, first_revision)
+        await wait_until(
+            lambda: count("Succeeded") == n,
+            within=args.timeout,
+            what=lambda: f"all Succeeded ({phases()})",
+        )
+        row["to_succeeded_s"] = time.perf_counter() - t1
+        log(f"N={n}: all Succeeded after {row['to_succeeded_s']:.1f}s more")
+
+        # ---- idle
+        row["settle_s"] = await settle(controller, args.quiet, args.settle_timeout)
+        row["rss_idle_mib"] = rss_mib(pid)
+        log(f"N={n}: idle window of {args.idle_seconds:.0f}s")
+        before, cpu_before = await controller.stats(), cpu_s(pid)
+        await asyncio.sleep(args.idle_seconds)
+        after, cpu_after = await controller.stats(), cpu_s(pid)
+        per_minute = 60.0 / args.idle_seconds
+        row["cpu_s_per_min_idle"] = (cpu_after - cpu_before) * per_minute
+        row["req_per_canary_min_idle"] = (non_lease(after) - non_lease(before)) * per_minute / n
+        row["idle_requests"] = ", ".join(
+            f"{k}={v}" for k, v in diff(after["requests"], before["requests"]).items()
+        )
+        row["lease_req_per_min_idle"] = (
+            after["lease_requests"] - before["lease_requests"]
+        ) * per_minute
+        row["ticks_per_canary_min_idle"] = (after["ticks"] - before["ticks"]) * per_minute / n
+        assert controller.proc.stdin is not None
+        async with controller._lock:  # one-off: the caches' share of the RSS
+            controller.proc.stdin.write(b"memory\n")
+            await controller.proc.stdin.drain()
+            sizes = (await controller._read(60.0))["cache_bytes"]
+        row["cache_mib"] = sum(sizes.values()) / 2**20
+        row["cache_by_kind_mib"] = ", ".join(
+            f"{k}={v / 2**20:.0f}" for k, v in sizes.items() if v > 2**20
+        )
+        if count("Succeeded") != n:
+            raise RuntimeError(f"phases moved during the idle window: {phases()}")
+
+        # ---- the wave: 10% at a time, every canary once
+        batch_size = max(1, math.ceil(n * args.wave_fraction))
+        latencies: list[float] = []
+        misses = 0
+        loop = asyncio.get_running_loop()
+        tag = "7.0.0"
+
+        async def change(name: str) -> None:
+            nonlocal misses
+            if replicas(deployments.objects[name]) != 0:
+                raise RuntimeError(f"{name} is already scaled up before its change")
+            future: asyncio.Future[float] = loop.create_future()
+            start = time.perf_counter()
+            pending[name] = (start, future)
+            url = f"{DEPLOYMENTS.format(ns=NS)}/{name}"
+            await send(session, "PATCH", url, image_patch(tag), STRATEGIC, 200)
+            try:
+                latencies.append(await asyncio.wait_for(future, args.change_timeout) - start)
+            except TimeoutError:
+                misses += 1
+                latencies.append(args.change_timeout)
+            finally:
+                pending.pop(name, None)
+
+        def promoted(names: list[str]) -> int:
+            want = f"{IMAGE}:{tag}"
+            done = 0
+            for name in names:
+                primary = deployments.objects.get(f"{name}-primary")
+                canary = canaries.objects.get(name)
+                if (
+                    primary
+                    and canary
+                    and image_of(primary) == want
+                    and phase(canary) == "Succeeded"
+                ):
+                    done += 1
+            return done
+
+        log(f"N={n}: wave of {n} new revisions, {batch_size} at a time")
+        before, cpu_before = await controller.stats(), cpu_s(pid)
+        t2 = time.perf_counter()
+        for first in range(0, n, batch_size):
+            names = [name_of(i) for i in range(first, min(first + batch_size, n))]
+            await run_many(len(names), args.concurrency, lambda k, names=names: change(names[k]))
+            await wait_until(
+                lambda names=names: promoted(names) == len(names),
+                within=args.timeout,
+                what=lambda names=names: f"batch promoted ({promoted(names)}/{len(names)})",
+            )
+        wave_s = time.perf_counter() - t2
+        after, cpu_after = await controller.stats(), cpu_s(pid)
+        row["wave_s"] = wave_s
+        row["cpu_s_per_min_wave"] = (cpu_after - cpu_before) * 60 / wave_s
+        row["req_per_canary_min_wave"] = (non_lease(after) - non_lease(before)) * 60 / wave_s / n
+        row["req_per_promotion"] = (non_lease(after) - non_lease(before)) / n
+        row["wave_requests"] = ", ".join(
+            f"{k}={v}" for k, v in diff(after["requests"], before["requests"]).items()
+        )
+        latencies.sort()
+        row["detect_p50_ms"] = statistics.median(latencies) * 1000
+        row["detect_p99_ms"] = percentile(latencies, 0.99) * 1000
+        row["detect_max_ms"] = latencies[-1] * 1000
+        row["detect_misses"] = misses
+        row["rss_final_mib"] = rss_mib(pid)
+        row["rss_peak_mib"] = rss_mib(pid, "VmHWM")
+        row["cluster_rss_mib"] = rss_mib(cluster.pid)
+        row["leader_throughout"] = bool(after["leader"]) and after["loops"] == n
+        row["watch_restarts"] = after["watch_restarts"]
+        log(f"N={n}: done: {row}")
+    except BaseException:
+        log(f"N={n}: failed; controller log: {log_path}")
+        with contextlib.suppress(OSError):
+            print("\n".join(log_path.read_text().splitlines()[-20:]), file=sys.stderr)
+        raise
+    finally:
+        for mirror in mirrors:
+            await mirror.stop()
+        await session.close()
+        if controller is not None:
+            await controller.stop()
+        await stop_process(cluster)
+    return row
+
+
+# ---------------------------------------------------------------------- report
+
+COLUMNS = (
+    ("canaries", "N", "{:,}"),
+    ("rss_idle_mib", "RSS idle MiB", "{:.0f}"),
+    ("rss_peak_mib", "RSS peak MiB", "{:.0f}"),
+    ("cpu_s_per_min_idle", "CPU s/min idle", "{:.2f}"),
+    ("cpu_s_per_min_wave", "CPU s/min wave", "{:.1f}"),
+    ("req_per_canary_min_idle", "API req/canary/min idle", "{:.3f}"),
+    ("req_per_canary_min_wave", "API req/canary/min wave", "{:.2f}"),
+    ("to_initialized_s", "all Initialized s", "{:.1f}"),
+    ("to_succeeded_s", "then all Succeeded s", "{:.1f}"),
+    ("wave_s", "wave s", "{:.1f}"),
+    ("detect_p50_ms", "detect p50 ms", "{:.0f}"),
+    ("detect_p99_ms", "detect p99 ms", "{:.0f}"),
+    ("detect_misses", "misses", "{}"),
+)
+
+
+def table(rows: list[JSON]) -> list[str]:
+    lines = [
+        "| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(fmt.format(row[key]) for key, _, fmt in COLUMNS) + " |")
+    return lines
+
+
+def notes(rows: list[JSON], args: argparse.Namespace) -> list[str]:
+    out = [
+        f"leader election {'on (Lease in kube-system, renewed every 5 s)' if args.election else 'off'};"
+        " Lease requests are per process and left out of the per-canary figures:"
+        + "".join(
+            f" N={r['canaries']:,}: {r['lease_req_per_min_idle']:.0f}/min idle;" for r in rows
+        ),
+        f"idle window {args.idle_seconds:.0f}s, extrapolated to a minute; idle requests by verb,"
+        " and canary ticks per canary per minute:"
+        + "".join(
+            f" N={r['canaries']:,}: {r['idle_requests'] or 'none'},"
+            f" {r['ticks_per_canary_min_idle']:.2f} ticks;"
+            for r in rows
+        ),
+        "the watch caches' objects in the idle RSS (deep size, MiB):"
+        + "".join(
+            f" N={r['canaries']:,}: {r['cache_mib']:.0f} of {r['rss_idle_mib']:.0f}"
+            f" ({r['cache_by_kind_mib']});"
+            for r in rows
+        ),
+        f"wave: {args.wave_fraction:.0%} of the canaries at a time (PATCHes of a batch sent at once"
+        f" over {args.concurrency} connections), next batch when the previous one is promoted,"
+        " until every canary has a new revision; skipAnalysis true, so each is promoted as soon"
+        " as its canary Deployment is ready; detection = PATCH sent → canary Deployment"
+        " spec.replicas > 0 on a watch; requests during the wave:"
+        + "".join(
+            f" N={r['canaries']:,}: {r['wave_requests']} ({r['req_per_promotion']:.1f} per promotion);"
+            for r in rows
+        ),
+        "all Initialized: from the first create; then all Succeeded: one image change each,"
+        " promoted without analysis; the cluster and the load generator share the 2 cores"
+        + "".join(
+            f"; N={r['canaries']:,}: cluster RSS {r['cluster_rss_mib']:.0f} MiB" for r in rows
+        ),
+        f"targets at 5,000 canaries: {TARGETS}",
+    ]
+    if any(not r["leader_throughout"] for r in rows):
+        out.append("the controller was not leader (or lost canary loops) at the end of some runs")
+    big = max(rows, key=lambda r: r["canaries"])
+    per_canary_kib = big["rss_peak_mib"] * 1024 / big["canaries"]
+    out.append(
+        "anchor: Argo Rollouts at about 11,000-13,000 rollouts used 11-14 GB"
+        " (argoproj/argo-rollouts#2855), about 1 MiB per rollout; here"
+        f" {big['canaries']:,} canaries peak at {big['rss_peak_mib']:.0f} MiB,"
+        f" {per_canary_kib:.0f} KiB per canary including the interpreter"
+    )
+    return out
+
+
+def write_results(
+    command: str, rows: list[JSON], args: argparse.Namespace, failures: list[str]
+) -> None:
+    path = ROOT / "bench" / "RESULTS.md"
+    lines = [
+        "",
+        f"## scale — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Command: `{command}` (cluster, controller and load generator in three processes,"
+        f" started afresh for each N; {os.cpu_count()} cores)",
+        "",
+        *table(rows),
+        "",
+        *(f"- {note}" for note in [*failures, *notes(rows, args)]),
+    ]
+    with path.open("a") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+async def bench(args: argparse.Namespace, workdir: Path) -> tuple[list[JSON], list[str]]:
+    """The rows of the sizes that completed, and what stopped the first one that did not."""
+    rows: list[JSON] = []
+    for n in args.sizes:
+        started = time.perf_counter()
+        try:
+            rows.append(await one_size(n, args, workdir))
+        except Exception as exc:
+            took = time.perf_counter() - started
+            return rows, [f"N={n:,} did not complete ({took:.0f}s): {exc}"]
+        print("\n".join(table(rows[-1:])), flush=True)
+    return rows, []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(x) for x in text.split(",") if x],
+        default=[100, 1000, 5000],
+        help="Comma-separated numbers of canaries, one run each",
+    )
+    parser.add_argument("--idle-seconds", type=float, default=70.0)
+    parser.add_argument("--wave-fraction", type=float, default=0.1)
+    parser.add_argument("--concurrency", type=int, default=32, help="HTTP connections")
+    parser.add_argument("--change-timeout", type=float, default=30.0)
+    parser.add_argument("--quiet", type=float, default=3.0, help="Seconds without requests")
+    parser.add_argument("--settle-timeout", type=float, default=120.0)
+    parser.add_argument("--timeout", type=float, default=600.0, help="Per bring-up stage")
+    parser.add_argument(
+        "--leader-election",
+        dest="election",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Run the controller with leader election (the default of `ensign controller`)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="Do not append to RESULTS.md")
+    parser.add_argument("--controller-child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.controller_child is not None:
+        asyncio.run(controller_child(args.controller_child, args.election))
+        return
+    if not args.sizes or min(args.sizes) < 1 or not 0 < args.wave_fraction <= 1:
+        parser.error("--sizes must be positive and --wave-fraction in (0, 1]")
+    with tempfile.TemporaryDirectory(prefix="ensign-scale-") as tmp:
+        rows, failures = asyncio.run(bench(args, Path(tmp)))
+    for note in [*failures, *(notes(rows, args) if rows else [])]:
+        print(f"# {note}")
+    if not args.no_write and rows:
+        command = " ".join(["python bench/scale.py", *sys.argv[1:]])
+        write_results(command, rows, args, failures)
+    if failures:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
