@@ -68,6 +68,11 @@ def localcluster(port: int, kubeconfig: Path, ready_delay: float, crds: bool) ->
 
 
 async def _serve(*, port: int, kubeconfig: Path, ready_delay: float, crds: bool) -> None:
+    import gc
+
+    # The store holds many long-lived, acyclic JSON dicts; frequent full collections of
+    # them cost more than they free, so collect the old generation rarely.
+    gc.set_threshold(50_000, 50, 1_000)
     from ensign.crds import load_crds
     from ensign.localcluster.cluster import LocalCluster
     from ensign.localcluster.kinds import BUILTIN_TYPES

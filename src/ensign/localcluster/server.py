@@ -385,7 +385,11 @@ class ApiServer:
                 break
             wait = min(deadline, next_bookmark) - now_t if bookmarks else deadline - now_t
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=max(wait, 0))
+                if queue.empty():  # asyncio.timeout: no task per event, unlike wait_for
+                    async with asyncio.timeout(max(wait, 0)):
+                        event = await queue.get()
+                else:
+                    event = queue.get_nowait()
             except TimeoutError:
                 if bookmarks and loop.time() >= next_bookmark:
                     await _write_line(response, self._bookmark(rt, last_rv))
