@@ -253,6 +253,10 @@ def _election_settings(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _control(*, kubeconfig: Path | None, settings: Any) -> None:
+    import gc
+
+    # The caches hold many long-lived, acyclic JSON dicts: collect the old generation rarely.
+    gc.set_threshold(50_000, 50, 1_000)
     from ensign.kube.client import LightkubeApi
     from ensign.runtime.app import Controller
 

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ensign.kube.api import JSON
@@ -49,6 +51,7 @@ class CanaryLoop:
         self.last_analysis: float | None = None
         self.task: asyncio.Task[Any] | None = None
         self.failures = 0
+        self.urgent = False
         self.state = "idle"  # idle | queued | running: ensign_workqueue_depth
 
     async def run(self) -> None:
@@ -59,7 +62,8 @@ class CanaryLoop:
             due = self.last_analysis is None or loop.time() - self.last_analysis >= interval - 0.001
             self.state, started = "queued", time.monotonic()
             try:
-                async with self.scheduler.slots:
+                urgent, self.urgent = self.urgent, False
+                async with self.scheduler.slots.hold(urgent=urgent):
                     self.state, started = "running", time.monotonic()
                     result = await self.scheduler.reconciler.tick(self.key, analysis_due=due)
             except asyncio.CancelledError:
@@ -108,7 +112,7 @@ class Scheduler:
         self.idle_resync = idle_resync
         self.reconciler = reconciler
         self.caches = caches
-        self.slots = asyncio.Semaphore(concurrency)
+        self.slots = Slots(concurrency)
         self.loops: dict[Key, CanaryLoop] = {}
         self.refs: dict[tuple[str, str], set[Key]] = {}
         self.wakeups = 0
@@ -149,7 +153,13 @@ class Scheduler:
             return
         obj = new if new is not None else old
         assert obj is not None
+        revision_changed = kind.kind in ("Deployment", "DaemonSet") and (
+            old is None or new is None or _template(old) != _template(new)
+        )
         for key in self.refs.get(key_of(obj), ()):
+            loop = self.loops.get(key)
+            if revision_changed and loop is not None:
+                loop.urgent = True  # a new revision jumps the queue: detection stays fast
             if self.metrics is not None:  # a new target revision starts the detection clock
                 self.metrics.target_changed(
                     key, self.caches["Canary"].get(*key), kind.kind, old, new
@@ -199,6 +209,46 @@ class Scheduler:
         if loop is not None:
             self.wakeups += 1
             loop.wake.set()
+
+
+def _template(obj: JSON) -> object:
+    return (obj.get("spec") or {}).get("template")
+
+
+class Slots:
+    """A bounded number of concurrent ticks; urgent waiters are served first."""
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self.urgent: deque[asyncio.Future[None]] = deque()
+        self.normal: deque[asyncio.Future[None]] = deque()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        if self.free > 0 and not self.urgent and not self.normal:
+            self.free -= 1
+        else:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            (self.urgent if urgent else self.normal).append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._release()  # the slot was handed over just as we were cancelled
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        for queue in (self.urgent, self.normal):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self.free += 1
 
 
 def _spec_or_meta_changed(old: JSON, new: JSON) -> bool:
