@@ -33,7 +33,9 @@ async def test_status_exits_0_when_the_rollout_succeeds(tmp_path: Path) -> None:
 
 async def test_status_exits_1_when_the_rollout_fails(tmp_path: Path) -> None:
     async with cluster(tmp_path) as (h, kubeconfig):
-        await h.apply(m.deployment(), canary(iterations=1, progress_deadline=1))
+        await h.apply(
+            m.deployment(), canary(iterations=1, progress_deadline=3)
+        )  # 1 s flaked under load
         await h.wait_phase(NS, "podinfo", "Initialized")
         set_image(h, annotations={READY_AFTER: "never"})
 

@@ -133,15 +133,16 @@ class Scheduler:
         for informer in self.caches.by_kind.values():
             with contextlib.suppress(ValueError):
                 informer.listeners.remove(self._changed)
-        for loop in list(self.loops.values()):
+        loops = list(self.loops.values())
+        self.loops.clear()  # before any await: nothing is scheduled from here on
+        self.refs.clear()
+        for loop in loops:
             self._stop(loop)
-        tasks = [loop.task for loop in self.loops.values() if loop.task is not None]
+        tasks = [loop.task for loop in loops if loop.task is not None]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=10)
             for task in pending:
                 log.error("canary loop %s did not stop within 10 s", task.get_name())
-        self.loops.clear()
-        self.refs.clear()
 
     def _stop(self, loop: CanaryLoop) -> None:
         if loop.task is not None:
