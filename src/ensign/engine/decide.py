@@ -377,6 +377,11 @@ class _Tick:
         self.passed_events(HookType.CONFIRM_ROLLOUT, "Confirm-rollout")
         self.event(msg.new_revision(self.target, self.ns))
         self.actions.append(ScaleTarget(up=True))
+        self.begin_run()
+        return self.finish("Progressing", f"scaling up {self.target}.{self.ns} for analysis")
+
+    def begin_run(self) -> None:
+        """A fresh run of the revision under analysis: Progressing, counters and history reset."""
         self.status = replace(self.status, history=())
         self.to(
             P.PROGRESSING,
@@ -386,20 +391,11 @@ class _Tick:
             last_applied_spec=self.snap.revision,
             tracked_configs=dict(self.snap.configs),
         )
-        return self.finish("Progressing", f"scaling up {self.target}.{self.ns} for analysis")
 
     def restart(self) -> Decision:
         self.event(msg.restart(self.target, self.ns))
         self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
-        self.status = replace(self.status, history=())
-        self.to(
-            P.PROGRESSING,
-            canary_weight=0,
-            failed_checks=0,
-            iterations=0,
-            last_applied_spec=self.snap.revision,
-            tracked_configs=dict(self.snap.configs),
-        )
+        self.begin_run()
         return self.finish("Progressing", "new revision during analysis; analysis restarted")
 
     def promote_without_analysis(self) -> Decision:
