@@ -88,14 +88,16 @@ class Harness:
     def type(self, group: str, version: str, plural: str) -> ResourceType:
         return self.cluster.store.type_for(group, version, plural)
 
+    def _kind_type(self, kind: str) -> ResourceType:
+        """The served type of a kind from the controller's kinds table."""
+        known = kinds.BY_KIND[kind]
+        return self.type(known.group, known.version, known.plural)
+
     def _type_of(self, obj: JSON) -> ResourceType:
+        if obj["kind"] in kinds.BY_KIND:
+            return self._kind_type(obj["kind"])
         group, _, version = str(obj["apiVersion"]).rpartition("/")
-        kind = kinds.BY_KIND.get(obj["kind"])
-        plural = kind.plural if kind else f"{str(obj['kind']).lower()}s"
-        if obj["kind"] == "Namespace":
-            plural = "namespaces"
-        if obj["kind"] == "Ingress":
-            plural = "ingresses"
+        plural = "namespaces" if obj["kind"] == "Namespace" else f"{str(obj['kind']).lower()}s"
         return self.type(group, version, plural)
 
     async def apply(self, *objs: JSON) -> None:
@@ -106,17 +108,9 @@ class Harness:
             self.cluster.api.on_write and self.cluster.api.on_write()
 
     def get(self, kind: str, namespace: str, name: str) -> JSON | None:
-        group_version = {
-            "Deployment": ("apps", "v1", "deployments"),
-            "DaemonSet": ("apps", "v1", "daemonsets"),
-            "Service": ("", "v1", "services"),
-            "ConfigMap": ("", "v1", "configmaps"),
-            "Secret": ("", "v1", "secrets"),
-            "Canary": ("flagger.app", "v1beta1", "canaries"),
-            "Event": ("", "v1", "events"),
-        }[kind]
+        resource = self._kind_type(kind)
         try:
-            return self.cluster.store.get(self.type(*group_version), namespace, name)
+            return self.cluster.store.get(resource, namespace, name)
         except Exception:
             return None
 
@@ -129,12 +123,7 @@ class Harness:
         return str((self.canary(namespace, name).get("status") or {}).get("phase", ""))
 
     def patch(self, kind: str, namespace: str, name: str, patch: Callable[[JSON], JSON]) -> JSON:
-        group_version = {
-            "Deployment": ("apps", "v1", "deployments"),
-            "Canary": ("flagger.app", "v1beta1", "canaries"),
-            "ConfigMap": ("", "v1", "configmaps"),
-        }[kind]
-        return self.cluster.store.patch(self.type(*group_version), namespace, name, patch)
+        return self.cluster.store.patch(self._kind_type(kind), namespace, name, patch)
 
     def set_image(self, namespace: str, name: str, image: str) -> JSON:
         def change(obj: JSON) -> JSON:
