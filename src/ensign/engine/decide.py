@@ -27,7 +27,10 @@ from ensign.engine.actions import (
 )
 from ensign.engine.observations import (
     ActionVerb,
+    CheckVerdict,
     HookOutcome,
+    MetricOutcome,
+    MetricsRequest,
     ProbeRequest,
     Probes,
     Snapshot,
@@ -58,20 +61,29 @@ class Decision:
     idle: bool = False  # nothing to analyse: only a change to the canary's objects matters
 
 
-Outcome = Decision | ProbeRequest
+Outcome = Decision | ProbeRequest | MetricsRequest
 
 
 class NeedProbe(Exception):
-    """Raised inside a tick when a gate's answer is missing; becomes a ProbeRequest."""
+    """Raised inside a tick when a gate's answer or the metric results are missing."""
 
-    def __init__(self, request: ProbeRequest) -> None:
-        super().__init__(request.hook_type)
+    def __init__(self, request: ProbeRequest | MetricsRequest) -> None:
+        super().__init__(request)
         self.request = request
 
 
-def decide(snap: Snapshot, probes: Probes, *, now: datetime, analysis_due: bool = True) -> Outcome:
-    """Decide one tick. Returns a ProbeRequest when a gate must be asked first."""
+def decide(
+    snap: Snapshot,
+    probes: Probes,
+    *,
+    now: datetime,
+    analysis_due: bool = True,
+    metrics: tuple[MetricOutcome, ...] | None = None,
+) -> Outcome:
+    """Decide one tick. Returns a ProbeRequest when a gate must be asked first, and a
+    MetricsRequest when the metric checks must be measured first."""
     tick = _Tick(snap, probes, now, analysis_due)
+    tick.metrics = metrics
     try:
         return tick.run()
     except NeedProbe as need:
@@ -94,6 +106,7 @@ class _Tick:
         self.actions: list[Action] = []
         self.analysed = False
         self.idle = False
+        self.metrics: tuple[MetricOutcome, ...] | None = None
 
     # ------------------------------------------------------------ outcomes
 
@@ -382,7 +395,7 @@ class _Tick:
 
     def begin_run(self) -> None:
         """A fresh run of the revision under analysis: Progressing, counters and history reset."""
-        self.status = replace(self.status, history=())
+        self.status = replace(self.status, history=(), checks=())
         self.to(
             P.PROGRESSING,
             canary_weight=0,
@@ -510,14 +523,44 @@ class _Tick:
             return self.failed_check(
                 msg.halt_external(self.name, self.ns, failed.name, failed.detail)
             )
+        return self.metric_checks()
+
+    def metric_checks(self) -> Decision | None:
+        """Judge the measured metrics: the first failure (builtins first, then the others,
+        each in spec order, as Flagger) fails the tick; an inconclusive comparison holds it.
+
+        Ensign: every metric is measured on every analysis tick (concurrently), so the status
+        shows each one's last value, not only those before the first failure."""
+        if not self.analysis.metrics:
+            return None
+        if self.metrics is None:
+            raise NeedProbe(MetricsRequest())
+        stamp = rfc3339(self.now)
+        self.status = replace(self.status, checks=tuple(m.as_status(stamp) for m in self.metrics))
+        ordered = sorted(self.metrics, key=lambda m: not m.builtin)
+        for outcome in ordered:
+            if outcome.verdict is not CheckVerdict.PASSED:
+                self.note(
+                    "metric",
+                    str(outcome.verdict),
+                    outcome.message,
+                    name=outcome.name,
+                )
+        failed = next((m for m in ordered if m.verdict.fails), None)
+        if failed is not None:
+            return self.failed_check(failed.event or failed.message, explain=failed.message)
+        waiting = next((m for m in ordered if m.verdict is CheckVerdict.INCONCLUSIVE), None)
+        if waiting is not None:
+            return self.hold("Inconclusive", f"holding: {waiting.message}", warning=False)
         return None
 
-    def failed_check(self, message: str) -> Decision:
+    def failed_check(self, message: str, *, explain: str = "") -> Decision:
+        """Count a failed check: `message` is the event, `explain` (or it) the status text."""
         self.event(message, warning=True)
         self.status = replace(self.status, failed_checks=self.status.failed_checks + 1)
         return self.finish(
             "CheckFailed",
-            f"{message} ({self.status.failed_checks}/{self.analysis.threshold})",
+            f"{explain or message} ({self.status.failed_checks}/{self.analysis.threshold})",
             ready=False,
         )
 

@@ -85,4 +85,63 @@ class ProbeRequest:
     phase: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsRequest:
+    """`decide` needs the results of every `analysis.metrics` check before it can go on."""
+
+
+class CheckVerdict(StrEnum):
+    """The result of one metric check. NO_DATA and ERROR fail the check as in Flagger, but
+    are kept apart so a person can tell "no traffic" from "the provider is down";
+    INCONCLUSIVE (a comparison with too few samples) neither fails nor passes: it holds."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NO_DATA = "no data"
+    ERROR = "error"
+    INCONCLUSIVE = "inconclusive"
+
+    @property
+    def fails(self) -> bool:
+        return self in (CheckVerdict.FAILED, CheckVerdict.NO_DATA, CheckVerdict.ERROR)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricOutcome:
+    """One metric check, measured and judged: what the status and the events explain.
+
+    `message` is Ensign's one-line explanation; `event` is Flagger's event text for a
+    failure. `value` is the canary's value in the check's unit (ms for request-duration);
+    `primary_value` is set for a comparison with the primary. `builtin` checks run first,
+    as in Flagger."""
+
+    name: str
+    verdict: CheckVerdict
+    message: str
+    event: str = ""
+    value: float | None = None
+    primary_value: float | None = None
+    threshold: str = ""
+    samples: int | None = None
+    builtin: bool = False
+    gauge: float | None = None  # what flagger_canary_metric_analysis shows (seconds for durations)
+
+    def as_status(self, time: str) -> dict[str, object]:
+        out: dict[str, object] = {
+            "name": self.name,
+            "verdict": str(self.verdict),
+            "message": self.message,
+            "time": time,
+        }
+        if self.value is not None:
+            out["value"] = self.value
+        if self.primary_value is not None:
+            out["primaryValue"] = self.primary_value
+        if self.threshold:
+            out["threshold"] = self.threshold
+        if self.samples is not None:
+            out["samples"] = self.samples
+        return out
+
+
 Probes = Mapping[HookType, tuple[HookOutcome, ...]]

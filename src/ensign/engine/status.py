@@ -50,6 +50,8 @@ class CanaryStatus:
     conditions: tuple[Condition, ...] = ()
     # Ensign: what this run checked (gates, hooks, steps), newest last, bounded.
     history: tuple[Mapping[str, Any], ...] = ()
+    # Ensign: the last result of each metric check (value, bounds or verdict, samples).
+    checks: tuple[Mapping[str, Any], ...] = ()
     # Ensign: who approved, aborted, paused or resumed, and when; bounded.
     audit: tuple[Mapping[str, Any], ...] = ()
     # Fields Ensign carries but does not interpret (session-affinity cookies).
@@ -71,6 +73,7 @@ class CanaryStatus:
             tuple((c.type, c.status, c.reason, c.message) for c in self.conditions),
             tuple(tuple(sorted(h.items())) for h in self.history),
             tuple(tuple(sorted(a.items())) for a in self.audit),
+            tuple(tuple(sorted(c.items())) for c in self.checks),
         )
 
 
@@ -93,6 +96,7 @@ def parse_status(raw: Mapping[str, Any] | None) -> CanaryStatus:
         "conditions",
         "history",
         "audit",
+        "checks",
     }
     try:
         phase = Phase(str(raw.get("phase", "")))
@@ -115,6 +119,7 @@ def parse_status(raw: Mapping[str, Any] | None) -> CanaryStatus:
         ),
         history=tuple(dict(h) for h in raw.get("history") or [] if isinstance(h, Mapping)),
         audit=tuple(dict(a) for a in raw.get("audit") or [] if isinstance(a, Mapping)),
+        checks=tuple(dict(c) for c in raw.get("checks") or [] if isinstance(c, Mapping)),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -139,6 +144,8 @@ def dump_status(status: CanaryStatus) -> dict[str, Any]:
         out["history"] = [dict(h) for h in status.history]
     if status.audit:
         out["audit"] = [dict(a) for a in status.audit]
+    if status.checks:
+        out["checks"] = [dict(c) for c in status.checks]
     return out
 
 

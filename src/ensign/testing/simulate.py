@@ -40,7 +40,15 @@ from ensign.engine.actions import (
     SetRoutes,
 )
 from ensign.engine.decide import Decision, decide
-from ensign.engine.observations import READY, HookOutcome, ProbeRequest, Readiness, Snapshot
+from ensign.engine.observations import (
+    READY,
+    HookOutcome,
+    MetricOutcome,
+    MetricsRequest,
+    ProbeRequest,
+    Readiness,
+    Snapshot,
+)
 from ensign.engine.phases import Phase
 from ensign.engine.status import CanaryStatus
 from ensign.engine.weights import ALL_PRIMARY, Routes
@@ -222,6 +230,9 @@ class Simulation:
         self.services: set[ServiceRole] = set()
         self.trace: list[TickTrace] = []
         self._parsed: tuple[str, Canary] | None = None
+        # Metric results, one tuple per MetricsRequest; the last one repeats.
+        self.metric_results: deque[tuple[MetricOutcome, ...]] = deque()
+        self.metric_requests = 0
 
     # ------------------------------------------------------------ scripting
 
@@ -317,10 +328,23 @@ class Simulation:
         snap = self.snapshot()
         probes: dict[HookType, tuple[HookOutcome, ...]] = {}
         requests: list[ProbeRequest] = []
+        metrics: tuple[MetricOutcome, ...] | None = None
         while True:
-            outcome = decide(snap, probes, now=when, analysis_due=due)
+            outcome = decide(snap, probes, now=when, analysis_due=due, metrics=metrics)
             if isinstance(outcome, Decision):
                 break
+            if isinstance(outcome, MetricsRequest):
+                if metrics is not None:
+                    raise RuntimeError("decide asked twice for the metric results")
+                self.metric_requests += 1
+                if not self.metric_results:
+                    raise RuntimeError("decide asked for metric results; none are scripted")
+                metrics = (
+                    self.metric_results.popleft()
+                    if len(self.metric_results) > 1
+                    else self.metric_results[0]
+                )
+                continue
             if outcome.hook_type in probes:
                 raise RuntimeError(f"decide asked twice for {outcome.hook_type} hooks")
             requests.append(outcome)
