@@ -58,6 +58,33 @@ class RunHooks:
     phase: str
 
 
+class AlertKind(StrEnum):
+    """The moments of a canary's life that produce a chat alert (Flagger's catalogue, §6.3,
+    plus PROGRESS_DEADLINE and ANALYSIS_FAILED, which Flagger never sends)."""
+
+    INITIALIZED = "initialized"
+    NEW_REVISION = "new-revision"
+    WAITING_ROLLOUT = "waiting-rollout"
+    WAITING_PROMOTION = "waiting-promotion"
+    WAITING_TRAFFIC = "waiting-traffic"
+    MANUAL_ROLLBACK = "manual-rollback"
+    THRESHOLD_ROLLBACK = "threshold-rollback"
+    FAILED_PROMOTION = "failed-promotion"
+    SUCCEEDED = "succeeded"
+    SKIPPED_SUCCEEDED = "skipped-succeeded"
+    PROGRESS_DEADLINE = "progress-deadline"
+    ANALYSIS_FAILED = "analysis-failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendAlert:
+    """Notify the canary's alert providers (or the global notifier); never blocks the tick.
+    `detail` completes the text (the failed-check count, the primary's error, ...)."""
+
+    kind: AlertKind
+    detail: str = ""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordEvent:
     warning: bool
@@ -72,4 +99,5 @@ Action = (
     | SetRoutes
     | RunHooks
     | RecordEvent
+    | SendAlert
 )

@@ -153,7 +153,9 @@ def no_data(
     )
 
 
-def provider_error(check: MetricCheck, source: Source, detail: str, *, event: str = "") -> MetricOutcome:
+def provider_error(
+    check: MetricCheck, source: Source, detail: str, *, event: str = ""
+) -> MetricOutcome:
     """The provider could not answer (after one retry): a failed check, explained as an error."""
     if not event:
         if source in (Source.SUCCESS_RATE, Source.DURATION):

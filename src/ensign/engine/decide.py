@@ -16,12 +16,14 @@ from ensign.engine import messages as msg
 from ensign.engine import weights
 from ensign.engine.actions import (
     Action,
+    AlertKind,
     EnsurePrimary,
     PromotePrimary,
     ReconcileServices,
     RecordEvent,
     RunHooks,
     ScaleTarget,
+    SendAlert,
     ServiceRole,
     SetRoutes,
 )
@@ -112,6 +114,12 @@ class _Tick:
 
     def event(self, message: str, *, warning: bool = False) -> None:
         self.actions.append(RecordEvent(warning=warning, message=message))
+
+    def alert(self, kind: AlertKind, detail: str = "", *, hook: str = "") -> None:
+        """Queue a chat alert, unless it comes from a gate whose webhook has muteAlert."""
+        muted = any(h.name == hook and h.mute_alert for h in self.analysis.webhooks)
+        if not muted:
+            self.actions.append(SendAlert(kind=kind, detail=detail))
 
     def note(self, kind: str, verdict: str, message: str, **extra: object) -> None:
         """Add an entry to this run's history (what was checked, with what result)."""
@@ -240,6 +248,7 @@ class _Tick:
             self.actions += [
                 ReconcileServices(roles=frozenset({ServiceRole.CANARY, ServiceRole.PRIMARY})),
             ]
+            self.alert(AlertKind.ANALYSIS_FAILED, f"aborted by {request.user}")
             return self.rollback(f"aborted by {request.user}")
         return None
 
@@ -297,6 +306,7 @@ class _Tick:
             self.event(
                 msg.threshold_reached(self.name, self.ns, self.status.failed_checks), warning=True
             )
+            self.alert(AlertKind.THRESHOLD_ROLLBACK, str(self.status.failed_checks))
             return self.rollback(f"failed checks threshold reached {self.status.failed_checks}")
         failure = self.run_checks()
         if failure is not None:
@@ -333,6 +343,7 @@ class _Tick:
             tracked_configs=dict(self.snap.configs),
         )
         self.event(msg.initialized(self.name, self.ns))
+        self.alert(AlertKind.INITIALIZED)
         return self.finish("Initialized", f"{self.target}-primary.{self.ns} serves all traffic")
 
     # ------------------------------------------------------ change detection
@@ -381,6 +392,7 @@ class _Tick:
         if failed is not None:
             if self.status.phase != P.WAITING:
                 self.event(msg.halt_approval(self.name, self.ns, failed.name), warning=True)
+                self.alert(AlertKind.WAITING_ROLLOUT, hook=failed.name)
                 self.to(P.WAITING)
             return self.finish(
                 "WaitingForApproval",
@@ -389,6 +401,7 @@ class _Tick:
             )
         self.passed_events(HookType.CONFIRM_ROLLOUT, "Confirm-rollout")
         self.event(msg.new_revision(self.target, self.ns))
+        self.alert(AlertKind.NEW_REVISION)
         self.actions.append(ScaleTarget(up=True))
         self.begin_run()
         return self.finish("Progressing", f"scaling up {self.target}.{self.ns} for analysis")
@@ -424,6 +437,7 @@ class _Tick:
         )
         self.actions.append(RunHooks(hook_type=HookType.POST_ROLLOUT, phase="Succeeded"))
         self.event(msg.completed_skipped(self.target, self.ns))
+        self.alert(AlertKind.SKIPPED_SUCCEEDED)
         return self.finish("Succeeded", "promoted without analysis (skipAnalysis)")
 
     def shift_to_primary(self) -> Decision:
@@ -455,6 +469,7 @@ class _Tick:
         )
         self.actions.append(RunHooks(hook_type=HookType.POST_ROLLOUT, phase="Succeeded"))
         self.event(msg.completed(self.target, self.ns))
+        self.alert(AlertKind.SUCCEEDED)
         return self.finish("Succeeded", f"revision {self.status.last_applied_spec} is live")
 
     def rollback(self, why: str, *, record: bool = False) -> Decision:
@@ -464,6 +479,7 @@ class _Tick:
             self.event(why, warning=True)
             if "deadline" not in why:
                 why = f"progress deadline exceeded ({self.spec.progress_deadline_seconds}s): {why}"
+            self.alert(AlertKind.PROGRESS_DEADLINE, why)
         self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
         self.event(msg.canary_failed(self.name, self.ns), warning=True)
         self.actions.append(ScaleTarget(up=False))
@@ -480,6 +496,7 @@ class _Tick:
 
     def failed_promotion(self, why: str) -> Decision:
         self.event(msg.promotion_failed(self.target, self.ns, why), warning=True)
+        self.alert(AlertKind.FAILED_PROMOTION, why)
         self.actions.append(SetRoutes(routes=ALL_TO_CANARY))
         self.to(P.FAILED, canary_weight=100, failed_checks=0, iterations=0)
         self.actions.append(RunHooks(hook_type=HookType.POST_ROLLOUT, phase="Failed"))
@@ -498,6 +515,7 @@ class _Tick:
             return None
         self.event(f"Rollback check {signalled.name} passed", warning=True)
         self.event(msg.manual_rollback(self.name, self.ns), warning=True)
+        self.alert(AlertKind.MANUAL_ROLLBACK)
         return self.rollback(f"rollback webhook {signalled.name} signalled a rollback")
 
     # -------------------------------------------------------------- analysis
@@ -590,6 +608,7 @@ class _Tick:
         if self.snap.manual_promotion and self.approval() is None:
             if self.status.phase != P.WAITING_PROMOTION:
                 self.event(msg.halt_promotion(self.name, self.ns, "ensign promote"), warning=True)
+                self.alert(AlertKind.WAITING_PROMOTION)
                 self.to(P.WAITING_PROMOTION)
             return self.finish(
                 "WaitingForPromotion",
@@ -602,6 +621,7 @@ class _Tick:
             return None
         if self.status.phase != P.WAITING_PROMOTION:
             self.event(msg.halt_promotion(self.name, self.ns, failed.name), warning=True)
+            self.alert(AlertKind.WAITING_PROMOTION, hook=failed.name)
             # Ensign: iterations and weight are kept, so the gate is asked again on every
             # tick and promotion follows the first tick it opens (Flagger: every other tick).
             self.to(P.WAITING_PROMOTION)
@@ -641,6 +661,7 @@ class _Tick:
         if step.needs_traffic_gate and self.status.phase == P.PROGRESSING:
             failed = self.gate(HookType.CONFIRM_TRAFFIC_INCREASE, "Progressing")
             if failed is not None:
+                self.alert(AlertKind.WAITING_TRAFFIC, hook=failed.name)
                 return self.hold(
                     "WaitingForTrafficIncrease",
                     msg.gate_waiting("confirm-traffic-increase", failed.url, failed.detail),

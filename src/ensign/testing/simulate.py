@@ -30,12 +30,14 @@ from typing import Any
 
 from ensign.engine.actions import (
     Action,
+    AlertKind,
     EnsurePrimary,
     PromotePrimary,
     ReconcileServices,
     RecordEvent,
     RunHooks,
     ScaleTarget,
+    SendAlert,
     ServiceRole,
     SetRoutes,
 )
@@ -233,6 +235,7 @@ class Simulation:
         # Metric results, one tuple per MetricsRequest; the last one repeats.
         self.metric_results: deque[tuple[MetricOutcome, ...]] = deque()
         self.metric_requests = 0
+        self.alerts: list[tuple[int, AlertKind, str]] = []  # (tick, kind, detail)
 
     # ------------------------------------------------------------ scripting
 
@@ -425,6 +428,8 @@ class Simulation:
         match action:
             case RecordEvent(warning=warning, message=message):
                 self._event(message, warning=warning)
+            case SendAlert(kind=kind, detail=detail):
+                self.alerts.append((self.tick, kind, detail))
             case ReconcileServices(roles=roles):
                 self.services |= roles
             case EnsurePrimary():

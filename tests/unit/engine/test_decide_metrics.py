@@ -68,7 +68,9 @@ def test_no_metric_results_are_asked_for_on_the_pre_rollout_tick_nor_without_met
 
 def test_passing_metrics_promote_and_the_status_carries_each_value() -> None:
     sim = with_metrics(METRICS)
-    sim.metric_results.append((passed("request-success-rate", 99.5, builtin=True), passed("errors", 1)))
+    sim.metric_results.append(
+        (passed("request-success-rate", 99.5, builtin=True), passed("errors", 1))
+    )
     start_run(sim)
     sim.step()
     trace = sim.step()
@@ -195,20 +197,38 @@ def test_a_new_run_clears_the_last_checks() -> None:
         (TEMPLATE, Source.TEMPLATE, 5.0, "passed", ""),
         (TEMPLATE, Source.TEMPLATE, 7.25, "failed", "errors 7.25 > 5"),
         (
-            MetricCheck(name="hits", template_ref=TemplateRef(name="h"), threshold_range=ThresholdRange(min=0.5)),
+            MetricCheck(
+                name="hits",
+                template_ref=TemplateRef(name="h"),
+                threshold_range=ThresholdRange(min=0.5),
+            ),
             Source.TEMPLATE,
             0.25,
             "failed",
             "hits 0.25 < 0.5",
         ),
         # deprecated `threshold`: a minimum for the success rate, a maximum otherwise
-        (MetricCheck(name="request-success-rate", threshold=99), Source.SUCCESS_RATE, 98.0, "failed", "success rate 98.00% < 99%"),
+        (
+            MetricCheck(name="request-success-rate", threshold=99),
+            Source.SUCCESS_RATE,
+            98.0,
+            "failed",
+            "success rate 98.00% < 99%",
+        ),
         (MetricCheck(name="request-duration", threshold=500), Source.DURATION, 400.0, "passed", ""),
         # a template metric with neither fails on any positive value (threshold defaults to 0)
-        (MetricCheck(name="q", template_ref=TemplateRef(name="q")), Source.TEMPLATE, 0.1, "failed", "q 0.10 > 0"),
+        (
+            MetricCheck(name="q", template_ref=TemplateRef(name="q")),
+            Source.TEMPLATE,
+            0.1,
+            "failed",
+            "q 0.10 > 0",
+        ),
     ],
 )
-def test_thresholds(check: MetricCheck, source: Source, value: float, verdict: str, event: str) -> None:
+def test_thresholds(
+    check: MetricCheck, source: Source, value: float, verdict: str, event: str
+) -> None:
     outcome = checks.measured(check, source, value, name="podinfo", namespace="test")
     assert str(outcome.verdict) == verdict
     if event:
@@ -236,13 +256,31 @@ def test_comparison_outcomes() -> None:
         namespace="test",
     )
     assert fail.verdict is CheckVerdict.FAILED
-    assert fail.event.startswith("Halt podinfo.test advancement errors canary is worse than primary")
+    assert fail.event.startswith(
+        "Halt podinfo.test advancement errors canary is worse than primary"
+    )
     status = fail.as_status("2026-01-01T00:00:00Z")
     assert status["primaryValue"] == 180.0 and status["samples"] == 40
-    assert checks.compared(
-        TEMPLATE, outcome="inconclusive", canary=0, primary=0, samples=3, summary="s", judge="j", name="p", namespace="t"
-    ).verdict is CheckVerdict.INCONCLUSIVE
+    assert (
+        checks.compared(
+            TEMPLATE,
+            outcome="inconclusive",
+            canary=0,
+            primary=0,
+            samples=3,
+            summary="s",
+            judge="j",
+            name="p",
+            namespace="t",
+        ).verdict
+        is CheckVerdict.INCONCLUSIVE
+    )
 
 
 def test_go_float_spelling() -> None:
-    assert [checks.go_float(x) for x in (99.0, 99.5, 0.001, 1e21)] == ["99", "99.5", "0.001", "1e+21"]
+    assert [checks.go_float(x) for x in (99.0, 99.5, 0.001, 1e21)] == [
+        "99",
+        "99.5",
+        "0.001",
+        "1e+21",
+    ]
