@@ -219,7 +219,7 @@ def build_settings(params: Mapping[str, Any], env: Mapping[str, str] | None = No
 
     values = with_flagger_env(params, os.environ if env is None else env)
     port = values.get("port")
-    return Settings(
+    settings = Settings(
         namespace=values["namespace"] or None,
         metrics_addr=f"0.0.0.0:{port}" if port else values["metrics_addr"],
         mesh_provider=values["mesh_provider"],
@@ -227,8 +227,47 @@ def build_settings(params: Mapping[str, Any], env: Mapping[str, str] | None = No
         selector_labels=tuple(x for x in values["selector_labels"].split(",") if x),
         include_label_prefixes=tuple(x for x in values["include_label_prefix"].split(",") if x),
         concurrency=values["threadiness"],
+        **_notifier_settings(values),
         **_election_settings(values),
     )
+    _check_notifier(settings)
+    return settings
+
+
+def _check_notifier(settings: Settings) -> None:
+    """Refuse a global notifier that could never deliver (Flagger silently drops it)."""
+    from ensign.alerting import NotifierConfigError, global_notifier
+
+    try:
+        global_notifier(
+            slack_url=settings.slack_url,
+            slack_token=settings.slack_token,
+            slack_proxy_url=settings.slack_proxy_url,
+            slack_user=settings.slack_user,
+            slack_channel=settings.slack_channel,
+            msteams_url=settings.msteams_url,
+            msteams_proxy_url=settings.msteams_proxy_url,
+        )
+    except NotifierConfigError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+_NOTIFIER_DEFAULTS: Mapping[str, str] = {
+    "metrics_server": "http://prometheus:9090",
+    "slack_url": "",
+    "slack_token": "",
+    "slack_proxy_url": "",
+    "slack_user": "flagger",
+    "slack_channel": "",
+    "msteams_url": "",
+    "msteams_proxy_url": "",
+    "cluster_name": "",
+}
+
+
+def _notifier_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """-metrics-server and the global notifier's flags, empty ones at their defaults."""
+    return {key: values.get(key) or default for key, default in _NOTIFIER_DEFAULTS.items()}
 
 
 def _election_settings(values: Mapping[str, Any]) -> dict[str, Any]:

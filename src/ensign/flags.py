@@ -174,18 +174,9 @@ RESERVED: tuple[Reserved, ...] = (
     Reserved("kubeconfig-qps", "Ensign does no client-side rate limiting", int),
     Reserved("kubeconfig-burst", "Ensign does no client-side rate limiting", int),
     Reserved("kubeconfig-service-mesh", "mesh and ingress routers are not implemented"),
-    Reserved("metrics-server", "builtin metric checks are not implemented"),
     Reserved("control-loop-interval", "Ensign reacts to watch events; there is no global tick"),
-    Reserved("slack-url", "global Slack notifications are not implemented"),
-    Reserved("slack-token", "global Slack notifications are not implemented"),
-    Reserved("slack-proxy-url", "global Slack notifications are not implemented"),
-    Reserved("slack-user", "global Slack notifications are not implemented"),
-    Reserved("slack-channel", "global Slack notifications are not implemented"),
-    Reserved("msteams-url", "global MS Teams notifications are not implemented"),
-    Reserved("msteams-proxy-url", "global MS Teams notifications are not implemented"),
     Reserved("ingress-annotations-prefix", "the NGINX router is not implemented"),
     Reserved("ingress-class", "the Contour router is not implemented"),
-    Reserved("cluster-name", "alerting is not implemented"),
     Reserved("zap-replace-globals", "Ensign's logging is not zap", bool, False, True),
     Reserved(
         "no-cross-namespace-refs",
@@ -228,7 +219,36 @@ def _reserved_option(r: Reserved) -> Callable[[F], F]:
     )
 
 
+def _valued(name: str, help: str, default: str = "") -> tuple[str, Callable[[F], F]]:
+    """A Flagger string flag Ensign implements, with its environment variable if Flagger has one."""
+    envvar = FLAGGER_ENV.get(name.replace("-", "_"))
+    return (
+        name,
+        click.option(
+            f"--{name}",
+            default=default,
+            show_default=bool(default),
+            envvar=envvar,
+            show_envvar=envvar is not None,
+            help=help,
+        ),
+    )
+
+
 IMPLEMENTED: tuple[tuple[str, Callable[[F], F]], ...] = (
+    _valued(
+        "metrics-server",
+        "Prometheus for builtin metric checks of canaries without spec.metricsServer.",
+        "http://prometheus:9090",
+    ),
+    _valued("slack-url", "Global notifier: Slack incoming webhook URL."),
+    _valued("slack-token", "Global notifier: Slack bearer token."),
+    _valued("slack-proxy-url", "Global notifier: HTTP proxy for Slack."),
+    _valued("slack-user", "Global notifier: Slack user name.", "flagger"),
+    _valued("slack-channel", "Global notifier: Slack channel (required with --slack-url)."),
+    _valued("msteams-url", "Global notifier: MS Teams webhook URL (wins over Slack)."),
+    _valued("msteams-proxy-url", "Global notifier: HTTP proxy for MS Teams."),
+    _valued("cluster-name", "Added to every alert as the Cluster field."),
     (
         "port",
         click.option(

@@ -54,3 +54,17 @@ def test_pure_plugins_do_no_io() -> None:
 def test_no_grab_bag_modules() -> None:
     banned = {"utils", "helpers", "common", "misc", "manager"}
     assert [p for p in SRC.rglob("*.py") if p.stem in banned] == []
+
+
+def test_statistics_queries_and_alert_texts_are_pure() -> None:
+    """The judge, the query templating and the alert catalogue/formats/routing take no I/O,
+    clock or randomness, so they are tested exactly and the engine can rely on them."""
+    forbidden = {"asyncio", "aiohttp", "httpx2", "lightkube", "logging", "time", "random", "os"}
+    # judge/calibration.py draws seeded synthetic samples to measure error rates; it is the
+    # one module allowed `random` (an explicit random.Random(seed), never the global one).
+    paths = [p for p in modules("judge") if p.stem != "calibration"] + modules("queries")
+    paths += [SRC / "alerting" / f"{m}.py" for m in ("catalogue", "formats", "routing")]
+    for path in paths:
+        found = {m.split(".")[0] for m in imports(path)}
+        assert not found & forbidden, path
+        assert "datetime.now(" not in path.read_text(), path

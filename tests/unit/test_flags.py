@@ -251,22 +251,49 @@ def test_cli_takes_flagger_flags_and_warns_about_each_reserved_one(
         main,
         [
             "controller", "-namespace", "test", "-log-level=debug", "-zap-encoding", "console",
-            "-metrics-server=http://prometheus:9090", "-slack-url", "https://hooks/x",
+            "-metrics-server=http://prom:9090", "-slack-url", "https://hooks/x",
+            "-slack-channel", "deploys", "-cluster-name=prod", "-kubeconfig-qps=50",
             "-enable-config-tracking=false", "-threadiness=4", "-no-cross-namespace-refs=false",
         ],
         env={"SLACK_URL": "", "EVENT_WEBHOOK_URL": "http://env/events"},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert captured == [
-        Settings(namespace="test", concurrency=4, event_webhook="http://env/events")
+        Settings(
+            namespace="test",
+            concurrency=4,
+            event_webhook="http://env/events",
+            metrics_server="http://prom:9090",
+            slack_url="https://hooks/x",
+            slack_channel="deploys",
+            cluster_name="prod",
+        )
     ]
     warned = [line for line in result.stderr.splitlines() if "WARNING ensign.flags" in line]
     assert [w.split(": ", 1)[1].split(" is accepted")[0] for w in warned] == [
-        "flag -metrics-server",
-        "flag -slack-url",
+        "flag -kubeconfig-qps",
         "flag -enable-config-tracking",
     ]
-    assert "no effect: builtin metric checks are not implemented" in warned[0]
+
+
+def test_slack_url_without_a_channel_is_refused_naming_the_flag(captured: list[Settings]) -> None:
+    result = CliRunner().invoke(
+        main, ["controller", "-slack-url", "https://hooks/x"], env={"SLACK_URL": ""}
+    )
+    assert result.exit_code == 2
+    assert "-slack-channel" in result.output
+    assert captured == []
+
+
+def test_slack_url_from_the_environment_wins(captured: list[Settings]) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["controller", "-slack-url=https://flag/x", "-slack-channel=c"],
+        env={"SLACK_URL": "https://env/y"},
+    )
+    assert result.exit_code == 0, result.output
+    assert captured[0].slack_url == "https://env/y"
+    assert captured[0].metrics_server == "http://prometheus:9090"  # Flagger's default
 
 
 def test_cli_with_ensign_flags_warns_about_nothing(captured: list[Settings]) -> None:

@@ -297,7 +297,7 @@ class ControllerMetrics:
         self.detection_latency.observe(max(seconds, 0.0))
 
     def set_metric_analysis(self, canary: Canary, metric: str, value: float) -> None:
-        """Flagger's `SetAnalysis`, for when metric analysis exists; nothing calls it yet."""
+        """Flagger's `SetAnalysis`: the last value of a metric check (durations in seconds)."""
         series = self._track(canary)
         self.metric_analysis.labels(series.target, series.namespace, metric).set(value)
         series.metrics.add(metric)

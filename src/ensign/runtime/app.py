@@ -24,9 +24,11 @@ from typing import Any
 
 from aiohttp import web
 
+from ensign.alerting import AlertDispatcher, global_notifier
 from ensign.kube import kinds
 from ensign.kube.api import KubeApi
 from ensign.observability.metrics import ControllerMetrics
+from ensign.runtime.analysis import MetricAnalyzer
 from ensign.runtime.cache import Caches, Informer
 from ensign.runtime.events import EventRecorder
 from ensign.runtime.executor import Executor
@@ -35,6 +37,7 @@ from ensign.runtime.hooks import HookRunner
 from ensign.runtime.leader import LeaderElector
 from ensign.runtime.reconciler import Reconciler
 from ensign.runtime.scheduler import Scheduler
+from ensign.runtime.secrets import SecretReader
 from ensign.webhooks.client import HttpWebhookCaller, WebhookCaller
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,8 @@ WATCHED = (
     kinds.CONFIGMAP,
     kinds.SECRET,
     kinds.HPA,
+    kinds.METRIC_TEMPLATE,
+    kinds.ALERT_PROVIDER,
 )
 
 
@@ -64,6 +69,17 @@ class Settings:
     event_webhook: str = ""  # Flagger's -event-webhook / EVENT_WEBHOOK_URL
     # Flagger's -mesh-provider (Flagger defaults to istio; Ensign implements kubernetes so far).
     mesh_provider: str = "kubernetes"
+    # Flagger's -metrics-server: Prometheus for builtin checks without spec.metricsServer.
+    metrics_server: str = "http://prometheus:9090"
+    # The global notifier (Flagger's -slack-*, -msteams-* flags) and -cluster-name.
+    slack_url: str = ""
+    slack_token: str = ""
+    slack_proxy_url: str = ""
+    slack_user: str = "flagger"
+    slack_channel: str = ""
+    msteams_url: str = ""
+    msteams_proxy_url: str = ""
+    cluster_name: str = ""
     # Leader election (Flagger's -enable-leader-election, its 60/15/5 s timings) and sharding.
     leader_election: bool = True
     leader_election_namespace: str = "kube-system"  # replaced by `namespace` when set
@@ -116,12 +132,31 @@ class Controller:
         self.hooks = HookRunner(self._caller, event_webhook=settings.event_webhook)
         self.events = EventRecorder(api, clock, forward=self.hooks.forward_event)
         self.hooks.events = self._hook_event
+        # Raises NotifierConfigError (naming the flag) for a global notifier that cannot work.
+        notifier = global_notifier(
+            slack_url=settings.slack_url,
+            slack_token=settings.slack_token,
+            slack_proxy_url=settings.slack_proxy_url,
+            slack_user=settings.slack_user,
+            slack_channel=settings.slack_channel,
+            msteams_url=settings.msteams_url,
+            msteams_proxy_url=settings.msteams_proxy_url,
+        )
+        if notifier is not None:
+            log.info("%s", notifier.summary())
+        self.alerts = AlertDispatcher(
+            lookup_provider=self.caches["AlertProvider"].get,
+            lookup_secret=SecretReader(self.caches),
+            global_notifier=notifier,
+            cluster_name=settings.cluster_name,
+        )
         executor = Executor(
             api,
             self.caches,
             self.events,
             self.hooks,
             include_label_prefixes=settings.include_label_prefixes,
+            alerts=self.alerts,
         )
         self.reconciler = Reconciler(
             api=api,
@@ -132,6 +167,12 @@ class Controller:
             selector_labels=settings.selector_labels,
             min_interval=settings.min_interval,
             default_provider=settings.mesh_provider,
+            analyzer=MetricAnalyzer(
+                self.caches,
+                clock=clock,
+                metrics_server=settings.metrics_server,
+                mesh_provider=settings.mesh_provider,
+            ),
         )
         self.reconciler.finalizer = Finalizer(api, self.caches, self.events)
         self.scheduler = Scheduler(
@@ -183,6 +224,8 @@ class Controller:
         if self.elector is not None:
             await self.elector.release()  # only after the work has stopped
         await self.caches.stop()
+        await self.reconciler.analyzer.aclose()
+        await self.alerts.aclose()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -20,9 +20,11 @@ from ensign.engine.actions import (
     RecordEvent,
     RunHooks,
     ScaleTarget,
+    SendAlert,
     ServiceRole,
     SetRoutes,
 )
+from ensign.alerting import AlertSender
 from ensign.kube import kinds
 from ensign.kube.api import JSON, KubeApi, NotFound
 from ensign.model import Canary
@@ -48,6 +50,7 @@ class Executor:
     events: EventRecorder
     hooks: HookRunner
     include_label_prefixes: tuple[str, ...] = ()
+    alerts: AlertSender | None = None
 
     async def run(self, canary: Canary, observed: Observed, actions: tuple[Action, ...]) -> None:
         for action in actions:
@@ -69,6 +72,12 @@ class Executor:
                 pass  # provider kubernetes: the apex Service always selects the primary
             case RunHooks(hook_type=hook_type, phase=phase):
                 await self.hooks.side_effect(canary, observed, hook_type=hook_type, phase=phase)
+            case SendAlert(kind=kind, detail=detail):
+                if self.alerts is not None:  # in the background: a chat service never blocks
+                    kind_of_target = observed.snapshot.target_kind or str(
+                        canary.spec.target_ref.kind
+                    )
+                    self.alerts.send_soon(kind, canary, target_kind=kind_of_target, detail=detail)
 
     # -------------------------------------------------------------- writes
 

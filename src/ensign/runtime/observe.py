@@ -155,12 +155,6 @@ def observe(
 
 def _unsupported(canary: Canary) -> str:
     """Features this version cannot honour; holding is safer than ignoring them."""
-    analysis = canary.spec.effective_analysis
-    if analysis.metrics and not canary.spec.skip_analysis:
-        return (
-            "spec.analysis.metrics: metric analysis is not implemented yet; "
-            "Ensign will not promote without the checks this canary asks for"
-        )
     ref = canary.spec.autoscaler_ref
     if ref is not None and str(ref.kind) != "HorizontalPodAutoscaler":
         return f"spec.autoscalerRef.kind: {ref.kind} is not supported yet"

@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ensign.engine.decide import Decision, decide
-from ensign.engine.observations import HookOutcome, ProbeRequest
+from ensign.engine.observations import HookOutcome, MetricOutcome, MetricsRequest, ProbeRequest
 from ensign.engine.phases import ACTIVE
 from ensign.engine.status import dump_status, parse_status, rfc3339, with_conditions
 from ensign.kube import kinds
 from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound
 from ensign.model import Canary, HookType, InvalidSpec, parse_canary, parse_duration
+from ensign.runtime.analysis import MetricAnalyzer
 from ensign.runtime.cache import Caches, rv_of
 from ensign.runtime.executor import Executor
 from ensign.runtime.finalizer import Finalizer, has_finalizer
@@ -56,6 +57,7 @@ class Reconciler:
         selector_labels: tuple[str, ...] = ("app", "name", "app.kubernetes.io/name"),
         min_interval: float = 10.0,
         default_provider: str = "kubernetes",
+        analyzer: MetricAnalyzer | None = None,
     ) -> None:
         self.api = api
         self.caches = caches
@@ -65,6 +67,9 @@ class Reconciler:
         self.selector_labels = selector_labels
         self.min_interval = min_interval
         self.default_provider = default_provider
+        self.analyzer = analyzer or MetricAnalyzer(
+            caches, clock=clock, mesh_provider=default_provider
+        )
         self.finalizer: Finalizer | None = None
         self.metrics: ControllerMetrics | None = None  # set by the Controller
         self.ticks = 0
@@ -139,8 +144,18 @@ class Reconciler:
             default_provider=self.default_provider,
         )
         probes: dict[HookType, tuple[HookOutcome, ...]] = {}
+        metrics: tuple[MetricOutcome, ...] | None = None
         for _ in range(MAX_PROBES):
-            outcome = decide(observed.snapshot, probes, now=now, analysis_due=analysis_due)
+            outcome = decide(
+                observed.snapshot, probes, now=now, analysis_due=analysis_due, metrics=metrics
+            )
+            if isinstance(outcome, MetricsRequest):
+                metrics = await self.analyzer.run(canary, target_kind=observed.snapshot.target_kind)
+                if self.metrics is not None:
+                    for measured in metrics:
+                        if measured.gauge is not None:
+                            self.metrics.set_metric_analysis(canary, measured.name, measured.gauge)
+                continue
             if isinstance(outcome, ProbeRequest):
                 probes[outcome.hook_type] = await self.hooks.gate(
                     canary, observed, hook_type=outcome.hook_type, phase=outcome.phase

@@ -33,11 +33,14 @@ class Harness:
         min_interval: float = 0.1,
         start_controller: bool = True,
         idle_resync: float = 300.0,
+        settings: dict[str, Any] | None = None,
     ) -> None:
+        """`settings` are extra controller Settings (metrics_server, slack_url, ...)."""
         self.cluster = LocalCluster(default_ready_delay=ready_delay)
         self.min_interval = min_interval
         self.idle_resync = idle_resync
         self.start_controller = start_controller
+        self.settings = dict(settings or {})
         self.controller: Controller | None = None
         self.api: LightkubeApi | None = None
 
@@ -70,6 +73,7 @@ class Harness:
                 watch_timeout=60,
                 leader_election=False,
                 idle_resync=self.idle_resync,
+                **self.settings,
             ),
         )
         await self.controller.start()
