@@ -25,15 +25,6 @@ from ensign.engine import checks
 from ensign.engine.checks import Source
 from ensign.engine.observations import MetricOutcome
 from ensign.judge import JudgeSpec, JudgeSpecError, judge_counts, judge_samples, parse_judge
-from ensign.model import (
-    Canary,
-    InvalidSpec,
-    MetricCheck,
-    MetricProviderType,
-    MetricTemplate,
-    parse_duration,
-    parse_metric_template,
-)
 from ensign.metricproviders import (
     MetricProvider,
     NoData,
@@ -42,6 +33,15 @@ from ensign.metricproviders import (
     UnknownMetricProviderError,
     Window,
     build_provider,
+)
+from ensign.model import (
+    Canary,
+    InvalidSpec,
+    MetricCheck,
+    MetricProviderType,
+    MetricTemplate,
+    parse_duration,
+    parse_metric_template,
 )
 from ensign.queries.builtin import Observer, builtin_query, duration_to_ms, select_observer
 from ensign.queries.render import RenderError, query_model, render

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ensign.alerting import AlertSender
 from ensign.engine.actions import (
     Action,
     EnsurePrimary,
@@ -24,7 +25,6 @@ from ensign.engine.actions import (
     ServiceRole,
     SetRoutes,
 )
-from ensign.alerting import AlertSender
 from ensign.kube import kinds
 from ensign.kube.api import JSON, KubeApi, NotFound
 from ensign.model import Canary
