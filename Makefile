@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck unit contract bench lock clean
+.PHONY: test demo lint typecheck unit contract bench lock clean prometheus
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-unit: $(STAMP)
+# tests/prometheus run a real Prometheus: install the Debian package when root, else say how.
+prometheus:
+	@if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing prometheus (Debian package) for tests/prometheus"; \
+		(apt-get update -q && apt-get install -y -q --no-install-recommends prometheus) \
+			|| echo "WARNING: could not install prometheus; tests/prometheus will fail" >&2; \
+	else \
+		echo "WARNING: prometheus/promtool not found; tests/prometheus will fail. Install with:" >&2; \
+		echo "  sudo apt-get install -y --no-install-recommends prometheus" >&2; \
+	fi
+
+unit: $(STAMP) prometheus
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint typecheck unit

@@ -242,7 +242,10 @@ def _metrics(fields: Fields) -> tuple[MetricCheck, ...]:
         threshold = entry.number("threshold")
         threshold_range = _threshold_range(entry)
         _check_metric_source(entry, name=name, query=query)
-        if not entry.has("threshold") and not entry.has("thresholdRange"):
+        # A template metric may instead be judged against the primary (an `ensign.dev/judge`
+        # annotation on its MetricTemplate); the runtime checks that when it reads the template.
+        unbounded = not entry.has("threshold") and not entry.has("thresholdRange")
+        if unbounded and template_ref is None:
             entry.error(None, "set thresholdRange (or the deprecated threshold)")
         checks.append(
             MetricCheck(

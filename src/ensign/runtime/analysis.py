@@ -167,6 +167,12 @@ class MetricAnalyzer:
         except JudgeSpecError as exc:
             error = f"Metric template {where} error: {exc}"
             return checks.provider_error(check, source, error, event=error)
+        if judge is None and check.threshold_range is None and check.threshold is None:
+            error = (
+                f"metric {check.name}: set thresholdRange (or the deprecated threshold), or "
+                f"annotate MetricTemplate {where} with ensign.dev/judge to compare with the primary"
+            )
+            return checks.provider_error(check, source, error, event=error)
         credentials: dict[str, str] = {}
         if template.provider.secret_ref:
             secret = SecretReader(self.caches)(namespace, template.provider.secret_ref)

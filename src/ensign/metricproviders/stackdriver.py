@@ -1,0 +1,341 @@
+"""Google Cloud Monitoring (Stackdriver) MQL queries. Does I/O.
+
+As Flagger: the Secret's `project` is required; the query is MQL run with
+`projects/<project>/timeSeries:query`; the value is the first point's value of the first
+time series (`doubleValue`, or `int64Value`); no series or no points is "no data".
+
+Authentication, without Google's client libraries:
+
+- With the Secret key `serviceAccountKey` (a service account's JSON key), Ensign makes the
+  OAuth 2.0 JWT bearer grant itself: an RS256 JWT (`iss` = the key's `client_email`, scope
+  `monitoring.read`, `aud` = the key's `token_uri`, one hour) signed with the key's RSA
+  private key - PKCS#8 (or PKCS#1) PEM, parsed here, signed with RSASSA-PKCS1-v1_5/SHA-256 -
+  and posted to `token_uri` for an access token.
+- Without it, the GCE metadata server's token for the pod's service account (Workload
+  Identity). Its address can be overridden with the Secret key `metadata_server` or the
+  environment variable `ENSIGN_GCE_METADATA_HOST` (host[:port] or a URL).
+
+Access tokens are cached until a minute before they expire. Samples are every point of
+every series (oldest first by end time) over the range the MQL query states (`| within`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+from urllib.parse import quote, urlsplit
+
+import httpx2
+
+from ensign.metricproviders.base import NoData, ProviderConfig, ProviderConfigError, Window
+from ensign.metricproviders.wire import ProviderHttp, base_url, required_secret, rfc3339_seconds
+from ensign.model import MetricProviderType
+
+DEFAULT_ADDRESS = "https://monitoring.googleapis.com"
+DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
+DEFAULT_METADATA_SERVER = "http://metadata.google.internal"
+METADATA_TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
+METADATA_HOST_ENV = "ENSIGN_GCE_METADATA_HOST"
+SCOPE = "https://www.googleapis.com/auth/monitoring.read"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+JWT_LIFETIME = 3600
+TOKEN_MARGIN = 60.0
+"""Seconds before expiry at which a cached access token is renewed."""
+MAX_PAGES = 20
+
+PROJECT = "project"
+SERVICE_ACCOUNT_KEY = "serviceAccountKey"
+METADATA_SERVER = "metadata_server"
+
+_RSA_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 rsaEncryption
+_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
+_SEQUENCE, _INTEGER, _OCTET_STRING, _OID = 0x30, 0x02, 0x04, 0x06
+
+
+@dataclass(frozen=True, slots=True)
+class RsaPrivateKey:
+    """The parts of an RSA private key that signing needs."""
+
+    n: int
+    e: int
+    d: int
+
+    @property
+    def size(self) -> int:
+        """The modulus length in bytes."""
+        return (self.n.bit_length() + 7) // 8
+
+
+def _der_elements(data: bytes) -> list[tuple[int, bytes]]:
+    """The (tag, content) pairs of a DER-encoded sequence's contents."""
+    elements: list[tuple[int, bytes]] = []
+    offset = 0
+    while offset < len(data):
+        if offset + 2 > len(data):
+            raise ValueError("truncated DER element")
+        tag, length = data[offset], data[offset + 1]
+        offset += 2
+        if length & 0x80:
+            count = length & 0x7F
+            if count == 0 or count > 4 or offset + count > len(data):
+                raise ValueError("bad DER length")
+            length = int.from_bytes(data[offset : offset + count], "big")
+            offset += count
+        if offset + length > len(data):
+            raise ValueError("truncated DER element")
+        elements.append((tag, data[offset : offset + length]))
+        offset += length
+    return elements
+
+
+def _der_sequence(data: bytes) -> list[tuple[int, bytes]]:
+    outer = _der_elements(data)
+    if len(outer) != 1 or outer[0][0] != _SEQUENCE:
+        raise ValueError("not a DER sequence")
+    return _der_elements(outer[0][1])
+
+
+def _rsa_from_pkcs1(der: bytes) -> RsaPrivateKey:
+    fields = _der_sequence(der)
+    if len(fields) < 4 or any(tag != _INTEGER for tag, _ in fields[:4]):
+        raise ValueError("not an RSAPrivateKey")
+    n, e, d = (int.from_bytes(value, "big") for _, value in fields[1:4])
+    return RsaPrivateKey(n=n, e=e, d=d)
+
+
+def parse_private_key(pem: str) -> RsaPrivateKey:
+    """An RSA key from a PKCS#8 (`PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`) PEM block.
+
+    Raises `ValueError` with a reason that never quotes the key material.
+    """
+    lines = [line.strip() for line in pem.strip().splitlines() if line.strip()]
+    if (
+        len(lines) < 3
+        or not lines[0].startswith("-----BEGIN ")
+        or not lines[-1].startswith("-----END ")
+    ):
+        raise ValueError("private_key is not a PEM block")
+    label = lines[0].removeprefix("-----BEGIN ").removesuffix("-----")
+    try:
+        der = base64.b64decode("".join(lines[1:-1]), validate=True)
+    except ValueError:
+        raise ValueError("private_key PEM body is not base64") from None
+    if label == "RSA PRIVATE KEY":
+        return _rsa_from_pkcs1(der)
+    if label != "PRIVATE KEY":
+        raise ValueError(f"private_key is a {label!r} PEM block, not a private key")
+    fields = _der_sequence(der)
+    if len(fields) < 3 or fields[1][0] != _SEQUENCE or fields[2][0] != _OCTET_STRING:
+        raise ValueError("private_key is not a PKCS#8 PrivateKeyInfo")
+    algorithm = _der_elements(fields[1][1])
+    if not algorithm or algorithm[0] != (_OID, _RSA_OID):
+        raise ValueError("private_key is not an RSA key")
+    return _rsa_from_pkcs1(fields[2][1])
+
+
+def rs256_sign(key: RsaPrivateKey, message: bytes) -> bytes:
+    """RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2): the RS256 JWS algorithm."""
+    digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
+    padding = key.size - len(digest_info) - 3
+    if padding < 8:
+        raise ValueError("RSA key too short for SHA-256")
+    encoded = b"\x00\x01" + b"\xff" * padding + b"\x00" + digest_info
+    signature = pow(int.from_bytes(encoded, "big"), key.d, key.n)
+    return signature.to_bytes(key.size, "big")
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_assertion(*, key: RsaPrivateKey, issuer: str, audience: str, issued_at: int) -> str:
+    """The signed JWT of Google's service account OAuth 2.0 flow."""
+    header = {"alg": "RS256", "typ": "JWT"}
+    claims = {
+        "iss": issuer,
+        "scope": SCOPE,
+        "aud": audience,
+        "iat": issued_at,
+        "exp": issued_at + JWT_LIFETIME,
+    }
+    signing_input = ".".join(
+        _b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
+    return f"{signing_input}.{_b64url(rs256_sign(key, signing_input.encode()))}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceAccount:
+    client_email: str
+    token_uri: str
+    key: RsaPrivateKey
+
+
+def parse_service_account(text: str) -> ServiceAccount:
+    """The fields of a service account JSON key; `ProviderConfigError` names what is wrong."""
+    problem = f"secret key {SERVICE_ACCOUNT_KEY!r} is not a usable service account key"
+    try:
+        decoded: object = json.loads(text)
+    except ValueError:
+        raise ProviderConfigError(f"{problem}: not JSON") from None
+    if not isinstance(decoded, dict):
+        raise ProviderConfigError(f"{problem}: not a JSON object")
+    email, pem = decoded.get("client_email"), decoded.get("private_key")
+    token_uri = decoded.get("token_uri") or DEFAULT_TOKEN_URI
+    if not isinstance(email, str) or not email:
+        raise ProviderConfigError(f"{problem}: client_email is missing")
+    if not isinstance(pem, str) or not pem:
+        raise ProviderConfigError(f"{problem}: private_key is missing")
+    if not isinstance(token_uri, str) or urlsplit(token_uri).scheme not in {"http", "https"}:
+        raise ProviderConfigError(f"{problem}: token_uri is not an http(s) URL")
+    try:
+        key = parse_private_key(pem)
+    except ValueError as exc:
+        raise ProviderConfigError(f"{problem}: {exc}") from None
+    return ServiceAccount(client_email=email, token_uri=token_uri, key=key)
+
+
+def metadata_server(credentials: dict[str, str]) -> str:
+    """The metadata server's base URL: the Secret key, the environment, or GCE's."""
+    server = (
+        credentials.get(METADATA_SERVER)
+        or os.environ.get(METADATA_HOST_ENV)
+        or DEFAULT_METADATA_SERVER
+    )
+    server = server.strip().rstrip("/")
+    return server if "://" in server else f"http://{server}"
+
+
+class StackdriverProvider:
+    """Cloud Monitoring `timeSeries:query` with a service account key or workload identity."""
+
+    type: ClassVar[MetricProviderType] = MetricProviderType.STACKDRIVER
+    supports_samples: ClassVar[bool] = True
+
+    def __init__(self, config: ProviderConfig, *, client: httpx2.AsyncClient | None = None) -> None:
+        credentials = dict(config.credentials or {})
+        project = required_secret(credentials, PROJECT, "stackdriver")
+        base = base_url(config, default=DEFAULT_ADDRESS)
+        self._url = f"{base}/v3/projects/{quote(project, safe='')}/timeSeries:query"
+        key_text = credentials.get(SERVICE_ACCOUNT_KEY, "")
+        self._account = parse_service_account(key_text) if key_text else None
+        self._metadata = metadata_server(credentials)
+        self._token: str | None = None
+        self._token_expiry = 0.0
+        self._token_lock = asyncio.Lock()
+        self._http = ProviderHttp(config, client=client, secrets=(key_text,))
+
+    async def value(self, query: str, *, now: datetime) -> float:
+        answer = await self._query(query, None)
+        series = self._http.as_list(answer.get("timeSeriesData") or [], "timeSeriesData")
+        if not series:
+            raise NoData("stackdriver returned no time series")
+        points = self._http.as_list(
+            self._http.as_dict(series[0], "timeSeriesData[0]").get("pointData") or [],
+            "timeSeriesData[0].pointData",
+        )
+        if not points:
+            raise NoData("stackdriver returned no points")
+        value = self._point_value(points[0], "timeSeriesData[0].pointData[0]")
+        if value is None:
+            raise NoData("stackdriver returned no value")
+        return value
+
+    async def samples(self, query: str, window: Window) -> list[float]:
+        points: list[tuple[float, float]] = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            answer = await self._query(query, token)
+            for i, raw in enumerate(
+                self._http.as_list(answer.get("timeSeriesData") or [], "timeSeriesData")
+            ):
+                series = self._http.as_dict(raw, f"timeSeriesData[{i}]")
+                for j, point in enumerate(
+                    self._http.as_list(series.get("pointData") or [], "pointData")
+                ):
+                    value = self._point_value(point, f"timeSeriesData[{i}].pointData[{j}]")
+                    if value is not None:
+                        points.append((self._end_time(point), value))
+            next_token = answer.get("nextPageToken")
+            if not isinstance(next_token, str) or not next_token:
+                break
+            token = next_token
+        if not points:
+            raise NoData("stackdriver returned no points")
+        return [value for _, value in sorted(points, key=lambda point: point[0])]
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _query(self, query: str, page_token: str | None) -> dict[str, object]:
+        body: dict[str, str] = {"query": query}
+        if page_token:
+            body["pageToken"] = page_token
+        headers = {
+            "Authorization": f"Bearer {await self._access_token()}",
+            "Accept": "application/json",
+        }
+        return self._http.as_dict(
+            await self._http.send_json("POST", self._url, json=body, headers=headers), "response"
+        )
+
+    def _point_value(self, raw: object, where: str) -> float | None:
+        point = self._http.as_dict(raw, where)
+        values = self._http.as_list(point.get("values") or [], f"{where}.values")
+        if not values:
+            return None
+        typed = self._http.as_dict(values[0], f"{where}.values[0]")
+        for kind in ("doubleValue", "int64Value"):
+            if kind in typed:
+                return self._http.as_float(typed[kind], f"{where}.values[0].{kind}")
+        kinds = ", ".join(sorted(typed)) or "nothing"
+        raise self._http.error(f"{where}.values[0] holds {kinds}, not a doubleValue or int64Value")
+
+    def _end_time(self, raw: object) -> float:
+        interval = self._http.as_dict(raw, "point").get("timeInterval")
+        end = interval.get("endTime") if isinstance(interval, dict) else None
+        stamp = rfc3339_seconds(end) if isinstance(end, str) else None
+        return stamp if stamp is not None else 0.0
+
+    async def _access_token(self) -> str:
+        async with self._token_lock:
+            if self._token is None or time.monotonic() >= self._token_expiry:
+                if self._account is not None:
+                    answer = await self._jwt_grant(self._account)
+                else:
+                    answer = await self._http.send_json(
+                        "GET",
+                        self._metadata + METADATA_TOKEN_PATH,
+                        headers={"Metadata-Flavor": "Google"},
+                    )
+                self._token, lifetime = self._token_from(answer)
+                self._http.add_secret(self._token)
+                self._token_expiry = time.monotonic() + max(0.0, lifetime - TOKEN_MARGIN)
+            return self._token
+
+    async def _jwt_grant(self, account: ServiceAccount) -> object:
+        assertion = jwt_assertion(
+            key=account.key,
+            issuer=account.client_email,
+            audience=account.token_uri,
+            issued_at=int(time.time()),
+        )
+        form = {"grant_type": JWT_GRANT, "assertion": assertion}
+        return await self._http.send_json(
+            "POST", account.token_uri, data=form, headers={"Accept": "application/json"}
+        )
+
+    def _token_from(self, answer: object) -> tuple[str, float]:
+        token_answer = self._http.as_dict(answer, "token response")
+        token = token_answer.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise self._http.error("the token response has no access_token")
+        lifetime = self._http.as_float(token_answer.get("expires_in"), "expires_in")
+        return token, lifetime if lifetime is not None else float(JWT_LIFETIME)
