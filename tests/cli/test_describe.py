@@ -70,7 +70,17 @@ async def _check_json(kubeconfig: str, url: str) -> None:
     result = await ensign("describe", "podinfo", "-o", "json", kubeconfig)
     assert result.code == 0, result.err
     doc = json.loads(result.out)
-    assert set(doc) == {"schema", "canary", "nodes", "edges", "live", "history", "next"}
+    assert set(doc) == {
+        "schema",
+        "canary",
+        "nodes",
+        "edges",
+        "live",
+        "history",
+        "checks",
+        "next",
+    }
+    assert doc["checks"] == []  # this canary has no metric checks
     assert doc["schema"] == "ensign.dev/describe/v1"
     assert doc["canary"]["phase"] == "WaitingPromotion" and doc["canary"]["revision"]
     nodes = {n["id"]: n for n in doc["nodes"]}

@@ -7,8 +7,11 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
+
 from ensign.console.graph import Objects, build_graph, to_json
 from ensign.console.render_svg import render_svg, wrap
+from ensign.console.render_text import render
 from ensign.console.requests import audit_entry, new_request, request_patch
 from ensign.console.rollout_status import progress, verdict
 from ensign.console.tables import Row
@@ -134,7 +137,17 @@ def test_live_side_follows_the_weight_then_the_apex_selector() -> None:
 def test_json_shape_is_stable_and_serialisable() -> None:
     doc = to_json(build_graph(canary_body(canaryWeight=30), objects()))
     assert json.loads(json.dumps(doc)) == doc
-    assert list(doc) == ["schema", "canary", "nodes", "edges", "live", "history", "next"]
+    assert list(doc) == [
+        "schema",
+        "canary",
+        "nodes",
+        "edges",
+        "live",
+        "history",
+        "checks",
+        "next",
+    ]
+    assert doc["checks"] == []
     assert doc["live"] == {"side": "split", "canaryWeight": 30, "primaryWeight": 70}
     assert doc["next"] == {
         "at": "2030-01-01T00:00:00Z",
@@ -156,6 +169,111 @@ def test_svg_is_well_formed_and_escapes_text() -> None:
         "selector app=podinfo-primary",
         "ports 80→9898  ClusterIP",
     ]
+
+
+CHECKS: list[Any] = [
+    {
+        "name": "request-success-rate",
+        "verdict": "passed",
+        "message": "request-success-rate 99.87% is within min 99%",
+        "time": "2030-01-01T00:00:05Z",
+        "value": 99.8734,
+        "threshold": "min 99%",
+    },
+    {
+        "name": "latency-vs-primary",
+        "verdict": "inconclusive",
+        "message": "only 12 samples from the canary, the judge needs 30",
+        "time": "2030-01-01T00:00:05Z",
+        "value": 412.5,
+        "primaryValue": 380.25,
+        "threshold": "judge mann-whitney: confidence 0.95",
+        "samples": 12,
+    },
+    {
+        "name": "error-budget",
+        "verdict": "no data",
+        "message": "no values",
+        "time": "2030-01-01T00:00:04Z",
+    },
+    {"verdict": "passed"},  # no name
+    {"name": "x", "verdict": 3},  # verdict not a string
+    "junk",
+]
+
+
+def test_graph_carries_the_readable_metric_checks_into_json() -> None:
+    graph = build_graph(canary_body(checks=CHECKS), objects())
+    assert [c["name"] for c in graph.checks] == [
+        "request-success-rate",
+        "latency-vs-primary",
+        "error-budget",
+    ]
+    doc = to_json(graph)
+    assert json.loads(json.dumps(doc)) == doc
+    assert doc["checks"] == CHECKS[:3]
+    assert build_graph(canary_body(checks="nonsense"), objects()).checks == ()
+
+
+def _text(body: JSON) -> str:
+    console = Console(width=100, record=True, force_terminal=True, color_system="truecolor")
+    console.print(render(build_graph(body, objects())))
+    return console.export_text(styles=False)
+
+
+def test_text_shows_metric_checks_with_value_vs_primary_and_threshold() -> None:
+    out = _text(canary_body(checks=CHECKS))
+    section = out.split("Metric checks", 1)[1].split("Next decision", 1)[0]
+    lines = section.splitlines()
+    assert "(last at 2030-01-01T00:00:05Z)" in lines[0]
+    assert lines[1].split() == ["CHECK", "VERDICT", "VALUE", "SAMPLES", "THRESHOLD"]
+    assert lines[2].split() == ["request-success-rate", "passed", "99.87%", "-", "min", "99%"]
+    assert "request-success-rate 99.87% is within min 99%" in lines[3]
+    judged = next(line for line in lines if line.lstrip().startswith("latency-vs-primary"))
+    assert "inconclusive" in judged and "412.5 vs 380.25" in judged and " 12 " in judged
+    assert "judge mann-whitney: confidence 0.95" in judged
+    assert "only 12 samples from the canary, the judge needs 30" in section
+    assert "error-budget" in section and "no data" in section
+    assert all(len(line.rstrip()) <= 100 for line in out.splitlines())
+    # the verdict column lines up across rows despite the messages between them
+    rows = [line for line in lines if line.startswith("  ") and not line.startswith("    ")]
+    assert (
+        len(
+            {
+                line.index(word)
+                for line, word in zip(
+                    rows, ["VERDICT", "passed", "inconclusive", "no data"], strict=True
+                )
+            }
+        )
+        == 1
+    )
+    assert "Metric checks" not in _text(canary_body())
+
+
+def test_text_colours_verdicts() -> None:
+    console = Console(width=100, record=True, force_terminal=True, color_system="standard")
+    console.print(render(build_graph(canary_body(checks=CHECKS), objects())))
+    ansi = console.export_text(styles=True)
+    assert "\x1b[32mpassed" in ansi  # green
+    assert "\x1b[33minconclusive" in ansi  # yellow
+    assert "\x1b[31mno data" in ansi  # red
+
+
+def test_svg_lists_the_metric_checks() -> None:
+    svg = render_svg(build_graph(canary_body(checks=CHECKS), objects()))
+    root = ET.fromstring(svg.split("\n", 1)[1])
+    texts = {
+        (t.text or ""): t.get("class") or "" for t in root.iter("{http://www.w3.org/2000/svg}text")
+    }
+    checks = {text: css for text, css in texts.items() if text.startswith("  ") and " vs " in text}
+    assert len(checks) == 1
+    ((judged, css),) = checks.items()
+    assert "latency-vs-primary" in judged and "412.5 vs 380.25" in judged and css == "yellow pre"
+    assert any("request-success-rate" in t and "min 99%" in t for t in texts)
+    assert any("error-budget" in t for t in texts)
+    assert any("only 12 samples from the canary" in t for t in texts)
+    assert "Metric checks" not in render_svg(build_graph(canary_body(), objects()))
 
 
 def test_table_row_reads_printer_columns_and_the_ready_message() -> None:

@@ -83,8 +83,8 @@ async def test_samples_follow_a_rate_change(
         start=change + timedelta(minutes=2), end=change + timedelta(minutes=4), step_seconds=30
     )
     query = 'sum(rate(demo_changing_total{namespace="provider"}[1m]))'
-    assert await provider.samples(query, before) == [1.0] * 7
-    assert await provider.samples(query, after) == [3.0] * 5
+    assert await provider.samples(query, before) == pytest.approx([1.0] * 7)
+    assert await provider.samples(query, after) == pytest.approx([3.0] * 5)
 
 
 async def test_samples_without_series_are_no_data(provider: PrometheusProvider) -> None:
