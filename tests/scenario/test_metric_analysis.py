@@ -172,9 +172,15 @@ async def test_healthy_canary_promotes_and_alerts(
 
 
 async def test_five_percent_errors_roll_back_after_threshold_failed_checks(
-    prometheus: PrometheusServer,
+    prometheus: PrometheusServer, receiver: Receiver
 ) -> None:
-    async with Harness(settings={"metrics_server": prometheus.url}) as h:
+    settings = {
+        "metrics_server": prometheus.url,
+        "slack_url": receiver.url,  # the global notifier: this canary has no alerts
+        "slack_channel": "releases",
+        "cluster_name": "prod-eu",
+    }
+    async with Harness(settings=settings) as h:
         await h.apply(m.namespace("failing"), m.deployment(namespace="failing"))
         await h.apply(canary("failing", BUILTINS))
         await h.wait_phase("failing", "podinfo", "Initialized")
@@ -195,6 +201,19 @@ async def test_five_percent_errors_roll_back_after_threshold_failed_checks(
         found = checks_of(h, "failing")
         assert found["request-success-rate"]["value"] == pytest.approx(95.0)
         assert found["request-success-rate"]["verdict"] == "failed"
+        assert h.controller is not None
+        await h.controller.alerts.drain()
+        failed = [
+            p for p in receiver.posts if p["attachments"][0]["text"].startswith("Failed checks")
+        ]
+        assert [p["attachments"][0]["text"] for p in failed] == [
+            "Failed checks threshold reached 2"
+        ]
+        assert (
+            failed[0]["channel"] == "releases" and failed[0]["attachments"][0]["color"] == "danger"
+        )
+        fields = {f["title"]: f["value"] for f in failed[0]["attachments"][0]["fields"]}
+        assert fields["Cluster"] == "prod-eu"
 
 
 async def test_a_query_with_no_data_fails_the_check_saying_no_data(
