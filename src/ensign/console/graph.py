@@ -3,7 +3,7 @@
 `build_graph(canary, objects)` returns nodes (Ingresses, the apex, primary and canary
 Services, both workloads, the HPAs, the tracked ConfigMaps and Secrets) and the edges
 between them (`routes`, `selects`, `scales`, `uses`), with which side is live, at what weight,
-this revision's analysis history and the next decision. `to_json` is the stable shape that
+this revision's analysis history, the last result of each metric check and the next decision. `to_json` is the stable shape that
 `ensign describe --output json` prints (documented in `to_json`).
 """
 
@@ -85,6 +85,7 @@ class Graph:
     live: str  # primary, canary, split (both serve), none (no apex Service yet)
     weight: int  # status.canaryWeight: the canary's share of traffic, in percent
     history: tuple[Mapping[str, Any], ...]
+    checks: tuple[Mapping[str, Any], ...]  # status.checks: each metric's last result, spec order
     next_at: str  # status.nextAnalysisAt, "" when no analysis is scheduled
     next_reason: str
     next_message: str
@@ -130,6 +131,7 @@ def build_graph(canary: Mapping[str, Any], objects: Objects) -> Graph:
         live=live_side(names, apex_targets, weight),
         weight=weight,
         history=tuple(h for h in status.get("history") or [] if isinstance(h, Mapping)),
+        checks=_checks(status.get("checks")),
         next_at=str(status.get("nextAnalysisAt") or ""),
         next_reason=str(ready.get("reason") or ""),
         next_message=str(ready.get("message") or ""),
@@ -151,6 +153,24 @@ def live_side(names: Names, apex_targets: Sequence[str], weight: int) -> str:
     if f"{names.kind}/{names.target}" in apex_targets:
         return "canary"
     return "none"
+
+
+def _checks(raw: object) -> tuple[Mapping[str, Any], ...]:
+    """The readable entries of status.checks: each needs a name and a verdict.
+
+    Anything else (a hand-edited status, another writer's shape) is skipped rather than
+    failing `describe`, which is most needed exactly when something is off."""
+    if not isinstance(raw, Sequence) or isinstance(raw, str):
+        return ()
+    return tuple(
+        dict(c)
+        for c in raw
+        if isinstance(c, Mapping)
+        and isinstance(c.get("name"), str)
+        and c["name"]
+        and isinstance(c.get("verdict"), str)
+        and c["verdict"]
+    )
 
 
 def _workload_nodes(names: Names, objects: Objects) -> list[Node]:
@@ -298,12 +318,22 @@ def to_json(graph: Graph) -> JSON:
      "edges": [{"from", "to", "relation"}],
      "live": {"side": "primary|canary|split|none", "canaryWeight", "primaryWeight"},
      "history": [status.history entries, oldest first],
+     "checks": [{"name", "verdict", "message", "time", "value"?, "primaryValue"?,
+                 "threshold"?, "samples"?}],
      "next": {"at": RFC3339 or null, "reason", "message"}}
 
     Node details by kind: Service {selector, ports: [{name, port, targetPort,
     protocol}], type}; Deployment/DaemonSet {ready,
     desired, images, labels}; Ingress {hosts, class, services}; HorizontalPodAutoscaler
     {min, max, scales}; ConfigMap/Secret {checksum} (on the canary's copy).
+
+    "checks" is status.checks as the controller wrote it: the last result of each metric
+    check, in spec order, [] before the first analysis. verdict is one of passed, failed,
+    no data, error, inconclusive; value is the canary's number (ms for request-duration,
+    percent for request-success-rate); primaryValue is the primary's, present only when the
+    judge compared the two; threshold is the bounds ("min 99%", "max 500ms") or the judge and
+    its settings; samples is how many observations the judge used. Entries without a name
+    or a verdict are left out.
     """
     names = graph.names
     return {
@@ -332,6 +362,7 @@ def to_json(graph: Graph) -> JSON:
             "primaryWeight": 100 - graph.weight,
         },
         "history": [dict(h) for h in graph.history],
+        "checks": [dict(c) for c in graph.checks],
         "next": {
             "at": graph.next_at or None,
             "reason": graph.next_reason,

@@ -2,7 +2,8 @@
 
 Plain SVG text, no dependency: one column per layer (Ingresses, Services, workloads,
 autoscalers and configs), a box per object and an arrow per edge. The live workload has a
-green border, missing objects a dashed one. History and the next decision follow below.
+green border, missing objects a dashed one. History, the metric checks and the next decision
+follow below.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ensign.console.graph import Graph, Node
 from ensign.console.render_text import (
+    CHECK_HEADINGS,
+    check_cells,
     check_detail,
     check_value,
+    check_widths,
     details_line,
     live_role,
     live_text,
+    verdict_colour,
 )
 
 BOX_W, BOX_H = 300, 84
@@ -41,6 +46,10 @@ STYLE = """
   .missing { stroke-dasharray: 5 4; fill: #ffffff; }
   .edge { stroke: #57606a; stroke-width: 1.4; fill: none; marker-end: url(#arrow); }
   .selects { stroke: #0969da; }
+  .pre { white-space: pre; }
+  .green { fill: #1a7f37; }
+  .red { fill: #cf222e; }
+  .yellow { fill: #9a6700; }
 """
 
 
@@ -130,11 +139,37 @@ def _footer_lines(graph: Graph) -> list[tuple[str, str]]:
                 "",
             )
         )
+    lines += _check_lines(graph)
     when = graph.next_at or "on the next change (no analysis scheduled)"
     lines.append((f"Next decision: {when}", "name"))
     if graph.next_message:
         lines.append((f"  {graph.next_reason}: {graph.next_message}", ""))
     return lines
+
+
+def _check_lines(graph: Graph) -> list[tuple[str, str]]:
+    """The text render's metric checks as padded monospace lines, coloured by verdict
+    (`white-space: pre` keeps the padding that SVG would otherwise collapse)."""
+    if not graph.checks:
+        return []
+    times = [str(c.get("time")) for c in graph.checks if c.get("time")]
+    title = "Metric checks" + (f" (last at {max(times)})" if times else "")
+    rows = [check_cells(c) for c in graph.checks]
+    widths = check_widths(rows)
+    lines = [(title, "name"), (_columns(CHECK_HEADINGS, widths), "dim pre")]
+    for check, cells in zip(graph.checks, rows, strict=True):
+        lines.append((_columns(cells, widths), f"{verdict_colour(cells[1])} pre".strip()))
+        if check.get("message"):
+            lines.append((f"    {check['message']}", "dim pre"))
+    return lines
+
+
+def _columns(cells: tuple[str, ...], widths: list[int]) -> str:
+    padded = [
+        cell.rjust(width) if heading == "SAMPLES" else cell.ljust(width)
+        for cell, width, heading in zip(cells, widths, CHECK_HEADINGS, strict=False)
+    ]
+    return "  " + "  ".join([*padded, cells[-1]])
 
 
 def _text(x: int, y: int, content: str, css: str = "") -> str:

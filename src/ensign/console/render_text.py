@@ -1,4 +1,5 @@
-"""`ensign describe` drawn for a terminal: traffic path, workloads, history, next decision. Pure.
+"""`ensign describe` drawn for a terminal: traffic path, workloads, history, metric checks and
+the next decision. Pure.
 
 `render(graph)` returns rich renderables; printing them is the caller's business.
 """
@@ -10,6 +11,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -17,9 +19,21 @@ from rich.tree import Tree
 from ensign.console.graph import Graph, Node
 from ensign.console.tables import phase_style
 
+# The unit of a builtin metric's value, as the controller records it in status.checks.
+UNITS = {"request-success-rate": "%", "request-duration": "ms"}
+VERDICT_COLOURS = {
+    "passed": "green",
+    "failed": "red",
+    "no data": "red",
+    "error": "red",
+    "inconclusive": "yellow",
+}
+CHECK_HEADINGS = ("CHECK", "VERDICT", "VALUE", "SAMPLES", "THRESHOLD")
+NAME_WIDTH = 32  # longer check names fold inside their column
+
 
 def render(graph: Graph) -> Group:
-    return Group(
+    parts: list[RenderableType] = [
         header(graph),
         Text(""),
         traffic(graph),
@@ -28,8 +42,11 @@ def render(graph: Graph) -> Group:
         Text(""),
         history(graph),
         Text(""),
-        next_decision(graph),
-    )
+    ]
+    if graph.checks:
+        parts += [metric_checks(graph), Text("")]
+    parts.append(next_decision(graph))
+    return Group(*parts)
 
 
 def header(graph: Graph) -> Text:
@@ -166,6 +183,94 @@ def check_detail(entry: Mapping[str, Any]) -> str:
     if entry.get("attempts"):
         parts.append(f"attempt {entry['attempts']}")
     return "  ".join(parts) or "-"
+
+
+def metric_checks(graph: Graph) -> RenderableType:
+    """Each metric's last result: one aligned line of columns, its message indented below.
+
+    A message is a whole sentence; as a column it would fold into a narrow strip at 100
+    characters, so it gets its own line. THRESHOLD comes last because it is the only
+    column of unbounded length (a judge's settings): it folds without shifting the others."""
+    title = Text("Metric checks", style="bold")
+    times = [str(c.get("time")) for c in graph.checks if c.get("time")]
+    if times:
+        title.append(f" (last at {max(times)})", style="dim")
+    rows = [check_cells(c) for c in graph.checks]
+    widths = check_widths(rows)
+    out: list[RenderableType] = [title, _check_line(CHECK_HEADINGS, widths, "bold")]
+    for check, cells in zip(graph.checks, rows, strict=True):
+        out.append(_check_line(cells, widths, "", verdict_colour(cells[1])))
+        if check.get("message"):
+            out.append(Padding(Text(str(check["message"]), style="dim"), (0, 0, 0, 4)))
+    return Group(*out)
+
+
+def check_cells(check: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    """The columns of one status.checks entry, in CHECK_HEADINGS order."""
+    samples = check.get("samples")
+    return (
+        str(check.get("name") or ""),
+        str(check.get("verdict") or ""),
+        check_reading(check),
+        "-" if samples is None else str(samples),
+        str(check.get("threshold") or "-"),
+    )
+
+
+def check_widths(rows: list[tuple[str, str, str, str, str]]) -> list[int]:
+    """Widths of every column but the last (THRESHOLD), wide enough for headings and cells."""
+    widths = [
+        max(len(cells[i]) for cells in [CHECK_HEADINGS, *rows])
+        for i in range(len(CHECK_HEADINGS) - 1)
+    ]
+    widths[0] = min(widths[0], NAME_WIDTH)
+    return widths
+
+
+def check_reading(check: Mapping[str, Any]) -> str:
+    """The canary's value, and the primary's when the judge compared them: `412ms vs 380ms`."""
+    unit = UNITS.get(str(check.get("name") or ""), "")
+    value, primary = check.get("value"), check.get("primaryValue")
+    if value is None and primary is None:
+        return "-"
+    shown = "-" if value is None else _reading(value, unit)
+    if primary is not None:
+        shown += f" vs {_reading(primary, unit)}"
+    return shown
+
+
+def _reading(value: object, unit: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    number = float(value)
+    if number.is_integer():
+        text = str(int(number))
+    elif abs(number) >= 1:
+        text = f"{number:.2f}".rstrip("0").rstrip(".")
+    else:
+        text = f"{number:.3g}"
+    return text + unit
+
+
+def verdict_colour(verdict: str) -> str:
+    """Red for every verdict that counts as a failed check, yellow for one that holds."""
+    return VERDICT_COLOURS.get(verdict, "")
+
+
+def _check_line(
+    cells: tuple[str, ...], widths: list[int], style: str, verdict_style: str = ""
+) -> Padding:
+    """One row as its own grid with fixed widths, so rows line up across the messages."""
+    grid = Table.grid(padding=(0, 2))
+    for i, width in enumerate(widths):
+        right = CHECK_HEADINGS[i] == "SAMPLES"
+        grid.add_column(width=width, overflow="fold", justify="right" if right else "left")
+    grid.add_column(overflow="fold")
+    styles = [style] * len(cells)
+    if verdict_style:
+        styles[1] = verdict_style
+    grid.add_row(*(Text(c, style=s) for c, s in zip(cells, styles, strict=True)))
+    return Padding(grid, (0, 0, 0, 2))
 
 
 def next_decision(graph: Graph) -> Text:
