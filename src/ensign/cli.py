@@ -236,18 +236,10 @@ def build_settings(params: Mapping[str, Any], env: Mapping[str, str] | None = No
 
 def _check_notifier(settings: Settings) -> None:
     """Refuse a global notifier that could never deliver (Flagger silently drops it)."""
-    from ensign.alerting import NotifierConfigError, global_notifier
+    from ensign.alerting import NotifierConfigError
 
     try:
-        global_notifier(
-            slack_url=settings.slack_url,
-            slack_token=settings.slack_token,
-            slack_proxy_url=settings.slack_proxy_url,
-            slack_user=settings.slack_user,
-            slack_channel=settings.slack_channel,
-            msteams_url=settings.msteams_url,
-            msteams_proxy_url=settings.msteams_proxy_url,
-        )
+        settings.global_notifier()
     except NotifierConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ensign.alerting import AlertDispatcher, global_notifier
+from ensign.alerting import AlertDispatcher, GlobalNotifier, global_notifier
 from ensign.kube import kinds
 from ensign.kube.api import KubeApi
 from ensign.observability.metrics import ControllerMetrics
@@ -91,6 +91,19 @@ class Settings:
     shard: str = ""  # names this shard's Lease
     canary_selector: str = ""  # label selector: the canaries this shard handles
 
+    def global_notifier(self) -> GlobalNotifier | None:
+        """The notifier for canaries without alerts; raises NotifierConfigError (naming the
+        flag) for one that could never deliver."""
+        return global_notifier(
+            slack_url=self.slack_url,
+            slack_token=self.slack_token,
+            slack_proxy_url=self.slack_proxy_url,
+            slack_user=self.slack_user,
+            slack_channel=self.slack_channel,
+            msteams_url=self.msteams_url,
+            msteams_proxy_url=self.msteams_proxy_url,
+        )
+
     @property
     def lease_namespace(self) -> str:
         return self.namespace or self.leader_election_namespace
@@ -132,16 +145,7 @@ class Controller:
         self.hooks = HookRunner(self._caller, event_webhook=settings.event_webhook)
         self.events = EventRecorder(api, clock, forward=self.hooks.forward_event)
         self.hooks.events = self._hook_event
-        # Raises NotifierConfigError (naming the flag) for a global notifier that cannot work.
-        notifier = global_notifier(
-            slack_url=settings.slack_url,
-            slack_token=settings.slack_token,
-            slack_proxy_url=settings.slack_proxy_url,
-            slack_user=settings.slack_user,
-            slack_channel=settings.slack_channel,
-            msteams_url=settings.msteams_url,
-            msteams_proxy_url=settings.msteams_proxy_url,
-        )
+        notifier = settings.global_notifier()
         if notifier is not None:
             log.info("%s", notifier.summary())
         self.alerts = AlertDispatcher(
