@@ -211,3 +211,20 @@ async def test_secret_credentials_reach_the_provider_and_never_the_outcome(
     assert outcome.verdict is CheckVerdict.ERROR
     assert flaky.auth == ["Bearer s3cr3t-token"] * 2
     assert "s3cr3t-token" not in outcome.message + outcome.event
+
+
+async def test_the_canary_metrics_server_wins_over_the_flag(prometheus: PrometheusServer) -> None:
+    body = m.canary(namespace="healthy-nowhere")
+    body["spec"]["metricsServer"] = prometheus.url
+    body["spec"]["analysis"]["metrics"] = [
+        {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}}
+    ]
+    run = analyzer(caches(), metrics_server="http://127.0.0.1:9")  # nothing listens there
+    [outcome] = await run.run(parse_canary(body), target_kind="Deployment")
+    await run.aclose()
+    # the canary's own server answered (no series for this namespace): no data, not an error
+    assert outcome.verdict is CheckVerdict.NO_DATA, outcome.message
+    assert outcome.event.startswith(
+        "Halt advancement no values found for kubernetes metric request-success-rate "
+        "probably podinfo.healthy-nowhere is not receiving traffic: "
+    )
