@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -133,9 +134,11 @@ class MetricOutcome:
             "message": self.message,
             "time": time,
         }
-        if self.value is not None:
+        # JSON has no NaN or infinity (an empty side of a comparison, a +Inf histogram
+        # bucket): such values are left out rather than making the status unwritable.
+        if self.value is not None and math.isfinite(self.value):
             out["value"] = self.value
-        if self.primary_value is not None:
+        if self.primary_value is not None and math.isfinite(self.primary_value):
             out["primaryValue"] = self.primary_value
         if self.threshold:
             out["threshold"] = self.threshold

@@ -284,3 +284,17 @@ def test_go_float_spelling() -> None:
         "0.001",
         "1e+21",
     ]
+
+
+def test_non_finite_values_are_left_out_of_the_status() -> None:
+    nothing = MetricOutcome(
+        name="latency",
+        verdict=CheckVerdict.INCONCLUSIVE,
+        message="inconclusive: 0 canary samples < 20 required",
+        value=float("nan"),
+        primary_value=float("inf"),
+        samples=0,
+    )
+    status = nothing.as_status("2026-01-01T00:00:00Z")
+    assert "value" not in status and "primaryValue" not in status
+    assert status["samples"] == 0
