@@ -1,10 +1,17 @@
 """`LightkubeApi`: `KubeApi` over lightkube's async client, with generic (dict) resources.
 
 The only module that imports lightkube. Does I/O.
+
+Two choices keep the controller's memory flat at scale: lists are read in pages of
+`LIST_PAGE` objects (one response body in memory at a time, not the whole collection's),
+and watches ask for bookmarks, so a watch on a quiet kind (ConfigMaps, Services between
+rollouts) still advances its resourceVersion and resumes after its timeout instead of
+getting 410 Gone and listing every object again in the middle of other work.
 """
 
 from __future__ import annotations
 
+import builtins
 import functools
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -20,6 +27,8 @@ from lightkube.types import PatchType
 
 from ensign.kube.api import JSON, Conflict, Gone, KubeError, NotFound, Rejected, Unavailable
 from ensign.kube.kinds import Kind
+
+LIST_PAGE = 500
 
 
 @functools.cache
@@ -56,13 +65,27 @@ _ERRORS = (ApiError, httpx2.HTTPError, OSError, TimeoutError)
 
 
 def _plain(obj: Any) -> JSON:
-    if hasattr(obj, "to_dict"):
-        return dict(obj.to_dict())
-    return dict(obj)
+    """A plain dict without `metadata.managedFields` (see `LightkubeApi`); a generic resource
+    already is a dict unless its metadata became a model."""
+    if isinstance(obj, dict) and not hasattr(obj.get("metadata"), "to_dict"):
+        out = dict(obj)
+    elif hasattr(obj, "to_dict"):
+        out = dict(obj.to_dict())
+    else:
+        out = dict(obj)
+    meta = out.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        out["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    return out
 
 
 class LightkubeApi:
-    """The production `KubeApi`. Counts requests by verb for the controller's metrics."""
+    """The production `KubeApi`. Counts requests by verb (one per HTTP request, so one per
+    page of a list) for the controller's metrics.
+
+    Objects come back without `metadata.managedFields`: the field managers' bookkeeping,
+    often the largest part of an object, which Ensign never reads; an update that omits it
+    leaves the server's copy unchanged."""
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
@@ -99,17 +122,41 @@ class LightkubeApi:
     async def list(
         self, kind: Kind, *, namespace: str | None = None, labels: str | None = None
     ) -> tuple[list[JSON], str]:
-        self._count("list")
+        items: list[JSON] = []
+        rv = ""
+        async for page, page_rv in self.list_pages(kind, namespace=namespace, labels=labels):
+            items += page
+            rv = page_rv
+        return items, rv
+
+    async def list_pages(
+        self, kind: Kind, *, namespace: str | None = None, labels: str | None = None
+    ) -> AsyncIterator[tuple[builtins.list[JSON], str]]:
+        """`list`, one page of up to `LIST_PAGE` objects at a time, each with the list's
+        resourceVersion: a caller that is done with a page before asking for the next never
+        holds the whole collection twice."""
         res = _resource(kind)
         ns = namespace if kind.namespaced else None
+        self._count("list")
         try:
             iterable = self.client.list(
                 res,
                 namespace=ns if ns else "*" if kind.namespaced else None,
                 labels=_raw_selector(labels),
+                chunk_size=LIST_PAGE,
             )
-            items = [_plain(o) async for o in iterable]
-            return items, str(iterable.resourceVersion)
+            page: builtins.list[JSON] = []
+            pages = 0
+            async for o in iterable:
+                if pages and not page:
+                    self._count("list")  # the request that brought this page
+                page.append(_plain(o))
+                if len(page) == LIST_PAGE:
+                    pages += 1
+                    yield page, str(iterable.resourceVersion)
+                    page = []
+            if page or not pages:
+                yield page, str(iterable.resourceVersion)
         except _ERRORS as exc:
             raise _translate(exc) from exc
 
@@ -122,24 +169,50 @@ class LightkubeApi:
         timeout_seconds: int = 300,
         labels: str | None = None,
     ) -> AsyncIterator[tuple[str, JSON]]:
-        """One watch stream; ends when the server closes it (lightkube would reconnect, we
-        stop instead so the caller sees every restart)."""
+        """One watch stream, with BOOKMARK events; ends when the server closes it (lightkube
+        would reconnect, we stop instead so the caller sees every restart)."""
         self._count("watch")
         res = _resource(kind)
         ns = namespace if kind.namespaced and namespace else ("*" if kind.namespaced else None)
         try:
-            stream = self.client.watch(
+            stream = self._watch_with_bookmarks(
                 res,
                 namespace=ns,
                 resource_version=resource_version,
-                server_timeout=timeout_seconds,
-                labels=_raw_selector(labels),
-                on_error=_stop_on_end,
+                timeout_seconds=timeout_seconds,
+                labels=labels,
             )
             async for event_type, obj in stream:
                 yield event_type, _plain(obj)
         except _ERRORS as exc:
             raise _translate(exc) from exc
+
+    def _watch_with_bookmarks(
+        self,
+        res: Any,
+        *,
+        namespace: str | None,
+        resource_version: str,
+        timeout_seconds: int,
+        labels: str | None,
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """`AsyncClient.watch` plus `allowWatchBookmarks`, which lightkube has no argument
+        for: the same request, prepared by lightkube's own generic client."""
+        inner = self.client._client
+        request = inner.prepare_request(
+            "list",
+            res=res,
+            namespace=namespace,
+            watch=True,
+            params={
+                "timeoutSeconds": timeout_seconds,
+                "resourceVersion": resource_version,
+                "labelSelector": labels or None,
+                "allowWatchBookmarks": "true",
+            },
+        )
+        stream: AsyncIterator[tuple[str, Any]] = inner.watch(request, on_error=_stop_on_end)
+        return stream
 
     async def create(self, kind: Kind, obj: Mapping[str, Any]) -> JSON:
         self._count("create")

@@ -9,6 +9,7 @@ Policy such as Flagger's 10 s interval floor belongs to the model, not to this p
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from fractions import Fraction
 
 _NS_PER_UNIT: dict[str, int] = {
@@ -55,7 +56,9 @@ def parse_duration_ns(text: str) -> int:
 
 def format_duration(seconds: float) -> str:
     """Go's `Duration.String()` spelling of `seconds`, rounded to the nanosecond, e.g. `1m30s`."""
-    nanoseconds = round(seconds * _NS_PER_S)
+    # From the float's shortest decimal spelling, not `seconds * 1e9`: the product rounds in
+    # binary, so large values (627201784.949 s) would print as ...4.948999936s.
+    nanoseconds = round(Decimal(repr(float(seconds))) * _NS_PER_S)
     if nanoseconds == 0:
         return "0s"
     sign = "-" if nanoseconds < 0 else ""

@@ -4,6 +4,9 @@ A cache lists once, then follows a watch from the list's resourceVersion. When t
 it resumes from the last version seen; on 410 Gone it relists and reports the differences as
 changes, so subscribers never miss a transition. Writes made by the controller are fed back
 with `observe()` so a tick never reads something older than what it just wrote.
+
+Every object is stored in its slim form (`ensign.runtime.slimming`): the caches are most of
+the controller's memory at scale.
 """
 
 from __future__ import annotations
@@ -12,15 +15,24 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol, cast
 
 from ensign.kube.api import JSON, Gone, KubeApi, KubeError
 from ensign.kube.kinds import Kind
+from ensign.runtime.slimming import slim
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
 Listener = Callable[[Kind, JSON | None, JSON | None], None]
+
+
+class PagedLister(Protocol):
+    """A `KubeApi` that can also list a page at a time (`LightkubeApi.list_pages`)."""
+
+    def list_pages(
+        self, kind: Kind, *, namespace: str | None = None, labels: str | None = None
+    ) -> AsyncIterator[tuple[list[JSON], str]]: ...
 
 
 def key_of(obj: JSON) -> Key:
@@ -29,8 +41,12 @@ def key_of(obj: JSON) -> Key:
 
 
 def rv_of(obj: JSON | None) -> int:
+    return _version(((obj or {}).get("metadata") or {}).get("resourceVersion"))
+
+
+def _version(text: object) -> int:
     try:
-        return int(((obj or {}).get("metadata") or {}).get("resourceVersion") or 0)
+        return int(str(text or 0))
     except ValueError:
         return 0
 
@@ -74,6 +90,7 @@ class Informer:
         key = key_of(obj)
         old = self.objects.get(key)
         if rv_of(obj) > rv_of(old):
+            obj = slim(self.kind.kind, obj)
             self.objects[key] = obj
             self._emit(old, obj)
 
@@ -113,22 +130,50 @@ class Informer:
             self.restarts += 1
 
     async def _relist(self) -> str:
-        items, rv = await self.api.list(
-            self.kind, namespace=self.namespace, labels=self.labels or None
-        )
+        """Replace the cache with a list's snapshot, reporting the differences.
+
+        Pages are applied as they arrive (see `_pages`), and `observe()` may store what the
+        controller writes meanwhile: an object newer than the snapshot stays (a write after
+        the snapshot is not undone), and only objects the snapshot could have seen are
+        deleted."""
+        kind = self.kind.kind
+        listed: set[Key] = set()
+        rv = ""
+        async for page, page_rv in self._pages():
+            rv = page_rv
+            for obj in page:
+                key = key_of(obj)
+                listed.add(key)
+                previous = self.objects.get(key)
+                if previous is None or rv_of(obj) > rv_of(previous):
+                    obj = slim(kind, obj)
+                    self.objects[key] = obj
+                    self._emit(previous, obj)
+            del page
         self.relists += 1
-        fresh = {key_of(o): o for o in items}
+        snapshot = _version(rv)
         for key, gone in list(self.objects.items()):
-            if key not in fresh:
+            if key not in listed and (not snapshot or rv_of(gone) <= snapshot):
                 del self.objects[key]
                 self._emit(gone, None)
-        for key, obj in fresh.items():
-            previous = self.objects.get(key)
-            if previous is None or rv_of(obj) != rv_of(previous):
-                self.objects[key] = obj
-                self._emit(previous, obj)
         self.synced.set()
         return rv
+
+    def _pages(self) -> AsyncIterator[tuple[list[JSON], str]]:
+        """The list, page by page when the API offers `list_pages` (LightkubeApi): the
+        cache then never holds a second copy of the whole collection. Only when the class
+        that provides `list` also provides `list_pages`, so a wrapper or subclass that
+        changes `list` is still the one called."""
+        owner = next((c for c in type(self.api).__mro__ if "list" in vars(c)), None)
+        labels = self.labels or None
+        if owner is not None and "list_pages" in vars(owner):
+            paged = cast(PagedLister, self.api)
+            return paged.list_pages(self.kind, namespace=self.namespace, labels=labels)
+        return self._whole_list(labels)
+
+    async def _whole_list(self, labels: str | None) -> AsyncIterator[tuple[list[JSON], str]]:
+        items, rv = await self.api.list(self.kind, namespace=self.namespace, labels=labels)
+        yield items, rv
 
     async def _follow(self, rv: str) -> str:
         if self.labels:
@@ -146,6 +191,7 @@ class Informer:
                 resource_version=rv,
                 timeout_seconds=self.watch_timeout,
             )
+        kind = self.kind.kind
         async for event_type, obj in stream:
             new_rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
             if event_type == "BOOKMARK":
@@ -157,6 +203,7 @@ class Informer:
                 self.objects.pop(key, None)
                 self._emit(old, None)
             elif rv_of(obj) > rv_of(old):
+                obj = slim(kind, obj)
                 self.objects[key] = obj
                 self._emit(old, obj)
             rv = new_rv

@@ -88,3 +88,9 @@ def test_composed_units_sum(hours: int, minutes: int, secs: int, millis: int) ->
     text = "".join(f"{value}{unit}" for value, unit in parts if value) or "0s"
     expected_ns = ((hours * 60 + minutes) * 60 + secs) * 10**9 + millis * 10**6
     assert parse_duration_ns(text) == expected_ns
+
+
+def test_large_durations_keep_their_milliseconds() -> None:
+    # found by Hypothesis: seconds * 1e9 rounded in binary gave 4.948999936s
+    assert format_duration(627201784.949) == "174222h43m4.949s"
+    assert parse_duration(format_duration(627201784.949)) == 627201784.949
