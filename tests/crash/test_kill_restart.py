@@ -52,6 +52,9 @@ async def test_uninterrupted_seed_run() -> None:
     assert len(run.writes) > 10
 
 
+MAX_SWAPPED = 3  # positions whose write order may differ from the baseline's
+
+
 @pytest.mark.timeout(240)
 async def test_kill_and_restart_after_every_write() -> None:
     started = time.monotonic()
@@ -60,6 +63,8 @@ async def test_kill_and_restart_after_every_write() -> None:
     total = len(baseline.writes)
     failures: list[str] = []
     summary: list[str] = []
+    swapped: list[str] = []  # runs whose N-th write differed from the baseline's N-th
+    covered: set[str] = set()
     for position in range(1, total + 1):
         expected = baseline.writes[position - 1]
         try:
@@ -68,9 +73,14 @@ async def test_kill_and_restart_after_every_write() -> None:
             failures.append(f"write {position} ({_shape(expected)}): {exc}")
             continue
         where = f"write {position} ({_shape(expected)})"
-        if run.crash_write is None or _shape(run.crash_write) != _shape(expected):
-            got = _shape(run.crash_write) if run.crash_write else None
-            failures.append(f"{where}: crashed after {got} instead (non-deterministic run)")
+        if run.crash_write is None:
+            failures.append(f"{where}: the controller never crashed")
+        else:
+            covered.add(_shape(run.crash_write))
+            if _shape(run.crash_write) != _shape(expected):
+                # Under heavy CPU load two independent writes (a status write and a
+                # workload patch) can swap places; such a run is still checked in full.
+                swapped.append(f"{where}: crashed after {_shape(run.crash_write)} instead")
         if run.restarts != 1:
             failures.append(f"{where}: {run.restarts} restarts")
         if run.final != baseline.final:
@@ -85,6 +95,11 @@ async def test_kill_and_restart_after_every_write() -> None:
             f"{position:3d} {_shape(expected):45s} writes={len(run.writes):3d} "
             f"checks={run.steps:4d} redelivered={redeliveries(run.gate_calls)}"
         )
+    missing = sorted({_shape(w) for w in baseline.writes} - covered)
+    if missing:
+        failures.append(f"no run crashed after these writes: {missing}")
+    if len(swapped) > MAX_SWAPPED:
+        failures += [f"{s} (non-deterministic run)" for s in swapped]
     elapsed = time.monotonic() - started
     print(f"\nW={total}; positions 1..{total}; {elapsed:.1f}s")
     print("\n".join(summary))
