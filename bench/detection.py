@@ -97,8 +97,9 @@ def log(message: str) -> None:
 # --------------------------------------------------------------- controller child process
 
 
-async def controller_child(kubeconfig: Path) -> None:
-    """Run the controller; answer `stats` lines with JSON; stop on `stop`, EOF or a signal."""
+async def controller_child(kubeconfig: Path, election: bool = True) -> None:
+    """Run the controller; answer `stats` (and `memory`) lines with JSON; stop on `stop`, EOF
+    or a signal. Shared by bench/detection.py and bench/scale.py."""
     import logging
 
     from lightkube import KubeConfig
@@ -106,9 +107,27 @@ async def controller_child(kubeconfig: Path) -> None:
     from ensign.kube.client import LightkubeApi
     from ensign.runtime.app import Controller, Settings
 
+    class CountingApi(LightkubeApi):
+        """Counts the leader election's Lease requests apart: they are per process."""
+
+        lease_requests = 0
+
+        async def get(self, kind: Any, name: str, *, namespace: str | None = None) -> JSON:
+            self.lease_requests += kind.kind == "Lease"
+            return await super().get(kind, name, namespace=namespace)
+
+        async def create(self, kind: Any, obj: Any) -> JSON:
+            self.lease_requests += kind.kind == "Lease"
+            return await super().create(kind, obj)
+
+        async def replace(self, kind: Any, obj: Any) -> JSON:
+            self.lease_requests += kind.kind == "Lease"
+            return await super().replace(kind, obj)
+
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    api = LightkubeApi.from_kubeconfig(KubeConfig.from_file(str(kubeconfig)))
-    controller = Controller(api, Settings(serve_http=False, min_interval=10))
+    api = CountingApi.from_kubeconfig(KubeConfig.from_file(str(kubeconfig)))
+    settings = Settings(serve_http=False, min_interval=10, leader_election=election)
+    controller = Controller(api, settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -124,6 +143,8 @@ async def controller_child(kubeconfig: Path) -> None:
         informers = controller.caches.by_kind.values()
         return {
             "requests": dict(api.requests),
+            "lease_requests": api.lease_requests,
+            "leader": controller.is_leader,
             "ticks": controller.reconciler.ticks,
             "status_writes": controller.reconciler.status_writes,
             "wakeups": controller.scheduler.wakeups,
@@ -131,6 +152,25 @@ async def controller_child(kubeconfig: Path) -> None:
             "watch_restarts": sum(i.restarts for i in informers),
             "relists": sum(i.relists for i in informers),
         }
+
+    def memory() -> JSON:
+        """Bytes held by each cache's objects (every dict, list and string reached, once)."""
+        seen: set[int] = set()
+        sizes: JSON = {}
+        for kind, informer in controller.caches.by_kind.items():
+            total, stack = 0, [informer.objects]
+            while stack:
+                obj = stack.pop()
+                if id(obj) in seen:
+                    continue
+                seen.add(id(obj))
+                total += sys.getsizeof(obj)
+                if isinstance(obj, dict):
+                    stack += [*obj.keys(), *obj.values()]
+                elif isinstance(obj, list | tuple):
+                    stack += obj
+            sizes[kind] = total
+        return {"cache_bytes": sizes}
 
     async def commands() -> None:
         while not stop.is_set():
@@ -140,6 +180,8 @@ async def controller_child(kubeconfig: Path) -> None:
                 stop.set()
             elif command == "stats":
                 reply(stats())
+            elif command == "memory":
+                reply(memory())
 
     await controller.start()
     reply({"started": True, **stats()})
@@ -158,7 +200,7 @@ async def controller_child(kubeconfig: Path) -> None:
             for task in asyncio.all_tasks():
                 if task is not asyncio.current_task():
                     task.print_stack(limit=6, file=sys.stderr)
-        await stopping
+        await asyncio.wait_for(stopping, 20)
         await api.close()
         print(f"controller stopped in {time.perf_counter() - started:.2f}s", file=sys.stderr)
 

@@ -37,10 +37,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -59,6 +57,7 @@ from detection import (
     STRATEGIC,
     ControllerProcess,
     Mirror,
+    controller_child,
     cpu_s,
     diff,
     image_patch,
@@ -92,104 +91,6 @@ def name_of(i: int) -> str:
 def reset_high_water_mark(pid: int) -> None:
     """Linux: writing 5 to clear_refs resets the process's VmHWM to its current RSS."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-async def controller_child(kubeconfig: Path, election: bool) -> None:
-    """Run the controller; answer `stats` lines with JSON; stop on `stop`, EOF or a signal."""
-    import logging
-
-    from lightkube import KubeConfig
-
-    from ensign.kube.client import LightkubeApi
-    from ensign.runtime.app import Controller, Settings
-
-    class CountingApi(LightkubeApi):
-        """Counts the leader election's Lease requests apart: they are per process."""
-
-        lease_requests = 0
-
-        async def get(self, kind: Any, name: str, *, namespace: str | None = None) -> JSON:
-            self.lease_requests += kind.kind == "Lease"
-            return await super().get(kind, name, namespace=namespace)
-
-        async def create(self, kind: Any, obj: Any) -> JSON:
-            self.lease_requests += kind.kind == "Lease"
-            return await super().create(kind, obj)
-
-        async def replace(self, kind: Any, obj: Any) -> JSON:
-            self.lease_requests += kind.kind == "Lease"
-            return await super().replace(kind, obj)
-
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    api = CountingApi.from_kubeconfig(KubeConfig.from_file(str(kubeconfig)))
-    settings = Settings(serve_http=False, min_interval=10, leader_election=election)
-    controller = Controller(api, settings)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-
-    def reply(body: JSON) -> None:
-        sys.stdout.write(json.dumps(body) + "\n")
-        sys.stdout.flush()
-
-    def stats() -> JSON:
-        informers = controller.caches.by_kind.values()
-        return {
-            "requests": dict(api.requests),
-            "lease_requests": api.lease_requests,
-            "leader": controller.is_leader,
-            "ticks": controller.reconciler.ticks,
-            "status_writes": controller.reconciler.status_writes,
-            "wakeups": controller.scheduler.wakeups,
-            "loops": len(controller.scheduler.loops),
-            "watch_restarts": sum(i.restarts for i in informers),
-            "relists": sum(i.relists for i in informers),
-        }
-
-    def memory() -> JSON:
-        """Bytes held by each cache's objects (every dict, list and string reached, once)."""
-        seen: set[int] = set()
-        sizes: JSON = {}
-        for kind, informer in controller.caches.by_kind.items():
-            total, stack = 0, [informer.objects]
-            while stack:
-                obj = stack.pop()
-                if id(obj) in seen:
-                    continue
-                seen.add(id(obj))
-                total += sys.getsizeof(obj)
-                if isinstance(obj, dict):
-                    stack += [*obj.keys(), *obj.values()]
-                elif isinstance(obj, list | tuple):
-                    stack += obj
-            sizes[kind] = total
-        return {"cache_bytes": sizes}
-
-    async def commands() -> None:
-        while not stop.is_set():
-            line = await reader.readline()
-            command = line.decode().strip()
-            if not line or command == "stop":
-                stop.set()
-            elif command == "stats":
-                reply(stats())
-            elif command == "memory":
-                reply(memory())
-
-    await controller.start()
-    reply({"started": True, **stats()})
-    serving = asyncio.create_task(commands())
-    try:
-        await stop.wait()
-    finally:
-        serving.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
-        await asyncio.wait_for(controller.stop(), 30)
-        await api.close()
 
 
 async def start_controller(
