@@ -11,7 +11,6 @@ datapoint of every series is returned, oldest first.
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import ClassVar
 from urllib.parse import parse_qsl
@@ -19,7 +18,12 @@ from urllib.parse import parse_qsl
 import httpx2
 
 from ensign.metricproviders.base import NoData, ProviderConfig, Window
-from ensign.metricproviders.wire import ProviderHttp, base_url, required_secret
+from ensign.metricproviders.wire import (
+    ProviderHttp,
+    base_url,
+    basic_authorization,
+    required_secret,
+)
 from ensign.model import MetricProviderType
 
 USERNAME = "username"
@@ -47,9 +51,9 @@ class GraphiteProvider:
         if config.credentials:
             username = required_secret(config.credentials, USERNAME, "graphite")
             password = required_secret(config.credentials, PASSWORD, "graphite")
-            token = base64.b64encode(f"{username}:{password}".encode()).decode()
-            self._headers["Authorization"] = f"Basic {token}"
-            secrets = (password, token)
+            header = basic_authorization(username, password)
+            self._headers["Authorization"] = header
+            secrets = (password, header.removeprefix("Basic "))
         self._http = ProviderHttp(config, client=client, secrets=secrets)
 
     async def value(self, query: str, *, now: datetime) -> float:

@@ -11,7 +11,6 @@ every message goes through `ProviderHttp.redact`.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -27,7 +26,7 @@ from ensign.metricproviders.base import (
     ProviderError,
     Window,
 )
-from ensign.metricproviders.wire import ProviderHttp
+from ensign.metricproviders.wire import ProviderHttp, basic_authorization
 from ensign.model import MetricProviderType
 
 _WHITESPACE = re.compile(r"\s+")
@@ -193,8 +192,7 @@ def _authorization(credentials: Mapping[str, str]) -> str:
             raise ProviderConfigError(
                 f"prometheus credentials: the Secret named by spec.provider.secretRef has no {key!r} key (it needs {TOKEN!r}, or {USERNAME!r} and {PASSWORD!r})"
             )
-    userpass = f"{credentials[USERNAME]}:{credentials[PASSWORD]}".encode()
-    return "Basic " + base64.b64encode(userpass).decode("ascii")
+    return basic_authorization(credentials[USERNAME], credentials[PASSWORD])
 
 
 def _timestamp(moment: datetime) -> str:

@@ -14,6 +14,7 @@ webhook client), so a provider only ever talks to the address its template names
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -37,6 +38,11 @@ LOOKBACK_INTERVALS = 10
 def lookback_start(now: datetime, interval_seconds: float) -> datetime:
     """The start of Flagger's query range for a metric with this interval."""
     return now - timedelta(seconds=LOOKBACK_INTERVALS * interval_seconds)
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """The `Authorization` header value for HTTP Basic auth."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
 def required_secret(credentials: Mapping[str, str] | None, key: str, provider: str) -> str:
