@@ -259,7 +259,8 @@ class MetricAnalyzer:
             verdict = judge_samples(samples_c, samples_p, judge)
         else:
             totals = [
-                render_total(judge.total_query, canary, check, primary=p) for p in (False, True)
+                render(judge.total_query, query_model(canary, check, primary=p))
+                for p in (False, True)
             ]
             now = self.clock()
             answers = await asyncio.gather(
@@ -341,10 +342,6 @@ def describe_judge(judge: JudgeSpec) -> str:
         f"judge {judge.test}: confidence {judge.confidence:g}, tolerance "
         f"{judge.tolerance:.0%}, {judge.direction}, min samples {judge.min_samples}"
     )
-
-
-def render_total(query: str, canary: Canary, check: MetricCheck, *, primary: bool) -> str:
-    return render(query, query_model(canary, check, primary=primary))
 
 
 def _first_error(*answers: object) -> _Failed | None:
