@@ -9,7 +9,7 @@ from ensign.alerting.catalogue import AlertKind, AlertMessage, alert_message, se
 from ensign.alerting.dispatch import AlertDispatcher, AlertSender, JsonPoster
 from ensign.alerting.formats import NotifierConfigError, payload, post_url, validate
 from ensign.alerting.notifier import Notifier, NotifyError
-from ensign.alerting.routing import Destination, GlobalNotifier, destinations, global_notifier
+from ensign.alerting.routing import Destination, destinations, global_notifier
 
 __all__ = [
     "AlertDispatcher",
@@ -17,7 +17,6 @@ __all__ = [
     "AlertMessage",
     "AlertSender",
     "Destination",
-    "GlobalNotifier",
     "JsonPoster",
     "Notifier",
     "NotifierConfigError",

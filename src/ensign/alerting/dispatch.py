@@ -25,7 +25,6 @@ from ensign.alerting.formats import origin, payload, post_url
 from ensign.alerting.notifier import DEFAULT_TIMEOUT_SECONDS, Notifier, NotifyError
 from ensign.alerting.routing import (
     Destination,
-    GlobalNotifier,
     ProviderLookup,
     SecretLookup,
     destinations,
@@ -73,7 +72,7 @@ class AlertDispatcher:
         *,
         lookup_provider: ProviderLookup,
         lookup_secret: SecretLookup,
-        global_notifier: GlobalNotifier | None = None,
+        global_notifier: Destination | None = None,
         cluster_name: str = "",
         notifier: JsonPoster | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,

@@ -50,10 +50,10 @@ _URL_PATHS = ("address", "proxy")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GlobalNotifier:
-    """The controller-wide chat destination from the `-slack-*` / `-msteams-*` flags.
+class Destination:
+    """One resolved place to post an alert; `label` names it in logs and errors.
 
-    `url`, `token` and `proxy` stay out of `repr`: the webhook URL is itself a credential.
+    `url`, `token` and `proxy` stay out of `repr`: a webhook URL is itself a credential.
     """
 
     type: AlertProviderType
@@ -62,23 +62,14 @@ class GlobalNotifier:
     proxy: str = field(default="", repr=False)
     channel: str = ""
     username: str = ""
+    label: str = ""
 
     def summary(self) -> str:
         """The start-up log line, naming only the service and the URL's scheme and host."""
         return f"{display_name(self.type)} notifications enabled for {origin(self.url)}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Destination:
-    """One resolved place to post an alert; `label` names it in logs and errors."""
-
-    type: AlertProviderType
-    url: str = field(repr=False)
-    token: str = field(default="", repr=False)
-    proxy: str = field(default="", repr=False)
-    channel: str = ""
-    username: str = ""
-    label: str = ""
+GLOBAL_LABEL = "global {} notifier"
 
 
 def global_notifier(
@@ -90,8 +81,9 @@ def global_notifier(
     slack_channel: str = "",
     msteams_url: str = "",
     msteams_proxy_url: str = "",
-) -> GlobalNotifier | None:
-    """Build the global notifier from the flag values; None when no URL is set.
+) -> Destination | None:
+    """The global notifier (the controller-wide destination of the `-slack-*` / `-msteams-*`
+    flags) from the flag values; None when no URL is set.
 
     MS Teams wins when `-msteams-url` is set. Raises `NotifierConfigError` naming the flag to
     fix (see the module docstring for why this is fatal in Ensign).
@@ -99,8 +91,11 @@ def global_notifier(
     if msteams_url:
         _check_url(msteams_url, flag="-msteams-url")
         _check_url(msteams_proxy_url, flag="-msteams-proxy-url")
-        return GlobalNotifier(
-            type=AlertProviderType.MSTEAMS, url=msteams_url, proxy=msteams_proxy_url
+        return Destination(
+            type=AlertProviderType.MSTEAMS,
+            url=msteams_url,
+            proxy=msteams_proxy_url,
+            label=GLOBAL_LABEL.format(display_name(AlertProviderType.MSTEAMS)),
         )
     if not slack_url:
         return None
@@ -112,13 +107,14 @@ def global_notifier(
                 f"global Slack notifications need {flag} (it is empty); set it, or unset "
                 "-slack-url to turn global notifications off"
             )
-    return GlobalNotifier(
+    return Destination(
         type=AlertProviderType.SLACK,
         url=slack_url,
         token=slack_token,
         proxy=slack_proxy_url,
         channel=slack_channel,
         username=slack_user,
+        label=GLOBAL_LABEL.format(display_name(AlertProviderType.SLACK)),
     )
 
 
@@ -128,24 +124,14 @@ def destinations(
     *,
     lookup_provider: ProviderLookup,
     lookup_secret: SecretLookup,
-    global_notifier: GlobalNotifier | None,
+    global_notifier: Destination | None,
 ) -> tuple[list[Destination], list[str]]:
     """Where an alert of `severity` about `canary` goes, and why some entries cannot get it."""
     alerts = canary.spec.effective_analysis.alerts
     if not alerts:
         if global_notifier is None:
             return [], []
-        notifier = global_notifier
-        destination = Destination(
-            type=notifier.type,
-            url=notifier.url,
-            token=notifier.token if notifier.type is AlertProviderType.SLACK else "",
-            proxy=notifier.proxy,
-            channel=notifier.channel,
-            username=notifier.username,
-            label=f"global {display_name(notifier.type)} notifier",
-        )
-        return [destination], []
+        return [global_notifier], []
     found: list[Destination] = []
     errors: list[str] = []
     for alert in alerts:

@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ensign.alerting import AlertDispatcher, GlobalNotifier, global_notifier
+from ensign.alerting import AlertDispatcher, Destination, global_notifier
 from ensign.kube import kinds
 from ensign.kube.api import KubeApi
 from ensign.observability.metrics import ControllerMetrics
@@ -91,7 +91,7 @@ class Settings:
     shard: str = ""  # names this shard's Lease
     canary_selector: str = ""  # label selector: the canaries this shard handles
 
-    def global_notifier(self) -> GlobalNotifier | None:
+    def global_notifier(self) -> Destination | None:
         """The notifier for canaries without alerts; raises NotifierConfigError (naming the
         flag) for one that could never deliver."""
         return global_notifier(

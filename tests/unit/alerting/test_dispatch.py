@@ -13,7 +13,7 @@ import pytest
 from ensign.alerting import (
     AlertDispatcher,
     AlertKind,
-    GlobalNotifier,
+    Destination,
     Notifier,
     NotifyError,
     alert_message,
@@ -134,12 +134,13 @@ async def test_global_notifier_only_for_canaries_without_alerts(
 ) -> None:
     world = World()
     world.add(provider_body("chat", address=chat.url("/own")))
-    notifier = GlobalNotifier(
+    notifier = Destination(
         type=AlertProviderType.SLACK,
         url=chat.url("/global"),
         token=TOKEN,
         channel="ops",
         username="flagger",
+        label="global Slack notifier",
     )
     dispatcher = make(world, global_notifier=notifier)
 

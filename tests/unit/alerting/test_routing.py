@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ensign.alerting import Destination, GlobalNotifier, NotifierConfigError, destinations
+from ensign.alerting import Destination, NotifierConfigError, destinations
 from ensign.alerting import global_notifier as build_global
 from ensign.model import AlertProviderType, Severity
 
@@ -45,12 +45,13 @@ class World:
         )
 
 
-GLOBAL = GlobalNotifier(
+GLOBAL = Destination(
     type=AlertProviderType.SLACK,
     url=SLACK_URL,
     token=TOKEN,
     channel="ops",
     username="flagger",
+    label="global Slack notifier",
 )
 
 
@@ -69,13 +70,14 @@ def test_slack_global_notifier_from_flags() -> None:
         slack_proxy_url="http://proxy.local:3128",
         slack_channel="ops",
     )
-    assert notifier == GlobalNotifier(
+    assert notifier == Destination(
         type=AlertProviderType.SLACK,
         url=SLACK_URL,
         token=TOKEN,
         proxy="http://proxy.local:3128",
         channel="ops",
         username="flagger",
+        label="global Slack notifier",
     )
     assert notifier.summary() == "Slack notifications enabled for https://hooks.slack.com"
     assert SECRET_PATH not in repr(notifier) and TOKEN not in repr(notifier)
