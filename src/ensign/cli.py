@@ -244,22 +244,27 @@ def _check_notifier(settings: Settings) -> None:
         raise click.BadParameter(str(exc)) from exc
 
 
-_NOTIFIER_DEFAULTS: Mapping[str, str] = {
-    "metrics_server": "http://prometheus:9090",
-    "slack_url": "",
-    "slack_token": "",
-    "slack_proxy_url": "",
-    "slack_user": "flagger",
-    "slack_channel": "",
-    "msteams_url": "",
-    "msteams_proxy_url": "",
-    "cluster_name": "",
-}
+_NOTIFIER_SETTINGS = (
+    "metrics_server",
+    "slack_url",
+    "slack_token",
+    "slack_proxy_url",
+    "slack_user",
+    "slack_channel",
+    "msteams_url",
+    "msteams_proxy_url",
+    "cluster_name",
+)
 
 
 def _notifier_settings(values: Mapping[str, Any]) -> dict[str, Any]:
-    """-metrics-server and the global notifier's flags, empty ones at their defaults."""
-    return {key: values.get(key) or default for key, default in _NOTIFIER_DEFAULTS.items()}
+    """-metrics-server and the global notifier's flags, empty ones at Settings' defaults."""
+    import dataclasses
+
+    from ensign.runtime.app import Settings
+
+    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
+    return {key: values.get(key) or defaults[key] for key in _NOTIFIER_SETTINGS}
 
 
 def _election_settings(values: Mapping[str, Any]) -> dict[str, Any]:
