@@ -44,11 +44,18 @@ CONFIGMAP = Kind("", "v1", "ConfigMap", "configmaps", verbs=_WRITE)
 SECRET = Kind("", "v1", "Secret", "secrets", verbs=_WRITE)
 HPA = Kind("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", verbs=_WRITE)
 EVENT = Kind("", "v1", "Event", "events", verbs=("create", "patch"))
-INGRESS = Kind("networking.k8s.io", "v1", "Ingress", "ingresses")
+INGRESS = Kind("networking.k8s.io", "v1", "Ingress", "ingresses", verbs=_WRITE)
 # Leader election (runtime/leader.py): read, create, and compare-and-swap by replace.
 LEASE = Kind("coordination.k8s.io", "v1", "Lease", "leases", verbs=("get", "create", "update"))
 
-ALL: tuple[Kind, ...] = (
+# Router kinds (src/ensign/routers): watched only while a canary uses the router.
+HTTPROUTE_V1 = Kind("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", verbs=_WRITE)
+HTTPROUTE_V1BETA1 = Kind(
+    "gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes", verbs=_WRITE
+)
+ROUTER_KINDS: tuple[Kind, ...] = (HTTPROUTE_V1, HTTPROUTE_V1BETA1)
+
+CORE: tuple[Kind, ...] = (
     CANARY,
     CANARY_STATUS,
     METRIC_TEMPLATE,
@@ -63,4 +70,13 @@ ALL: tuple[Kind, ...] = (
     INGRESS,
     LEASE,
 )
-BY_KIND: dict[str, Kind] = {k.kind: k for k in ALL if "/" not in k.plural}
+ALL: tuple[Kind, ...] = CORE + ROUTER_KINDS
+BY_KIND: dict[str, Kind] = {k.kind: k for k in CORE if "/" not in k.plural}
+"""The core kinds by kind name (router kinds may have several versions of one kind)."""
+
+
+def cache_key(kind: Kind) -> str:
+    """The key of a kind's watch cache: its name for a core kind, else kind.version.group."""
+    if BY_KIND.get(kind.kind) == kind:
+        return kind.kind
+    return f"{kind.kind}.{kind.version}.{kind.group}"

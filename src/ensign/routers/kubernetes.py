@@ -7,20 +7,22 @@ no weights, mirroring, header matching or session affinity: only Blue/Green.
 
 The "weights" it reports are nominal, as in Flagger's `NopRouter`: 0/100 while a run is
 counting iterations, 100/0 otherwise. They tell the engine which phase of a Blue/Green run
-it is in; traffic never actually moves.
+it is in; traffic never actually moves (the capability table has no `traffic` for it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from ensign.engine.weights import Routes
+from ensign.kube.kinds import Kind
 from ensign.model.canary import Canary, Provider
-from ensign.routers.protocol import Capability
+from ensign.model.capabilities import CAPABILITIES
+from ensign.routers.protocol import Capability, ObjectChange, ObjectRef, ObjectView, Split
 
-KUBERNETES_CAPABILITIES: Final = frozenset({Capability.BLUE_GREEN})
+KUBERNETES_CAPABILITIES: Final = CAPABILITIES[Provider.KUBERNETES]
 
 
 def status_iterations(canary: Canary) -> int:
@@ -38,6 +40,7 @@ class KubernetesRouter:
 
     name: str = Provider.KUBERNETES.value
     capabilities: frozenset[Capability] = KUBERNETES_CAPABILITIES
+    kinds: tuple[Kind, ...] = ()
 
     def routes(self, status_iterations: int) -> Routes:
         """Nominal split: all to the canary once iterations have started, else all to primary."""
@@ -45,10 +48,18 @@ class KubernetesRouter:
             return Routes(primary=0, canary=100)
         return Routes(primary=100, canary=0)
 
-    def read_routes(self, canary: Canary, *, observed: Sequence[Mapping[str, Any]] = ()) -> Routes:
-        """Derived from `status.iterations`; `observed` is ignored (there is nothing to read)."""
+    def refs(self, canary: Canary) -> tuple[ObjectRef, ...]:
+        return ()
+
+    def read_routes(self, canary: Canary, objects: ObjectView) -> Routes:
+        """Derived from `status.iterations`: there is nothing to read."""
         return self.routes(status_iterations(canary))
 
-    def render_routes(self, canary: Canary, *, routes: Routes) -> tuple[Mapping[str, Any], ...]:
+    def render(
+        self, canary: Canary, objects: ObjectView, split: Split, *, canary_uid: str
+    ) -> tuple[ObjectChange, ...]:
         """No routing objects: setting routes is a no-op for this provider."""
+        return ()
+
+    def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
         return ()

@@ -4,6 +4,9 @@ Flagger silently falls back to the Istio router for a provider string it does no
 (`pkg/router/factory.go`), so a typo deploys Istio objects into a cluster without Istio.
 Ensign refuses instead: an unknown name raises `UnknownProviderError`, whose message lists
 the providers this build knows.
+
+Each factory imports its router module when first called, so the controller only loads the
+routers its canaries use.
 """
 
 from __future__ import annotations
@@ -13,13 +16,42 @@ from types import MappingProxyType
 from typing import Final, TypeAlias
 
 from ensign.model.canary import Provider
-from ensign.routers.kubernetes import KubernetesRouter
-from ensign.routers.protocol import Router
+from ensign.routers.protocol import Router, RouterSettings
 
-RouterFactory: TypeAlias = Callable[[], Router]
+RouterFactory: TypeAlias = Callable[[RouterSettings], Router]
+
+
+def _kubernetes(settings: RouterSettings) -> Router:
+    from ensign.routers.kubernetes import KubernetesRouter
+
+    return KubernetesRouter()
+
+
+def _gatewayapi_v1(settings: RouterSettings) -> Router:
+    from ensign.routers.gatewayapi import GatewayApiRouter
+
+    return GatewayApiRouter.v1()
+
+
+def _gatewayapi_v1beta1(settings: RouterSettings) -> Router:
+    from ensign.routers.gatewayapi import GatewayApiRouter
+
+    return GatewayApiRouter.v1beta1()
+
+
+def _nginx(settings: RouterSettings) -> Router:
+    from ensign.routers.nginx import NginxRouter
+
+    return NginxRouter(annotations_prefix=settings.ingress_annotations_prefix)
+
 
 DEFAULT_FACTORIES: Final[Mapping[str, RouterFactory]] = MappingProxyType(
-    {Provider.KUBERNETES.value: KubernetesRouter}
+    {
+        Provider.KUBERNETES.value: _kubernetes,
+        Provider.GATEWAYAPI_V1.value: _gatewayapi_v1,
+        Provider.GATEWAYAPI_V1BETA1.value: _gatewayapi_v1beta1,
+        Provider.NGINX.value: _nginx,
+    }
 )
 """The routers shipped with this build, by provider string."""
 
@@ -53,10 +85,13 @@ def known_providers(factories: Mapping[str, RouterFactory] = DEFAULT_FACTORIES) 
 
 
 def make_router(
-    provider: str, *, factories: Mapping[str, RouterFactory] = DEFAULT_FACTORIES
+    provider: str,
+    *,
+    settings: RouterSettings | None = None,
+    factories: Mapping[str, RouterFactory] = DEFAULT_FACTORIES,
 ) -> Router:
-    """A fresh router for `provider`; raises `UnknownProviderError` when there is none."""
+    """A router for `provider`; raises `UnknownProviderError` when there is none."""
     factory = factories.get(str(provider))
     if factory is None:
         raise UnknownProviderError(str(provider), known=factories)
-    return factory()
+    return factory(settings or RouterSettings())

@@ -20,6 +20,8 @@ from ensign.routers import (
     known_providers,
     make_router,
 )
+from ensign.kube.kinds import Kind
+from ensign.routers.protocol import Split
 from tests.unit.routers._support import podinfo_canary
 
 
@@ -64,8 +66,16 @@ def test_read_routes_uses_status_iterations(
         raw["status"] = status
     canary = dataclasses.replace(canary, raw=raw)
     router = KubernetesRouter()
-    assert router.read_routes(canary, observed=()) == expected
-    assert router.render_routes(canary, routes=expected) == ()
+    nothing = _NoObjects()
+    assert router.read_routes(canary, nothing) == expected
+    assert router.render(canary, nothing, Split(routes=expected), canary_uid="u") == ()
+    assert router.finalize(canary, nothing) == ()
+    assert router.refs(canary) == () and router.kinds == ()
+
+
+class _NoObjects:
+    def get(self, kind: Kind, namespace: str, name: str) -> None:
+        return None
 
 
 @pytest.mark.parametrize(("primary", "canary"), [(50, 40), (101, -1), (-10, 110)])

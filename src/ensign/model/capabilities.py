@@ -1,0 +1,132 @@
+"""What each routing provider can do: the one capability table. Pure data.
+
+The model's validation (`parse_spec`, and `runtime.observe` for canaries that rely on the
+controller's default provider) and the engine both read this table, and every router
+declares its capabilities from it, so "what a provider supports" is written once.
+
+Flagger spreads the same knowledge over its routers and scheduler, and silently ignores a
+feature a router lacks (`analysis.match` on Traefik, `mirror` on NGINX, ...). Ensign refuses
+such a spec with an error that names the field (`capability_errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from ensign.model.analysis import Analysis
+from ensign.model.canary import Provider, ServiceSpec
+
+
+class Capability(StrEnum):
+    """Features a router may support; absent ones are rejected, never worked around."""
+
+    TRAFFIC = "traffic"
+    """The router moves live traffic (the kubernetes provider does not: its split is nominal)."""
+    WEIGHTS = "weights"
+    """Progressive weighted split between primary and canary (the canary strategy)."""
+    BLUE_GREEN = "blue-green"
+    """Iteration-based analysis followed by an all-at-once switch at promotion."""
+    HEADER_MATCH = "header-match"
+    """Request matching on headers, cookies or query parameters (A/B testing)."""
+    MIRROR = "mirror"
+    """Shadowing of live traffic to the canary during Blue/Green iterations."""
+    CANARY_MIRROR = "canary-mirror"
+    """A mirroring pre-stage before the first weight step of the canary strategy."""
+    SESSION_AFFINITY = "session-affinity"
+    """Cookie stickiness for clients already routed to the canary."""
+    PRIMARY_COOKIE = "primary-cookie"
+    """`sessionAffinity.primaryCookieName`: stickiness to the primary too."""
+    TIMEOUTS = "timeouts"
+    """`service.timeout` and `service.backendTimeout` on the route."""
+    CORS = "cors"
+    """`service.corsPolicy` on the route."""
+    PARENT_STATUS = "parent-status"
+    """Routes are checked against their parents' status before weights are trusted."""
+
+
+C = Capability
+_GATEWAY_V1: Final = frozenset(
+    {
+        C.TRAFFIC,
+        C.WEIGHTS,
+        C.BLUE_GREEN,
+        C.HEADER_MATCH,
+        C.MIRROR,
+        C.SESSION_AFFINITY,
+        C.PRIMARY_COOKIE,
+        C.TIMEOUTS,
+        C.CORS,
+        C.PARENT_STATUS,
+    }
+)
+
+CAPABILITIES: Final[Mapping[Provider, frozenset[Capability]]] = MappingProxyType(
+    {
+        Provider.KUBERNETES: frozenset({C.BLUE_GREEN}),
+        Provider.GATEWAYAPI_V1: _GATEWAY_V1,
+        # Flagger's v1beta1 router has no timeouts, CORS, primary cookie nor parent check.
+        Provider.GATEWAYAPI_V1BETA1: _GATEWAY_V1
+        - {C.TIMEOUTS, C.CORS, C.PRIMARY_COOKIE, C.PARENT_STATUS},
+        Provider.NGINX: frozenset({C.TRAFFIC, C.WEIGHTS, C.BLUE_GREEN, C.HEADER_MATCH}),
+    }
+)
+"""Capabilities of the providers this build implements (a provider absent here has no router)."""
+
+
+def capabilities_of(provider: Provider | str) -> frozenset[Capability]:
+    """The provider's capabilities; empty for a provider this build does not implement."""
+    try:
+        return CAPABILITIES.get(Provider(str(provider)), frozenset())
+    except ValueError:
+        return frozenset()
+
+
+def capability_errors(
+    provider: Provider | str,
+    analysis: Analysis | None,
+    service: ServiceSpec | None,
+    *,
+    analysis_key: str = "analysis",
+) -> tuple[tuple[str, str], ...]:
+    """(field path under `spec`, message) for each feature the spec asks of `provider` that
+    the provider cannot do. The kubernetes provider is left to its documented Blue/Green
+    fallback (its ignored fields are warnings, see `parse_spec`)."""
+    caps = capabilities_of(provider)
+    if not caps or provider == Provider.KUBERNETES:
+        return ()
+    out: list[tuple[str, str]] = []
+
+    def need(capability: Capability, path: str, what: str) -> None:
+        if capability not in caps:
+            out.append((path, f"{what} is not supported by provider {provider}"))
+
+    if analysis is not None:
+        a = analysis_key
+        if analysis.match:
+            need(C.HEADER_MATCH, f"{a}.match", "A/B testing")
+        if analysis.mirror:
+            if analysis.iterations > 0:
+                need(C.MIRROR, f"{a}.mirror", "traffic mirroring")
+            else:
+                need(C.CANARY_MIRROR, f"{a}.mirror", "mirroring before the first canary step")
+        if analysis.session_affinity is not None:
+            need(C.SESSION_AFFINITY, f"{a}.sessionAffinity", "session affinity")
+            if analysis.session_affinity.primary_cookie_name:
+                need(
+                    C.PRIMARY_COOKIE,
+                    f"{a}.sessionAffinity.primaryCookieName",
+                    "a primary session cookie",
+                )
+        if analysis.iterations <= 0 and (analysis.step_weight or analysis.step_weights):
+            need(C.WEIGHTS, f"{a}.stepWeight", "progressive traffic shifting")
+    if service is not None:
+        if service.timeout:
+            need(C.TIMEOUTS, "service.timeout", "a request timeout")
+        if service.backend_timeout:
+            need(C.TIMEOUTS, "service.backendTimeout", "a backend request timeout")
+        if service.raw.get("corsPolicy"):
+            need(C.CORS, "service.corsPolicy", "a CORS policy")
+    return tuple(out)
