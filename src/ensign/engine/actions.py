@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ensign.engine.affinity import NO_COOKIES, AffinityCookies
 from ensign.engine.weights import Routes
 from ensign.model import HookType
 
@@ -46,8 +47,20 @@ class PromotePrimary:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileRouter:
+    """Create or update the router's objects from the spec, at the split in force (so a
+    reconcile never moves traffic); nothing is written when they already match."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetRoutes:
+    """Put a split in force through the router: `routes` (weights, mirroring), the A/B scope
+    (`matched_only`: with `analysis.match`, only matching requests follow `routes`) and the
+    session-affinity cookies of the new status. Nothing is written when already in force."""
+
     routes: Routes
+    matched_only: bool = True
+    cookies: AffinityCookies = NO_COOKIES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +109,7 @@ Action = (
     | EnsurePrimary
     | ScaleTarget
     | PromotePrimary
+    | ReconcileRouter
     | SetRoutes
     | RunHooks
     | RecordEvent

@@ -19,6 +19,7 @@ from ensign.engine.actions import (
     AlertKind,
     EnsurePrimary,
     PromotePrimary,
+    ReconcileRouter,
     ReconcileServices,
     RecordEvent,
     RunHooks,
@@ -27,6 +28,7 @@ from ensign.engine.actions import (
     ServiceRole,
     SetRoutes,
 )
+from ensign.engine.affinity import next_cookies
 from ensign.engine.observations import (
     ActionVerb,
     CheckVerdict,
@@ -40,6 +42,7 @@ from ensign.engine.observations import (
 from ensign.engine.phases import ACTIVE, INITIALISING, Phase, allowed
 from ensign.engine.status import CanaryStatus, rfc3339, with_conditions
 from ensign.model import HookType, Strategy
+from ensign.model.capabilities import Capability
 
 P = Phase
 HISTORY_LIMIT = 50
@@ -109,6 +112,7 @@ class _Tick:
         self.analysed = False
         self.idle = False
         self.metrics: tuple[MetricOutcome, ...] | None = None
+        self.routes_set: weights.Routes | None = None  # the last SetRoutes of this tick
 
     # ------------------------------------------------------------ outcomes
 
@@ -146,6 +150,11 @@ class _Tick:
                     **({"httpStatus": answer.http_status} if answer.http_status else {}),
                 )
         new = self.status
+        if self.snap.routes_traffic and new.phase not in INITIALISING and not self.snap.problem:
+            # Ensign: canaryWeight is what the router object says (read back this tick, or
+            # just written), not a separate count that could drift from it.
+            in_force = self.routes_set if self.routes_set is not None else self.snap.routes
+            new = replace(new, canary_weight=in_force.canary)
         if new.content() != self.snap.status.content() or not new.last_transition_time:
             new = replace(new, last_transition_time=rfc3339(self.now))
         assert allowed(self.snap.status.phase, new.phase), (self.snap.status.phase, new.phase)
@@ -179,6 +188,24 @@ class _Tick:
 
     def to(self, phase: Phase, **fields: object) -> None:
         self.status = replace(self.status, phase=phase, **fields)  # type: ignore[arg-type]
+
+    def set_routes(self, routes: weights.Routes, *, matched_only: bool = True) -> None:
+        """Put `routes` in force, with this run's session-affinity cookies (derived from the
+        canary's uid and revision, so a replayed tick renders the same cookie)."""
+        cookies = self.status.cookies
+        if Capability.SESSION_AFFINITY in self.snap.capabilities:
+            meta = self.canary.raw.get("metadata")
+            uid = str(meta.get("uid") or "") if isinstance(meta, Mapping) else ""
+            cookies = next_cookies(
+                cookies,
+                self.analysis.session_affinity,
+                canary_weight=routes.canary,
+                uid=uid,
+                revision=self.status.last_applied_spec or self.snap.revision,
+            )
+            self.status = replace(self.status, cookies=cookies)
+        self.routes_set = routes
+        self.actions.append(SetRoutes(routes=routes, matched_only=matched_only, cookies=cookies))
 
     # ---------------------------------------------------------------- gates
 
@@ -264,13 +291,15 @@ class _Tick:
             )
         if self.snap.problem:
             return self.hold("TargetUnavailable", self.snap.problem)
+        if self.snap.router_problem:
+            return self.hold("RouterUnavailable", self.snap.router_problem)
         self.actions += [
             ReconcileServices(roles=frozenset({ServiceRole.CANARY, ServiceRole.PRIMARY})),
             EnsurePrimary(),
         ]
         if self.status.phase in INITIALISING:
             return self.initialise()
-        self.actions.append(ReconcileServices(roles=frozenset({ServiceRole.APEX})))
+        self.actions += [ReconcileServices(roles=frozenset({ServiceRole.APEX})), ReconcileRouter()]
         if not self.should_advance():
             self.idle = True
             if self.status.phase == P.FAILED:  # keep saying why it failed
@@ -282,6 +311,8 @@ class _Tick:
                     return self.failed_promotion(self.snap.primary.message)
                 return self.rollback(self.snap.primary.message, record=True)
             return self.hold("WaitingForPrimary", self.snap.primary.message)
+        if self.snap.route_problem:  # Flagger's GetRoutes error halts the tick
+            return self.hold("RoutesUnavailable", self.snap.route_problem)
         if self.status.phase not in ACTIVE:
             return self.start_run()
         if self.status.phase in (P.PROGRESSING, P.WAITING_PROMOTION) and self.revision_changed():
@@ -331,6 +362,7 @@ class _Tick:
                 return self.hold("WaitingForPrimary", self.snap.primary.message)
         self.actions += [
             ReconcileServices(roles=frozenset({ServiceRole.APEX})),
+            ReconcileRouter(),
             ScaleTarget(up=False),
         ]
         self.to(
@@ -420,12 +452,12 @@ class _Tick:
 
     def restart(self) -> Decision:
         self.event(msg.restart(self.target, self.ns))
-        self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
+        self.set_routes(ALL_TO_PRIMARY)
         self.begin_run()
         return self.finish("Progressing", "new revision during analysis; analysis restarted")
 
     def promote_without_analysis(self) -> Decision:
-        self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
+        self.set_routes(ALL_TO_PRIMARY)
         self.event(msg.copying(self.target, self.ns))
         self.actions += [PromotePrimary(revision=self.snap.revision), ScaleTarget(up=False)]
         self.to(
@@ -447,7 +479,7 @@ class _Tick:
             routes_traffic=self.snap.routes_traffic,
         )
         if shift.routes is not None:
-            self.actions.append(SetRoutes(routes=shift.routes))
+            self.set_routes(shift.routes)
         if isinstance(shift, weights.Finalise):
             if shift.by_step:
                 self.event(msg.advance_primary(self.name, self.ns, 100))
@@ -480,7 +512,7 @@ class _Tick:
             if "deadline" not in why:
                 why = f"progress deadline exceeded ({self.spec.progress_deadline_seconds}s): {why}"
             self.alert(AlertKind.PROGRESS_DEADLINE, why)
-        self.actions.append(SetRoutes(routes=ALL_TO_PRIMARY))
+        self.set_routes(ALL_TO_PRIMARY)
         self.event(msg.canary_failed(self.name, self.ns), warning=True)
         self.actions.append(ScaleTarget(up=False))
         self.to(
@@ -497,7 +529,7 @@ class _Tick:
     def failed_promotion(self, why: str) -> Decision:
         self.event(msg.promotion_failed(self.target, self.ns, why), warning=True)
         self.alert(AlertKind.FAILED_PROMOTION, why)
-        self.actions.append(SetRoutes(routes=ALL_TO_CANARY))
+        self.set_routes(ALL_TO_CANARY, matched_only=False)
         self.to(P.FAILED, canary_weight=100, failed_checks=0, iterations=0)
         self.actions.append(RunHooks(hook_type=HookType.POST_ROLLOUT, phase="Failed"))
         return self.finish("Failed", f"promotion failed, primary not ready: {why}", ready=False)
@@ -641,7 +673,7 @@ class _Tick:
         done = step.done
         self.status = replace(self.status, iterations=done)
         if step.routes is not None:
-            self.actions.append(SetRoutes(routes=step.routes))
+            self.set_routes(step.routes)
         if isinstance(step, weights.SwitchToCanary):
             if step.routes is not None:
                 self.event(
@@ -671,7 +703,7 @@ class _Tick:
         if isinstance(step, weights.ReadyToPromote):
             held = self.promotion_gate()
             return held if held is not None else self.promote()
-        self.actions.append(SetRoutes(routes=step.routes))
+        self.set_routes(step.routes)
         self.status = replace(self.status, canary_weight=step.routes.canary)
         self.event(msg.advance_weight(self.name, self.ns, step.routes.canary))
         return self.finish("Progressing", f"canary weight {step.routes.canary}")

@@ -10,6 +10,7 @@ from enum import StrEnum
 from ensign.engine.status import CanaryStatus
 from ensign.engine.weights import ALL_PRIMARY, Routes
 from ensign.model import Canary, HookType
+from ensign.model.capabilities import Capability
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +48,14 @@ class Snapshot:
 
     `problem` is set when the target cannot be used at all (missing, a selector without a
     known label, a mandatory ConfigMap missing); the engine then holds and says why.
+    `router_problem` is set when the router cannot work at all (its CRD is not installed, the
+    spec asks for something it cannot render, a referenced Ingress is missing): the engine
+    holds before touching anything. `route_problem` is set when the router's objects exist
+    but their split cannot be trusted (Flagger's GetRoutes error, e.g. a parent that has not
+    accepted the HTTPRoute): the engine holds the analysis with it, as Flagger halts the tick.
+    `routes` is the split read back from the router's objects (when `route_problem` is set,
+    the last split the status recorded). `capabilities` are the provider's row of the
+    capability table.
     """
 
     canary: Canary
@@ -59,10 +68,17 @@ class Snapshot:
     primary: Readiness = READY
     target: Readiness = READY
     routes: Routes = ALL_PRIMARY
-    routes_traffic: bool = False
+    capabilities: frozenset[Capability] = frozenset({Capability.BLUE_GREEN})
+    router_problem: str = ""
+    route_problem: str = ""
     warnings: tuple[str, ...] = ()
     request: ActionRequest | None = None
     manual_promotion: bool = False  # annotation ensign.dev/manual-promotion: "true"
+
+    @property
+    def routes_traffic(self) -> bool:
+        """Whether the provider moves live traffic (the kubernetes provider does not)."""
+        return Capability.TRAFFIC in self.capabilities
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ensign.engine.affinity import NO_COOKIES, AffinityCookies
 from ensign.engine.phases import Phase, promoted_condition
+
+COOKIE_FIELDS = (
+    ("sessionAffinityCookie", "canary"),
+    ("primarySessionAffinityCookie", "primary"),
+    ("previousSessionAffinityCookie", "previous"),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,7 +61,9 @@ class CanaryStatus:
     checks: tuple[Mapping[str, Any], ...] = ()
     # Ensign: who approved, aborted, paused or resumed, and when; bounded.
     audit: tuple[Mapping[str, Any], ...] = ()
-    # Fields Ensign carries but does not interpret (session-affinity cookies).
+    # Flagger's session-affinity cookie fields, typed.
+    cookies: AffinityCookies = NO_COOKIES
+    # Fields Ensign carries but does not interpret.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def condition(self, kind: str) -> Condition | None:
@@ -74,6 +83,7 @@ class CanaryStatus:
             tuple(tuple(sorted(h.items())) for h in self.history),
             tuple(tuple(sorted(a.items())) for a in self.audit),
             tuple(tuple(sorted(c.items())) for c in self.checks),
+            self.cookies,
         )
 
 
@@ -97,6 +107,7 @@ def parse_status(raw: Mapping[str, Any] | None) -> CanaryStatus:
         "history",
         "audit",
         "checks",
+        *(name for name, _ in COOKIE_FIELDS),
     }
     try:
         phase = Phase(str(raw.get("phase", "")))
@@ -120,6 +131,7 @@ def parse_status(raw: Mapping[str, Any] | None) -> CanaryStatus:
         history=tuple(dict(h) for h in raw.get("history") or [] if isinstance(h, Mapping)),
         audit=tuple(dict(a) for a in raw.get("audit") or [] if isinstance(a, Mapping)),
         checks=tuple(dict(c) for c in raw.get("checks") or [] if isinstance(c, Mapping)),
+        cookies=AffinityCookies(**{attr: str(raw.get(name) or "") for name, attr in COOKIE_FIELDS}),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -146,6 +158,10 @@ def dump_status(status: CanaryStatus) -> dict[str, Any]:
         out["audit"] = [dict(a) for a in status.audit]
     if status.checks:
         out["checks"] = [dict(c) for c in status.checks]
+    for name, attr in COOKIE_FIELDS:
+        value = getattr(status.cookies, attr)
+        if value:
+            out[name] = value
     return out
 
 

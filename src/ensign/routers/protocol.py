@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ensign.engine.affinity import NO_COOKIES, AffinityCookies
 from ensign.engine.weights import ALL_PRIMARY, Routes
 from ensign.kube.kinds import Kind
 from ensign.model.canary import Canary
@@ -62,20 +63,11 @@ class ObjectView(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AffinityCookies:
-    """Session-affinity cookies as `<name>=<value>` strings (Flagger's status fields
-    `sessionAffinityCookie`, `primarySessionAffinityCookie`, `previousSessionAffinityCookie`);
-    "" when unset. The engine derives them deterministically and keeps them in the status."""
-
-    canary: str = ""
-    primary: str = ""
-    previous: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Split:
     """A traffic split to put in force.
 
+    `cookies` are `AffinityCookies` (`<name>=<value>` strings; the engine derives them and
+    keeps them in the status).
     `routes`: the weights and whether the canary is mirrored (`analysis.mirrorWeight` is read
     from the canary by the router). `matched_only`: the A/B scope: when the canary has
     `analysis.match`, True sends `routes` to the matching requests only (the others go to the
@@ -84,7 +76,7 @@ class Split:
 
     routes: Routes = ALL_PRIMARY
     matched_only: bool = True
-    cookies: AffinityCookies = AffinityCookies()
+    cookies: AffinityCookies = NO_COOKIES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -55,6 +55,7 @@ from ensign.engine.phases import Phase
 from ensign.engine.status import CanaryStatus
 from ensign.engine.weights import ALL_PRIMARY, Routes
 from ensign.model import Canary, HookType, Provider, parse_canary
+from ensign.model.capabilities import CAPABILITIES, Capability
 
 JSON = dict[str, Any]
 
@@ -282,11 +283,15 @@ class Simulation:
 
     # ----------------------------------------------------------- observing
 
-    def routes_traffic(self, canary: Canary) -> bool:
-        """As the runtime: any provider but kubernetes routes traffic (unless overridden)."""
+    def capabilities(self, canary: Canary) -> frozenset[Capability]:
+        """As the runtime: the provider's row of the capability table. A provider without a
+        router yet (istio, ...) simulates one that can do everything; `routes_traffic`
+        overrides (True: everything, False: the kubernetes provider's Blue/Green only)."""
+        everything = frozenset(Capability)
         if self._routes_traffic is not None:
-            return self._routes_traffic
-        return canary.spec.provider not in (None, Provider.KUBERNETES)
+            return everything if self._routes_traffic else CAPABILITIES[Provider.KUBERNETES]
+        provider = canary.spec.provider or Provider.KUBERNETES
+        return CAPABILITIES.get(provider, everything)
 
     def primary_readiness(self, canary: Canary | None = None) -> Readiness:
         scripted = self._readiness(self.primary)
@@ -318,7 +323,7 @@ class Simulation:
             primary=self.primary_readiness(canary),
             target=self.target_readiness(),
             routes=self.routes,
-            routes_traffic=self.routes_traffic(canary),
+            capabilities=self.capabilities(canary),
         )
 
     # -------------------------------------------------------------- ticking

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ensign.engine.actions import EnsurePrimary, ReconcileServices, RecordEvent
+from ensign.engine.actions import EnsurePrimary, ReconcileRouter, ReconcileServices, RecordEvent
 from ensign.engine.phases import Phase
 from ensign.engine.weights import ALL_CANARY, ALL_PRIMARY, Routes
 from ensign.model import HookType
@@ -673,7 +673,9 @@ def test_idle_ticks_write_nothing(end: Phase) -> None:
         before = sim.status
         tick = sim.step()
         assert tick.status == before
-        assert all(isinstance(a, ReconcileServices | EnsurePrimary) for a in tick.actions)
+        assert all(
+            isinstance(a, ReconcileServices | EnsurePrimary | ReconcileRouter) for a in tick.actions
+        )
         assert not tick.hook_calls
 
 

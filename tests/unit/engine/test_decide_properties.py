@@ -14,7 +14,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ensign.engine.actions import EnsurePrimary, PromotePrimary, ReconcileServices, ScaleTarget
+from ensign.engine.actions import (
+    EnsurePrimary,
+    PromotePrimary,
+    ReconcileRouter,
+    ReconcileServices,
+    ScaleTarget,
+)
 from ensign.engine.decide import decide
 from ensign.engine.observations import READY, Readiness
 from ensign.engine.phases import IDLE, Phase, allowed
@@ -40,7 +46,7 @@ GATED = (
 ANALYSIS_HOOKS = frozenset(
     {H.PRE_ROLLOUT, H.ROLLOUT, H.CONFIRM_TRAFFIC_INCREASE, H.CONFIRM_PROMOTION, H.ROLLBACK}
 )
-QUIET = (ReconcileServices, EnsurePrimary)
+QUIET = (ReconcileServices, EnsurePrimary, ReconcileRouter)
 
 
 @dataclass(frozen=True)
