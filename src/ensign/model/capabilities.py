@@ -63,6 +63,9 @@ _GATEWAY_V1: Final = frozenset(
     }
 )
 
+_MESH: Final = frozenset({C.TRAFFIC, C.WEIGHTS, C.BLUE_GREEN})
+_AB: Final = _MESH | {C.HEADER_MATCH}
+
 CAPABILITIES: Final[Mapping[Provider, frozenset[Capability]]] = MappingProxyType(
     {
         Provider.KUBERNETES: frozenset({C.BLUE_GREEN}),
@@ -70,10 +73,28 @@ CAPABILITIES: Final[Mapping[Provider, frozenset[Capability]]] = MappingProxyType
         # Flagger's v1beta1 router has no timeouts, CORS, primary cookie nor parent check.
         Provider.GATEWAYAPI_V1BETA1: _GATEWAY_V1
         - {C.TIMEOUTS, C.CORS, C.PRIMARY_COOKIE, C.PARENT_STATUS},
-        Provider.NGINX: frozenset({C.TRAFFIC, C.WEIGHTS, C.BLUE_GREEN, C.HEADER_MATCH}),
+        Provider.NGINX: _AB,
+        # Flagger's other routers (§3.8 of the behaviour notes); Ensign refuses them by name
+        # until their routers land, but their specs are already checked against these rows.
+        Provider.ISTIO: frozenset(Capability) - {C.PARENT_STATUS},
+        Provider.APPMESH: _AB | {C.TIMEOUTS},
+        Provider.APPMESH_V1BETA2: _AB | {C.TIMEOUTS},
+        Provider.CONTOUR: _AB | {C.TIMEOUTS},
+        Provider.GLOO: _AB,
+        Provider.LINKERD: _MESH,
+        Provider.SMI_V1ALPHA1: _MESH,
+        Provider.SMI_V1ALPHA2: _MESH,
+        Provider.SMI_V1ALPHA3: _MESH,
+        Provider.OSM: _MESH,
+        Provider.SKIPPER: _MESH,
+        Provider.TRAEFIK: _MESH,
+        Provider.APISIX: _MESH,
+        Provider.KUMA: _MESH,
+        Provider.KNATIVE: _MESH,
     }
 )
-"""Capabilities of the providers this build implements (a provider absent here has no router)."""
+"""Every provider Flagger accepts, with what it can do (whether Ensign has its router yet is
+the router registry's business)."""
 
 
 def capabilities_of(provider: Provider | str) -> frozenset[Capability]:

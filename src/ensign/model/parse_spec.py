@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ensign.model.analysis import Analysis, Strategy
+from ensign.model.analysis import Analysis
 from ensign.model.canary import (
     DEFAULT_PORT_NAME,
     DEFAULT_PROGRESS_DEADLINE_SECONDS,
@@ -24,6 +24,7 @@ from ensign.model.canary import (
     TargetRef,
     TrafficDistribution,
 )
+from ensign.model.capabilities import capability_errors
 from ensign.model.errors import SpecError
 from ensign.model.fields import Fields, show
 from ensign.model.parse_analysis import parse_analysis
@@ -80,20 +81,7 @@ SERVICE_FIELDS = frozenset(
 REF_FIELDS = frozenset({"apiVersion", "kind", "name"})
 SERVICE_OBJECT_FIELDS = ("trafficPolicy", "rewrite", "retries", "headers", "corsPolicy")
 SERVICE_METADATA_FIELDS = ("apex", "primary", "canary", "unmanagedMetadata")
-AB_PROVIDERS = frozenset(
-    {
-        Provider.ISTIO,
-        Provider.APPMESH,
-        Provider.APPMESH_V1BETA2,
-        Provider.NGINX,
-        Provider.CONTOUR,
-        Provider.GLOO,
-        Provider.GATEWAYAPI_V1,
-        Provider.GATEWAYAPI_V1BETA1,
-    }
-)
 GATEWAY_API = frozenset({Provider.GATEWAYAPI_V1, Provider.GATEWAYAPI_V1BETA1})
-AFFINITY_PROVIDERS = frozenset({Provider.ISTIO, *GATEWAY_API})
 MAX_APEX_NAME = 63 - len("-primary")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -131,8 +119,10 @@ def parse_spec(spec: Fields) -> CanarySpec | None:
         _check_provider_refs(spec, provider=provider)
         if analysis is not None and analysis_ok and provider is Provider.KUBERNETES:
             result = replace(result, warnings=_kubernetes_ignored(spec))
-        elif analysis is not None and analysis_ok:
-            _check_provider_analysis(spec, provider=provider, analysis=analysis)
+        elif analysis_ok:
+            _check_provider_analysis(
+                spec, provider=provider, analysis=analysis, service=result.service
+            )
     return result if target is not None else None
 
 
@@ -385,23 +375,11 @@ def _check_provider_refs(spec: Fields, *, provider: Provider) -> None:
         spec.error("service.gatewayRefs", f"is required when provider is {provider}")
 
 
-def _check_provider_analysis(spec: Fields, *, provider: Provider, analysis: Analysis) -> None:
-    """Reject analysis features the provider cannot honour (Flagger ignores or loops on them)."""
+def _check_provider_analysis(
+    spec: Fields, *, provider: Provider, analysis: Analysis | None, service: ServiceSpec | None
+) -> None:
+    """Reject features the provider cannot honour (Flagger ignores or loops on them); the
+    capability table in `capabilities.py` says what each provider can do."""
     key = "analysis" if spec.has("analysis") else "canaryAnalysis"
-    if analysis.match and provider not in AB_PROVIDERS:
-        spec.error(f"{key}.match", f"A/B testing is not supported by provider {provider}")
-    if provider is Provider.KUBERNETES and analysis.strategy is Strategy.CANARY:
-        spec.error(key, "the kubernetes provider only supports Blue/Green; set iterations")
-    blue_green = analysis.iterations > 0
-    mirror_ok = provider is Provider.ISTIO or (provider in GATEWAY_API and blue_green)
-    if analysis.mirror and not mirror_ok:
-        spec.error(
-            f"{key}.mirror",
-            "is only supported by provider istio, or gatewayapi with iterations"
-            f" (got provider {provider})",
-        )
-    if analysis.session_affinity is not None and provider not in AFFINITY_PROVIDERS:
-        spec.error(
-            f"{key}.sessionAffinity",
-            f"is only supported by providers istio and gatewayapi (got provider {provider})",
-        )
+    for path, message in capability_errors(provider, analysis, service, analysis_key=key):
+        spec.error(path, message)

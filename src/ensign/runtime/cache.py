@@ -78,6 +78,7 @@ class Informer:
         self.listeners: list[Listener] = []
         self.restarts = 0
         self.relists = 0
+        self.last_error: KubeError | None = None  # the last failed list or watch, if any
 
     def get(self, namespace: str, name: str) -> JSON | None:
         return self.objects.get((namespace if self.kind.namespaced else "", name))
@@ -114,6 +115,7 @@ class Informer:
             try:
                 if not rv:
                     rv = await self._relist()
+                self.last_error = None
                 rv = await self._follow(rv)
                 failures = 0
             except asyncio.CancelledError:
@@ -121,6 +123,8 @@ class Informer:
             except Gone:
                 rv = ""
             except (KubeError, Exception) as exc:
+                if isinstance(exc, KubeError):
+                    self.last_error = exc
                 failures += 1
                 log.warning("%s watch failed (%s); retrying", self.kind.kind, exc)
                 delay = min(self.backoff * 2 ** min(failures, 6), 10.0)
@@ -211,19 +215,80 @@ class Informer:
 
 
 class Caches:
-    """The informers of a controller, started and stopped together."""
+    """The informers of a controller, started and stopped together.
+
+    Besides the fixed informers (`by_kind`), optional ones can be added and removed while
+    running (`add`/`remove`: the router kinds, watched only while a canary uses them). They
+    do not count towards `synced` (a router CRD that is not installed must not make the
+    whole controller unready), and `subscribe` listeners follow them too."""
 
     def __init__(self, informers: dict[str, Informer]) -> None:
         self.by_kind = informers
+        self.optional: dict[str, Informer] = {}
+        self.listeners: list[Listener] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        self._optional_tasks: dict[str, asyncio.Task[Any]] = {}
+        self._started = False
 
     def __getitem__(self, kind: str) -> Informer:
-        return self.by_kind[kind]
+        informer = self.by_kind.get(kind)
+        return informer if informer is not None else self.optional[kind]
+
+    def get(self, key: str) -> Informer | None:
+        return self.by_kind.get(key) or self.optional.get(key)
+
+    def all(self) -> list[Informer]:
+        return [*self.by_kind.values(), *self.optional.values()]
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener` on every change of every informer, present and future."""
+        if listener in self.listeners:
+            return
+        self.listeners.append(listener)
+        for informer in self.all():
+            if listener not in informer.listeners:
+                informer.listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self.listeners.remove(listener)
+        for informer in self.all():
+            with contextlib.suppress(ValueError):
+                informer.listeners.remove(listener)
 
     def start(self) -> None:
+        self._started = True
         self._tasks = [
             asyncio.create_task(i.run(), name=f"informer-{k}") for k, i in self.by_kind.items()
         ]
+        for key in self.optional:
+            self._start_optional(key)
+
+    def add(self, key: str, informer: Informer) -> Informer:
+        """Add an optional informer (started at once if the caches run); returns the one in
+        place when `key` is already there."""
+        present = self.optional.get(key)
+        if present is not None:
+            return present
+        informer.listeners.extend(x for x in self.listeners if x not in informer.listeners)
+        self.optional[key] = informer
+        if self._started:
+            self._start_optional(key)
+        return informer
+
+    def _start_optional(self, key: str) -> None:
+        self._optional_tasks[key] = asyncio.create_task(
+            self.optional[key].run(), name=f"informer-{key}"
+        )
+
+    async def remove(self, key: str) -> None:
+        """Stop and drop an optional informer (its objects leave the cache)."""
+        self.optional.pop(key, None)
+        task = self._optional_tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def wait_synced(self) -> None:
         await asyncio.gather(*(i.synced.wait() for i in self.by_kind.values()))
@@ -233,8 +298,11 @@ class Caches:
         return all(i.synced.is_set() for i in self.by_kind.values())
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        self._started = False
+        tasks = [*self._tasks, *self._optional_tasks.values()]
+        self._optional_tasks.clear()
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task

@@ -13,9 +13,10 @@ from typing import Any
 
 from ensign.engine.observations import READY, ActionRequest, ActionVerb, Readiness, Snapshot
 from ensign.engine.status import parse_status
-from ensign.engine.weights import Routes
-from ensign.model import Canary, Provider
-from ensign.routers.registry import UnknownProviderError, make_router
+from ensign.engine.weights import ALL_PRIMARY, Routes
+from ensign.model import Canary
+from ensign.model.capabilities import capability_errors
+from ensign.routers.protocol import ObjectView, RouteError, Router, Split
 from ensign.runtime.cache import Caches
 from ensign.workloads import configs as config_tracking
 from ensign.workloads import readiness as workload_readiness
@@ -57,6 +58,7 @@ class Observed:
     value: str = ""
     configs: dict[tuple[str, str], JSON] = field(default_factory=dict)
     hpa: JSON | None = None
+    router: Router | None = None
 
 
 def observe(
@@ -66,8 +68,13 @@ def observe(
     *,
     now: datetime,
     selector_labels: tuple[str, ...],
-    default_provider: str = "kubernetes",
+    router: Router | str,
+    view: ObjectView,
+    router_problem: str = "",
 ) -> Observed:
+    """The tick's Snapshot. `router` is the canary's router, or why there is none (an
+    unknown provider); `router_problem` says why its caches are not usable (a missing CRD);
+    `view` reads the router's objects from the caches."""
     spec = canary.spec
     ns = canary.namespace or ""
     kind = (
@@ -84,12 +91,14 @@ def observe(
         request=parse_request(annotations.get(REQUEST_ANNOTATION)),
     )
     observed = Observed(snapshot=base, body=body)
-    provider = str(spec.provider.value if spec.provider is not None else default_provider)
-    try:
-        make_router(provider)
-    except UnknownProviderError as exc:
-        observed.snapshot = _problem(base, f"spec.provider: {exc}")
+    if isinstance(router, str):
+        observed.snapshot = _problem(base, f"spec.provider: {router}")
         return observed
+    observed.router = router
+    if spec.provider is None:  # the default provider: checked here, as parse_spec cannot
+        for path, message in capability_errors(router.name, spec.analysis, spec.service):
+            observed.snapshot = _problem(base, f"spec.{path}: {message} (the default provider)")
+            return observed
     unsupported = _unsupported(canary)
     if unsupported:
         observed.snapshot = _problem(base, unsupported)
@@ -118,7 +127,9 @@ def observe(
     if spec.autoscaler_ref is not None:
         observed.hpa = caches["HorizontalPodAutoscaler"].get(ns, spec.autoscaler_ref.name)
     analysis = spec.effective_analysis
-    routes_traffic = provider != Provider.KUBERNETES.value
+    routes, route_problem = _routes(canary, router, view, status.canary_weight)
+    if not router_problem:
+        router_problem = _render_problem(canary, router, view, routes, status, body)
     annotations = (body.get("metadata") or {}).get("annotations") or {}
     observed.snapshot = Snapshot(
         request=parse_request(annotations.get(REQUEST_ANNOTATION)),
@@ -147,10 +158,36 @@ def observe(
             now=now,
             status_time=status.last_transition_time,
         ),
-        routes=Routes(primary=100, canary=0, mirrored=False),
-        routes_traffic=routes_traffic,
+        routes=routes,
+        capabilities=router.capabilities,
+        router_problem=router_problem,
+        route_problem=route_problem,
     )
     return observed
+
+
+def _routes(canary: Canary, router: Router, view: ObjectView, weight: int) -> tuple[Routes, str]:
+    """The split in force, read back from the router's objects (100/0 before they exist).
+    When they cannot be trusted, the last weight the status recorded, and why."""
+    try:
+        routes = router.read_routes(canary, view)
+    except RouteError as exc:
+        weight = min(max(weight, 0), 100)
+        return Routes(primary=100 - weight, canary=weight), str(exc)
+    return (routes if routes is not None else ALL_PRIMARY), ""
+
+
+def _render_problem(
+    canary: Canary, router: Router, view: ObjectView, routes: Routes, status: Any, body: JSON
+) -> str:
+    """Why the router cannot render this canary at all (checked before anything is written:
+    a spec it cannot express, a referenced object missing), or ""."""
+    uid = str((body.get("metadata") or {}).get("uid") or "")
+    try:
+        router.render(canary, view, Split(routes=routes, cookies=status.cookies), canary_uid=uid)
+    except RouteError as exc:
+        return str(exc)
+    return ""
 
 
 def _unsupported(canary: Canary) -> str:

@@ -33,6 +33,9 @@ def referenced_names(canary: JSON) -> set[str]:
     target = str((spec.get("targetRef") or {}).get("name") or "")
     apex = str((spec.get("service") or {}).get("name") or target)
     names = {target, f"{target}-primary", apex, f"{apex}-primary", f"{apex}-canary"}
+    ingress = (spec.get("ingressRef") or {}).get("name")
+    if ingress:  # the user's Ingress (NGINX copies it) and the canary Ingress
+        names |= {str(ingress), f"{ingress}-canary"}
     hpa = (spec.get("autoscalerRef") or {}).get("name")
     if hpa:
         names |= {str(hpa), f"{hpa}-primary"}
@@ -121,18 +124,14 @@ class Scheduler:
     def start(self) -> None:
         """Start a loop per cached canary and follow the caches. May follow a `stop()`
         (leader election stops and restarts the scheduler as leadership comes and goes)."""
-        for informer in self.caches.by_kind.values():
-            if self._changed not in informer.listeners:
-                informer.listeners.append(self._changed)
+        self.caches.subscribe(self._changed)
         for body in self.caches["Canary"].items():
             self._canary_changed(None, body)
 
     async def stop(self) -> None:
         """Stop every loop at once (synchronously, before the first await); cache changes
         no longer start any."""
-        for informer in self.caches.by_kind.values():
-            with contextlib.suppress(ValueError):
-                informer.listeners.remove(self._changed)
+        self.caches.unsubscribe(self._changed)
         loops = list(self.loops.values())
         self.loops.clear()  # before any await: nothing is scheduled from here on
         self.refs.clear()
@@ -175,6 +174,7 @@ class Scheduler:
         if new is None:
             if self.metrics is not None:  # a deleted canary's series go with it
                 self.metrics.forget(key)
+            self.reconciler.forget(key)  # its router watches stop with the last user
             loop = self.loops.pop(key, None)
             if loop is not None:
                 self._stop(loop)
