@@ -20,7 +20,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from ensign.localcluster import gatewayapi
 from ensign.localcluster.faults import Faults
+from ensign.localcluster.gateways import GatewaySimulator
 from ensign.localcluster.server import ApiServer
 from ensign.localcluster.store import Store
 from ensign.localcluster.workloads import WorkloadSimulator
@@ -39,7 +41,10 @@ class LocalCluster:
         bookmark_interval: float = 60.0,
         simulate_workloads: bool = True,
         default_ready_delay: float = 0.0,
+        simulate_gateways: bool = True,
     ) -> None:
+        """`simulate_gateways`: write HTTPRoute status as a Gateway API controller does
+        (`gateways.GatewaySimulator`; it waits for the Gateway API CRDs, see `gatewayapi`)."""
         self.store = Store(history_limit=history_limit)
         self.faults = Faults()
         self.api = ApiServer(
@@ -47,6 +52,8 @@ class LocalCluster:
         )
         self.workloads = WorkloadSimulator(self.store, default_ready_delay=default_ready_delay)
         self._simulate = simulate_workloads
+        self.gateways = GatewaySimulator(self.store)
+        self._simulate_gateways = simulate_gateways
         self._port = port
         self._runner: web.AppRunner | None = None
         self._gc_handle: asyncio.Handle | None = None
@@ -67,10 +74,13 @@ class LocalCluster:
         self.api.address = f"{LOOPBACK}:{self.port}"
         if self._simulate:
             self.workloads.start()
+        if self._simulate_gateways:
+            self.gateways.start()
         return self
 
     async def stop(self) -> None:
         self.workloads.stop()
+        self.gateways.stop()
         self.api.drop_watches()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -127,6 +137,10 @@ class LocalCluster:
 
     def drop_watches(self) -> None:
         self.api.drop_watches()
+
+    def install_gateway_api(self) -> list[str]:
+        """Create the Gateway API CRDs (GatewayClass, Gateway, HTTPRoute); the names created."""
+        return gatewayapi.install_gateway_api(self.store)
 
     def _wrote(self) -> None:
         if self.store.has_garbage() and self._gc_handle is None:
