@@ -124,6 +124,12 @@ async def _serve(*, port: int, kubeconfig: Path, ready_delay: float, crds: bool)
     help="Provider for canaries that leave spec.provider empty.",
 )
 @click.option(
+    "--ingress-annotations-prefix",
+    default="nginx.ingress.kubernetes.io",
+    show_default=True,
+    help="Annotation prefix of the NGINX router's canary Ingress (Flagger's flag).",
+)
+@click.option(
     "--event-webhook",
     default="",
     envvar="EVENT_WEBHOOK_URL",
@@ -186,6 +192,7 @@ def controller(
     log_level: str,
     log_format: str,
     mesh_provider: str,
+    ingress_annotations_prefix: str,
     event_webhook: str,
     selector_labels: str,
     include_label_prefix: str,
@@ -223,6 +230,7 @@ def build_settings(params: Mapping[str, Any], env: Mapping[str, str] | None = No
         namespace=values["namespace"] or None,
         metrics_addr=f"0.0.0.0:{port}" if port else values["metrics_addr"],
         mesh_provider=values["mesh_provider"],
+        ingress_annotations_prefix=values["ingress_annotations_prefix"],
         event_webhook=values["event_webhook"],
         selector_labels=tuple(x for x in values["selector_labels"].split(",") if x),
         include_label_prefixes=tuple(x for x in values["include_label_prefix"].split(",") if x),

@@ -28,6 +28,7 @@ from ensign.alerting import AlertDispatcher, Destination, global_notifier
 from ensign.kube import kinds
 from ensign.kube.api import KubeApi
 from ensign.observability.metrics import ControllerMetrics
+from ensign.routers.protocol import RouterSettings
 from ensign.runtime.analysis import MetricAnalyzer
 from ensign.runtime.cache import Caches, Informer
 from ensign.runtime.events import EventRecorder
@@ -36,6 +37,7 @@ from ensign.runtime.finalizer import Finalizer
 from ensign.runtime.hooks import HookRunner
 from ensign.runtime.leader import LeaderElector
 from ensign.runtime.reconciler import Reconciler
+from ensign.runtime.routing import RouterWatches
 from ensign.runtime.scheduler import Scheduler
 from ensign.runtime.secrets import SecretReader
 from ensign.webhooks.client import HttpWebhookCaller, WebhookCaller
@@ -67,8 +69,10 @@ class Settings:
     min_interval: float = 10.0  # Flagger's floor for analysis.interval
     idle_resync: float = 300.0  # idle canaries tick on watch events, and at least this often
     event_webhook: str = ""  # Flagger's -event-webhook / EVENT_WEBHOOK_URL
-    # Flagger's -mesh-provider (Flagger defaults to istio; Ensign implements kubernetes so far).
+    # Flagger's -mesh-provider (Flagger defaults to istio, which Ensign does not implement yet).
     mesh_provider: str = "kubernetes"
+    # Flagger's -ingress-annotations-prefix (the NGINX router's annotations).
+    ingress_annotations_prefix: str = "nginx.ingress.kubernetes.io"
     # Flagger's -metrics-server: Prometheus for builtin checks without spec.metricsServer.
     metrics_server: str = "http://prometheus:9090"
     # The global notifier (Flagger's -slack-*, -msteams-* flags) and -cluster-name.
@@ -154,6 +158,9 @@ class Controller:
             global_notifier=notifier,
             cluster_name=settings.cluster_name,
         )
+        self.routing = RouterWatches(
+            api, self.caches, namespace=settings.namespace, watch_timeout=settings.watch_timeout
+        )
         executor = Executor(
             api,
             self.caches,
@@ -161,6 +168,7 @@ class Controller:
             self.hooks,
             include_label_prefixes=settings.include_label_prefixes,
             alerts=self.alerts,
+            view=self.routing.view,
         )
         self.reconciler = Reconciler(
             api=api,
@@ -171,6 +179,10 @@ class Controller:
             selector_labels=settings.selector_labels,
             min_interval=settings.min_interval,
             default_provider=settings.mesh_provider,
+            routing=self.routing,
+            router_settings=RouterSettings(
+                ingress_annotations_prefix=settings.ingress_annotations_prefix
+            ),
             analyzer=MetricAnalyzer(
                 self.caches,
                 clock=clock,
@@ -192,6 +204,7 @@ class Controller:
             mesh_provider=settings.mesh_provider,
         )
         self.reconciler.metrics = self.scheduler.metrics = self.metrics
+        self.routing.wake = self.scheduler.wake
         self._runner: web.AppRunner | None = None
         self._started = False
 
@@ -227,6 +240,7 @@ class Controller:
         await self.scheduler.stop()
         if self.elector is not None:
             await self.elector.release()  # only after the work has stopped
+        await self.routing.stop()
         await self.caches.stop()
         await self.reconciler.analyzer.aclose()
         await self.alerts.aclose()

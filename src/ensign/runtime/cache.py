@@ -79,6 +79,7 @@ class Informer:
         self.restarts = 0
         self.relists = 0
         self.last_error: KubeError | None = None  # the last failed list or watch, if any
+        self.tried = asyncio.Event()  # set once the first list has succeeded or failed
 
     def get(self, namespace: str, name: str) -> JSON | None:
         return self.objects.get((namespace if self.kind.namespaced else "", name))
@@ -116,6 +117,7 @@ class Informer:
                 if not rv:
                     rv = await self._relist()
                 self.last_error = None
+                self.tried.set()
                 rv = await self._follow(rv)
                 failures = 0
             except asyncio.CancelledError:
@@ -125,6 +127,7 @@ class Informer:
             except (KubeError, Exception) as exc:
                 if isinstance(exc, KubeError):
                     self.last_error = exc
+                self.tried.set()
                 failures += 1
                 log.warning("%s watch failed (%s); retrying", self.kind.kind, exc)
                 delay = min(self.backoff * 2 ** min(failures, 6), 10.0)

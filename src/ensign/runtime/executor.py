@@ -7,6 +7,7 @@ failing action stops the rest; the tick reports it and the next tick starts over
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from ensign.engine.actions import (
     Action,
     EnsurePrimary,
     PromotePrimary,
+    ReconcileRouter,
     ReconcileServices,
     RecordEvent,
     RunHooks,
@@ -27,8 +29,17 @@ from ensign.engine.actions import (
 )
 from ensign.kube import kinds
 from ensign.kube.api import JSON, KubeApi, NotFound
+from ensign.kube.kinds import cache_key
 from ensign.model import Canary
 from ensign.routers.metadata import unmanaged_metadata
+from ensign.routers.protocol import (
+    CreateObject,
+    DeleteObject,
+    ObjectChange,
+    ObjectView,
+    ReplaceObject,
+    Split,
+)
 from ensign.routers.service_sync import Create, Update, reconcile_service
 from ensign.routers.services import desired_services
 from ensign.runtime.cache import Caches
@@ -51,6 +62,7 @@ class Executor:
     hooks: HookRunner
     include_label_prefixes: tuple[str, ...] = ()
     alerts: AlertSender | None = None
+    view: ObjectView | None = None  # the router objects, read from the caches
 
     async def run(self, canary: Canary, observed: Observed, actions: tuple[Action, ...]) -> None:
         for action in actions:
@@ -68,8 +80,14 @@ class Executor:
                 await self._scale(canary, observed, up=up)
             case PromotePrimary():
                 await self._promote(canary, observed)
-            case SetRoutes():
-                pass  # provider kubernetes: the apex Service always selects the primary
+            case ReconcileRouter():
+                # At the split in force: a reconcile never moves traffic.
+                snap = observed.snapshot
+                split = Split(routes=snap.routes, cookies=snap.status.cookies)
+                await self._route(canary, observed, split)
+            case SetRoutes(routes=routes, matched_only=matched_only, cookies=cookies):
+                split = Split(routes=routes, matched_only=matched_only, cookies=cookies)
+                await self._route(canary, observed, split)
             case RunHooks(hook_type=hook_type, phase=phase):
                 await self.hooks.side_effect(canary, observed, hook_type=hook_type, phase=phase)
             case SendAlert(kind=kind, detail=detail):
@@ -95,6 +113,34 @@ class Executor:
         self.caches[kind.kind].observe(written)
 
     # ------------------------------------------------------------- actions
+
+    async def _route(self, canary: Canary, observed: Observed, split: Split) -> None:
+        """Write what the router says puts `split` in force (nothing when already in force);
+        each write is fed back to the cache, so the next render sees it."""
+        router = observed.router
+        if router is None or self.view is None:
+            return
+        uid = str((observed.body.get("metadata") or {}).get("uid") or "")
+        for change in router.render(canary, self.view, split, canary_uid=uid):
+            await self.apply(change)
+
+    async def apply(self, change: ObjectChange) -> None:
+        """Apply one router change and feed the result back to its cache."""
+        informer = self.caches.get(cache_key(change.kind))
+        if isinstance(change, DeleteObject):
+            with contextlib.suppress(NotFound):
+                await self.api.delete(change.kind, change.name, namespace=change.namespace or None)
+            if informer is not None:
+                informer.forget(change.namespace, change.name)
+            return
+        body = dict(change.body)
+        if isinstance(change, CreateObject):
+            written = await self.api.create(change.kind, body)
+        else:
+            assert isinstance(change, ReplaceObject)
+            written = await self.api.replace(change.kind, body)
+        if informer is not None:
+            informer.observe(written)
 
     async def _services(
         self, canary: Canary, observed: Observed, roles: frozenset[ServiceRole]

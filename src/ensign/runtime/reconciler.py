@@ -20,12 +20,15 @@ from ensign.engine.status import dump_status, parse_status, rfc3339, with_condit
 from ensign.kube import kinds
 from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound
 from ensign.model import Canary, HookType, InvalidSpec, parse_canary, parse_duration
+from ensign.routers.protocol import Router, RouterSettings
+from ensign.routers.registry import UnknownProviderError, make_router
 from ensign.runtime.analysis import MetricAnalyzer
 from ensign.runtime.cache import Caches, rv_of
 from ensign.runtime.executor import Executor
 from ensign.runtime.finalizer import Finalizer, has_finalizer
 from ensign.runtime.hooks import HookRunner
 from ensign.runtime.observe import observe
+from ensign.runtime.routing import RouterWatches
 
 if TYPE_CHECKING:
     from ensign.observability.metrics import ControllerMetrics
@@ -58,6 +61,8 @@ class Reconciler:
         min_interval: float = 10.0,
         default_provider: str = "kubernetes",
         analyzer: MetricAnalyzer | None = None,
+        routing: RouterWatches | None = None,
+        router_settings: RouterSettings | None = None,
     ) -> None:
         self.api = api
         self.caches = caches
@@ -70,10 +75,29 @@ class Reconciler:
         self.analyzer = analyzer or MetricAnalyzer(
             caches, clock=clock, mesh_provider=default_provider
         )
+        self.routing = routing or RouterWatches(api, caches)
+        self.router_settings = router_settings or RouterSettings()
+        self._routers: dict[str, Router | str] = {}
         self.finalizer: Finalizer | None = None
         self.metrics: ControllerMetrics | None = None  # set by the Controller
         self.ticks = 0
         self.status_writes = 0
+
+    def router(self, canary: Canary) -> Router | str:
+        """The canary's router (one per provider string), or why there is none."""
+        provider = str(canary.spec.provider or self.default_provider)
+        router = self._routers.get(provider)
+        if router is None:
+            try:
+                router = make_router(provider, settings=self.router_settings)
+            except UnknownProviderError as exc:
+                router = str(exc)
+            self._routers[provider] = router
+        return router
+
+    def forget(self, key: Key) -> None:
+        """The canary is gone: release what was kept for it (its router caches)."""
+        self.routing.forget(key)
 
     def current(self, key: Key) -> JSON | None:
         return self.caches["Canary"].get(*key)
@@ -135,13 +159,19 @@ class Reconciler:
         self, canary: Canary, body: JSON, *, analysis_due: bool
     ) -> tuple[Decision, Any]:
         now = self.clock()
+        router = self.router(canary)
+        key = (canary.namespace or "", canary.name)
+        kinds_needed = router.kinds if not isinstance(router, str) else ()
+        router_problem = await self.routing.acquire(key, kinds_needed)
         observed = observe(
             canary,
             body,
             self.caches,
             now=now,
             selector_labels=self.selector_labels,
-            default_provider=self.default_provider,
+            router=router,
+            view=self.routing.view,
+            router_problem=router_problem,
         )
         probes: dict[HookType, tuple[HookOutcome, ...]] = {}
         metrics: tuple[MetricOutcome, ...] | None = None

@@ -118,8 +118,7 @@ class RouterWatches:
         """Wait briefly for a new cache's first list, or its first error (a 404 is quick)."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.first_sync_wait):
-                while not informer.synced.is_set() and informer.last_error is None:
-                    await asyncio.sleep(0.01)
+                await informer.tried.wait()
 
     async def _wake_when_synced(self, ck: str, informer: Informer) -> None:
         """The canaries waiting for a cache (a CRD installed later) tick once it syncs."""

@@ -21,7 +21,7 @@ from ensign.routers import (
     make_router,
 )
 from ensign.kube.kinds import Kind
-from ensign.routers.protocol import Split
+from ensign.routers.protocol import RouterSettings, Split
 from tests.unit.routers._support import podinfo_canary
 
 
@@ -85,7 +85,7 @@ def test_routes_must_sum_to_100(primary: int, canary: int) -> None:
 
 
 def test_registry_makes_kubernetes_router() -> None:
-    assert known_providers() == ("kubernetes",)
+    assert known_providers() == ("gatewayapi:v1", "gatewayapi:v1beta1", "kubernetes", "nginx")
     router = make_router("kubernetes")
     assert isinstance(router, KubernetesRouter)
 
@@ -95,9 +95,10 @@ def test_unknown_provider_is_an_error_not_istio() -> None:
         make_router("kubernetis")
     error = caught.value
     assert error.provider == "kubernetis"
-    assert error.known == ("kubernetes",)
+    assert error.known == ("gatewayapi:v1", "gatewayapi:v1beta1", "kubernetes", "nginx")
     assert str(error) == (
-        "provider 'kubernetis' is not a known routing provider; known providers: kubernetes"
+        "provider 'kubernetis' is not a known routing provider; known providers:"
+        " gatewayapi:v1, gatewayapi:v1beta1, kubernetes, nginx"
         " (Ensign never falls back to istio as Flagger does)"
     )
     assert isinstance(error, LookupError)
@@ -108,8 +109,12 @@ def test_flagger_provider_not_yet_implemented() -> None:
         make_router("istio")
 
 
+def _kubernetes(settings: RouterSettings) -> KubernetesRouter:
+    return KubernetesRouter()
+
+
 def test_registry_accepts_injected_factories() -> None:
-    factories = {"kubernetes": KubernetesRouter, "custom": KubernetesRouter}
+    factories = {"kubernetes": _kubernetes, "custom": _kubernetes}
     assert known_providers(factories) == ("custom", "kubernetes")
     with pytest.raises(UnknownProviderError, match="known providers: custom, kubernetes"):
         make_router("nope", factories=factories)
