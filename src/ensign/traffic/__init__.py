@@ -1,0 +1,62 @@
+"""The traffic model: router objects read as the data plane reads them. Pure.
+
+For a request (`Request`: host, path, method, headers, query, cookies) it answers which
+Services get it and with what share, whether it is mirrored, which object and rule enforce
+that, and the response headers the rule adds (`Routing`):
+
+- `route_http`: Gateway API HTTPRoutes (`httproute`);
+- `route_ingress`: an NGINX Ingress and its canary Ingress (`ingress`);
+- `route`: either, or the apex Service for the kubernetes provider (`model`);
+- `endpoints`, `starved`: the ready pods behind a Service, from the workloads (`endpoints`);
+- `live_split`: a canary's primary/canary shares for a plain and an A/B request (`model`);
+- `rules_of`, `rules_of_ingress`: a router object's rules, for display.
+"""
+
+from ensign.traffic.endpoints import Endpoints, endpoints, starved
+from ensign.traffic.httproute import describe_match, route_http, rules_of
+from ensign.traffic.ingress import (
+    DEFAULT_PREFIX,
+    canary_policy,
+    is_canary,
+    route_ingress,
+    rules_of_ingress,
+)
+from ensign.traffic.model import (
+    Live,
+    Objects,
+    Split,
+    live_split,
+    matching_request,
+    plain_request,
+    route,
+    to_split,
+)
+from ensign.traffic.request import Destination, Header, Mirror, Request, Routing, Rule
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "Destination",
+    "Endpoints",
+    "Header",
+    "Live",
+    "Mirror",
+    "Objects",
+    "Request",
+    "Routing",
+    "Rule",
+    "Split",
+    "canary_policy",
+    "describe_match",
+    "endpoints",
+    "is_canary",
+    "live_split",
+    "matching_request",
+    "plain_request",
+    "route",
+    "route_http",
+    "route_ingress",
+    "rules_of",
+    "rules_of_ingress",
+    "starved",
+    "to_split",
+]

@@ -1,0 +1,308 @@
+"""The live split of a canary, read from the objects the way the data plane reads them. Pure.
+
+`live_split(canary, *objects)` takes the Canary and whatever was read from the cluster
+(HTTPRoutes, Ingresses, Services, Deployments, DaemonSets; plain dicts, in any order) and
+answers, for a plain request and for a request that matches `analysis.match`, the shares
+the primary and the canary get, whether the canary is mirrored, and which object and rule
+enforce it:
+
+    live = live_split(canary, route, *services, *deployments)
+    live.plain    == Split(primary=90.0, canary=10.0, enforced_by="HTTPRoute test/podinfo rule 0")
+    live.matched  == Split(primary=0.0, canary=100.0, ...)   # None without analysis.match
+
+Which side a backend is: `<apex>-primary` is the primary, `<apex>-canary` the canary, any
+other Service is the side its selector picks (the apex selects the primary's pods), from the
+workload bodies when given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ensign.traffic.endpoints import endpoints
+from ensign.traffic.httproute import route_http
+from ensign.traffic.ingress import DEFAULT_PREFIX, route_ingress
+from ensign.traffic.request import Destination, Request, Routing
+
+__all__ = [
+    "Live",
+    "Objects",
+    "Split",
+    "live_split",
+    "matching_request",
+    "plain_request",
+    "route",
+    "to_split",
+]
+
+JSON = Mapping[str, Any]
+GATEWAY_PROVIDERS = ("gatewayapi:v1", "gatewayapi:v1beta1")
+NGINX = "nginx"
+WORKLOAD_KINDS = ("Deployment", "DaemonSet")
+
+
+@dataclass(frozen=True, slots=True)
+class Objects:
+    """Cluster objects sorted by kind."""
+
+    routes: tuple[JSON, ...] = ()
+    ingresses: tuple[JSON, ...] = ()
+    services: tuple[JSON, ...] = ()
+    workloads: tuple[JSON, ...] = ()
+
+    @classmethod
+    def of(cls, objects: Iterable[JSON]) -> Objects:
+        """Sort by `kind`, or by shape for list items that carry no kind."""
+        found: dict[str, list[JSON]] = {"routes": [], "ingresses": [], "services": [], "w": []}
+        for obj in objects:
+            kind = obj.get("kind") or _kind_by_shape(obj)
+            if kind == "HTTPRoute":
+                found["routes"].append(obj)
+            elif kind == "Ingress":
+                found["ingresses"].append(obj)
+            elif kind == "Service":
+                found["services"].append(obj)
+            elif kind in WORKLOAD_KINDS:
+                found["w"].append(obj)
+        return cls(
+            tuple(found["routes"]),
+            tuple(found["ingresses"]),
+            tuple(found["services"]),
+            tuple(found["w"]),
+        )
+
+    def service(self, name: str) -> JSON | None:
+        return next((s for s in self.services if _meta_name(s) == name), None)
+
+
+def _kind_by_shape(obj: JSON) -> str:
+    spec = obj.get("spec") or {}
+    rules = spec.get("rules") or []
+    if spec.get("parentRefs") is not None or any("backendRefs" in r for r in rules):
+        return "HTTPRoute"
+    if "defaultBackend" in spec or any("http" in r or "host" in r for r in rules):
+        return "Ingress"
+    if "template" in spec:
+        return "Deployment"
+    if "ports" in spec or "selector" in spec:
+        return "Service"
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """Shares in percent of one kind of request. `other`: the share sent to Services that
+    are neither side; `status` is not 200 when the data plane answers itself (404, 500)."""
+
+    primary: float
+    canary: float
+    mirrored: bool = False
+    mirror_percent: float = 0.0
+    enforced_by: str = ""
+    status: int = 200
+    reason: str = ""
+    other: float = 0.0
+    set_cookies: tuple[str, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    provider: str
+    request: Request
+    plain: Split
+    matched_request: Request | None = None
+    matched: Split | None = None
+
+
+def route(
+    provider: str,
+    objects: Objects,
+    request: Request,
+    *,
+    apex: str,
+    prefix: str = DEFAULT_PREFIX,
+) -> Routing:
+    """Where `request` goes under `provider` (Gateway API: the HTTPRoutes; nginx: the
+    Ingresses; anything else: the apex Service, as the kubernetes provider leaves it)."""
+    if provider in GATEWAY_PROVIDERS:
+        return route_http(objects.routes, request)
+    if provider == NGINX:
+        return route_ingress(objects.ingresses, request, prefix=prefix)
+    svc = objects.service(apex)
+    if svc is None:
+        return Routing(status=503, reason=f"Service {apex} not found")
+    selector = ((svc.get("spec") or {}).get("selector")) or {}
+    shown = ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>"
+    where = f"Service {_meta_ns_name(svc)} selector {shown}"
+    return Routing((Destination(apex, 100.0, 100),), enforced_by=where)
+
+
+def live_split(
+    canary: JSON,
+    *objects: JSON,
+    provider: str | None = None,
+    default_provider: str = "kubernetes",
+    request: Request | None = None,
+    matched: Request | None = None,
+    prefix: str = DEFAULT_PREFIX,
+) -> Live:
+    """The split in force for `canary` (see the module doc). `provider` overrides
+    `spec.provider`, which overrides `default_provider` (the controller's -mesh-provider).
+    `request` defaults to `plain_request`, `matched` to `matching_request`."""
+    spec = canary.get("spec") or {}
+    chosen = provider or str(spec.get("provider") or "") or default_provider
+    sorted_objects = Objects.of(objects)
+    names = _Names.of(canary)
+    plain = request or plain_request(canary, sorted_objects)
+    ab = matched or matching_request(canary, plain, chosen)
+
+    def split(req: Request) -> Split:
+        routing = route(chosen, sorted_objects, req, apex=names.apex, prefix=prefix)
+        return to_split(routing, lambda svc: _side(svc, names, sorted_objects))
+
+    return Live(chosen, plain, split(plain), ab, split(ab) if ab is not None else None)
+
+
+def to_split(routing: Routing, side: Callable[[str], str]) -> Split:
+    """Fold a Routing into primary/canary shares; `side(service)` names the side."""
+    shares = {"primary": 0.0, "canary": 0.0, "other": 0.0}
+    cookies: list[str] = []
+    for d in routing.destinations:
+        shares[side(d.service)] += d.percent
+        if d.percent > 0:
+            cookies += routing.set_cookies(d.service)
+    if not routing.destinations:
+        cookies += [h.value for h in routing.response_headers if h.name.lower() == "set-cookie"]
+    mirrored = sum(m.percent for m in routing.mirrors if side(m.service) == "canary")
+    return Split(
+        primary=shares["primary"],
+        canary=shares["canary"],
+        mirrored=mirrored > 0,
+        mirror_percent=mirrored,
+        enforced_by=routing.enforced_by,
+        status=routing.status,
+        reason=routing.reason,
+        other=shares["other"],
+        set_cookies=tuple(dict.fromkeys(cookies)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    apex: str
+    primary_workload: str
+    canary_workload: str
+
+    @classmethod
+    def of(cls, canary: JSON) -> _Names:
+        spec = canary.get("spec") or {}
+        target = str((spec.get("targetRef") or {}).get("name") or _meta_name(canary))
+        apex = str((spec.get("service") or {}).get("name") or target)
+        return cls(apex, f"{target}-primary", target)
+
+
+def _side(service: str, names: _Names, objects: Objects) -> str:
+    if service == f"{names.apex}-primary":
+        return "primary"
+    if service == f"{names.apex}-canary":
+        return "canary"
+    svc = objects.service(service)
+    if svc is not None and objects.workloads:
+        picked = set(endpoints(svc, objects.workloads).workloads)
+        if picked == {names.primary_workload}:
+            return "primary"
+        if picked == {names.canary_workload}:
+            return "canary"
+        if picked:
+            return "other"
+    return "primary" if service == names.apex else "other"
+
+
+def plain_request(canary: JSON, objects: Objects) -> Request:
+    """A request with no A/B header: the first host of `service.hosts` (else of the
+    HTTPRoute or the Ingress), the path of the first `service.match` uri (else `/`)."""
+    service = (canary.get("spec") or {}).get("service") or {}
+    hosts = [str(h) for h in service.get("hosts") or [] if h and h != "*"]
+    for route_obj in objects.routes:
+        hosts += [str(h) for h in (route_obj.get("spec") or {}).get("hostnames") or []]
+    for ing in objects.ingresses:
+        hosts += [
+            str(r["host"]) for r in (ing.get("spec") or {}).get("rules") or [] if r.get("host")
+        ]
+    host = next(iter(hosts), "")
+    if host.startswith("*."):
+        host = "www" + host[1:]
+    path = "/"
+    for match in service.get("match") or []:
+        uri = match.get("uri") or {}
+        if uri.get("exact") or uri.get("prefix"):
+            path = str(uri.get("exact") or uri.get("prefix"))
+            break
+    return Request(host=host, path=path)
+
+
+def matching_request(canary: JSON, plain: Request, provider: str) -> Request | None:
+    """`plain` plus what the first `analysis.match` entry asks for; None without one, or when
+    a regex condition has no sample value we can derive."""
+    matches = ((canary.get("spec") or {}).get("analysis") or {}).get("match") or []
+    if not matches:
+        return None
+    first = matches[0] if isinstance(matches[0], Mapping) else {}
+    headers: dict[str, str] = dict(plain.headers)
+    cookies: dict[str, str] = dict(plain.cookies)
+    query: dict[str, str] = dict(plain.query)
+    for name, cond in (first.get("headers") or {}).items():
+        if provider == NGINX and str(name).lower() == "cookie" and cond.get("exact"):
+            cookies[str(cond["exact"])] = "always"
+            continue
+        value = _sample(cond)
+        if value is None:
+            return None
+        headers[str(name)] = value
+    for name, cond in (first.get("queryParams") or {}).items():
+        value = _sample(cond)
+        if value is None:
+            return None
+        query[str(name)] = value
+    return Request(
+        host=plain.host,
+        path=plain.path,
+        method=plain.method,
+        headers=headers,
+        query=query,
+        cookies=cookies,
+    )
+
+
+def _sample(cond: Mapping[str, Any]) -> str | None:
+    """A value satisfying a StringMatch: exact, prefix, suffix, or a simple regex."""
+    if cond.get("exact"):
+        return str(cond["exact"])
+    if cond.get("prefix"):
+        return str(cond["prefix"])
+    if cond.get("suffix"):
+        return "x" + str(cond["suffix"])
+    pattern = str(cond.get("regex") or "")
+    if not pattern:
+        return None
+    literal = re.sub(r"\(\.\*\??[^)]*\)\??|\.\*\??|[\^$()?]", "", pattern)
+    for candidate in (literal, literal.strip(";"), literal.replace("\\", "")):
+        try:
+            if re.fullmatch(pattern, candidate):
+                return candidate
+        except re.error:
+            return None
+    return None
+
+
+def _meta_name(obj: JSON) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _meta_ns_name(obj: JSON | None) -> str:
+    meta = (obj or {}).get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name") or "")
