@@ -1,0 +1,323 @@
+"""The Gateway API router (`gatewayapi:v1`, `gatewayapi:v1beta1`): one HTTPRoute. Pure.
+
+The router owns the HTTPRoute `<apex>` in the canary's namespace (§3.5 of the behaviour
+notes). `render` builds the whole route for a split (`gatewayapi_rules.route_spec`) and
+compares it with the live one; `read_routes` reads the split back. The two API versions
+differ only as data: the HTTPRoute kind, and the capabilities of the provider's row in
+`ensign.model.capabilities` (v1beta1 has no timeouts, no CORS, no primary cookie and no
+parent-status check, as in Flagger).
+
+Metadata: labels are `service.apex.labels`; annotations are `service.apex.annotations` plus
+the Flux opt-out keys, merged over the annotations already on the live route (keys Ensign
+does not set are kept); a controller owner reference ties a new route to the Canary.
+
+Comparison: the caller renders at the split in force, so no weight-ignoring diff is needed
+(Flagger ignores weights in its diff and, on any other spec change, resets them to 100/0;
+Ensign keeps them). The live spec is compared after filling in the defaults the API server
+adds to an HTTPRoute (parentRef group/kind, match path and type, backendRef group/kind/
+weight) and dropping empty lists and maps, so a route read back from a real cluster is not
+rewritten on every tick.
+
+Reading back (v1 only: capability `parent-status`): every parent that has reported on the
+route (an entry in `status.parents` matching a parentRef by name, namespace, sectionName and
+kind) must have condition `Accepted` True observed at the route's current generation, else
+`RouteError` with Flagger's message `HTTPRoute <apex>.<ns> parent <name> is not ready
+(status: <status>, observed generation: <g>, current generation: <g>)`. `status` is the
+condition's status, or `missing` when the entry has no `Accepted` condition. A parentRef
+with no entry at all has not been seen by its controller yet and is not checked (a route
+that was just created or replaced carries no verdict to wait for). A condition without
+`observedGeneration` is not treated as stale (Ensign; Flagger reads it as 0 and halts for
+ever behind implementations that omit it, e.g. Linkerd's policy controller).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final, TypeGuard
+
+from ensign.engine.weights import Routes
+from ensign.kube.kinds import HTTPROUTE_V1, HTTPROUTE_V1BETA1, Kind
+from ensign.model.canary import Canary, Provider
+from ensign.model.capabilities import CAPABILITIES
+from ensign.routers.gatewayapi_rules import JSON, RouteFeatures, route_spec
+from ensign.routers.metadata import (
+    FLUX_OPT_OUT,
+    CustomMetadata,
+    ServiceRole,
+    custom_metadata,
+    owner_reference,
+)
+from ensign.routers.protocol import (
+    Capability,
+    CreateObject,
+    ObjectChange,
+    ObjectRef,
+    ObjectView,
+    ReplaceObject,
+    RouteError,
+    Split,
+)
+
+HTTPROUTE_KINDS: Final[Mapping[Provider, Kind]] = MappingProxyType(
+    {
+        Provider.GATEWAYAPI_V1: HTTPROUTE_V1,
+        Provider.GATEWAYAPI_V1BETA1: HTTPROUTE_V1BETA1,
+    }
+)
+"""The API version table: the HTTPRoute kind each provider string writes."""
+
+GATEWAY_GROUP: Final = "gateway.networking.k8s.io"
+MISSING: Final = "missing"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayApiRouter:
+    """Router for `provider: gatewayapi:v1` and `gatewayapi:v1beta1`."""
+
+    name: str
+    kind: Kind
+    capabilities: frozenset[Capability]
+
+    @classmethod
+    def for_provider(cls, provider: Provider) -> GatewayApiRouter:
+        return cls(
+            name=provider.value,
+            kind=HTTPROUTE_KINDS[provider],
+            capabilities=CAPABILITIES[provider],
+        )
+
+    @classmethod
+    def v1(cls) -> GatewayApiRouter:
+        return cls.for_provider(Provider.GATEWAYAPI_V1)
+
+    @classmethod
+    def v1beta1(cls) -> GatewayApiRouter:
+        return cls.for_provider(Provider.GATEWAYAPI_V1BETA1)
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        return (self.kind,)
+
+    @property
+    def features(self) -> RouteFeatures:
+        return RouteFeatures(
+            timeouts=Capability.TIMEOUTS in self.capabilities,
+            cors=Capability.CORS in self.capabilities,
+            primary_cookie=Capability.PRIMARY_COOKIE in self.capabilities,
+        )
+
+    def refs(self, canary: Canary) -> tuple[ObjectRef, ...]:
+        """The HTTPRoute `<apex>` in the canary's namespace."""
+        return (
+            ObjectRef(
+                kind=self.kind,
+                namespace=canary.namespace or "",
+                name=canary.spec.apex_service_name,
+            ),
+        )
+
+    def read_routes(self, canary: Canary, objects: ObjectView) -> Routes | None:
+        """Weights from the last rule with exactly two backendRefs (with session affinity,
+        from the last rule whose backendRefs carry filters, when there is one); mirrored when
+        some rule mirrors to `<apex>-canary`. None when the route does not exist."""
+        (ref,) = self.refs(canary)
+        live = objects.get(ref.kind, ref.namespace, ref.name)
+        if live is None:
+            return None
+        where = f"HTTPRoute {ref.name}.{ref.namespace}"
+        if Capability.PARENT_STATUS in self.capabilities:
+            check_parents(live, where=where, namespace=ref.namespace)
+        rules = _dicts((live.get("spec") or {}).get("rules"))
+        weighted = None
+        for rule in rules:
+            if len(_dicts(rule.get("backendRefs"))) == 2:
+                weighted = rule
+        if canary.spec.effective_analysis.session_affinity is not None:
+            for rule in rules:
+                if any(ref_.get("filters") for ref_ in _dicts(rule.get("backendRefs"))):
+                    weighted = rule
+        primary_name = canary.spec.primary_service_name
+        canary_name = canary.spec.canary_service_name
+        if weighted is None:
+            raise RouteError(
+                f"{where} does not contain a rule routing to {primary_name} and {canary_name}"
+            )
+        weights = {
+            ref_.get("name"): ref_.get("weight") for ref_ in _dicts(weighted.get("backendRefs"))
+        }
+        primary, canary_weight = weights.get(primary_name), weights.get(canary_name)
+        if not (_is_int(primary) and _is_int(canary_weight)):
+            raise RouteError(
+                f"{where} has malformed weights for {primary_name} and {canary_name}"
+                f" (got {primary!r} and {canary_weight!r})"
+            )
+        try:
+            return Routes(
+                primary=primary,
+                canary=canary_weight,
+                mirrored=_mirrors_to(rules, canary_name),
+            )
+        except ValueError as error:
+            raise RouteError(f"{where} has malformed weights: {error}") from error
+
+    def render(
+        self, canary: Canary, objects: ObjectView, split: Split, *, canary_uid: str
+    ) -> tuple[ObjectChange, ...]:
+        """Create the route, replace it when its spec, labels or annotations differ from what
+        `split` and the spec ask for, or nothing when it already matches."""
+        spec = route_spec(canary, split, self.features)  # raises without spec.service
+        service = canary.spec.service
+        meta = custom_metadata(service, ServiceRole.APEX) if service else CustomMetadata()
+        (ref,) = self.refs(canary)
+        labels = dict(meta.labels)
+        annotations = {**meta.annotations, **FLUX_OPT_OUT}
+        live = objects.get(ref.kind, ref.namespace, ref.name)
+        if live is None:
+            metadata: JSON = {"name": ref.name, "namespace": ref.namespace}
+            if labels:
+                metadata["labels"] = labels
+            metadata["annotations"] = annotations
+            metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
+            body = {
+                "apiVersion": self.kind.api_version,
+                "kind": self.kind.kind,
+                "metadata": metadata,
+                "spec": spec,
+            }
+            return (CreateObject(kind=self.kind, body=body),)
+        live_meta = live.get("metadata") or {}
+        live_annotations = dict(live_meta.get("annotations") or {})
+        merged = {**live_annotations, **annotations}
+        same = (
+            normalized_spec(live.get("spec") or {}) == normalized_spec(spec)
+            and dict(live_meta.get("labels") or {}) == labels
+            and merged == live_annotations
+        )
+        if same:
+            return ()
+        replaced: JSON = {key: copy.deepcopy(value) for key, value in live.items()}
+        replaced.pop("status", None)
+        replaced["apiVersion"] = self.kind.api_version
+        replaced["kind"] = self.kind.kind
+        new_meta: JSON = dict(replaced.get("metadata") or {})
+        new_meta.pop("labels", None)
+        if labels:
+            new_meta["labels"] = labels
+        new_meta["annotations"] = merged
+        replaced["metadata"] = new_meta
+        replaced["spec"] = spec
+        return (ReplaceObject(kind=self.kind, body=replaced),)
+
+    def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
+        """Nothing: the route is owned by the Canary and garbage-collected with it."""
+        return ()
+
+
+def check_parents(live: Mapping[str, Any], *, where: str, namespace: str) -> None:
+    """Raise `RouteError` unless every parent that reported on the route accepted it at the
+    route's current generation (see the module docstring)."""
+    generation = (live.get("metadata") or {}).get("generation")
+    generation = generation if _is_int(generation) else 0
+    status = live.get("status")
+    reported = _dicts(status.get("parents")) if isinstance(status, Mapping) else []
+    for parent in _dicts((live.get("spec") or {}).get("parentRefs")):
+        entry = _status_entry(reported, parent, namespace)
+        if entry is None:
+            continue
+        accepted = next(
+            (
+                condition
+                for condition in _dicts(entry.get("conditions"))
+                if condition.get("type") == "Accepted"
+            ),
+            None,
+        )
+        state = str(accepted.get("status")) if accepted is not None else MISSING
+        observed = accepted.get("observedGeneration") if accepted is not None else None
+        stale = _is_int(observed) and observed < generation
+        if state != "True" or stale:
+            raise RouteError(
+                f"{where} parent {parent.get('name')} is not ready (status: {state},"
+                f" observed generation: {observed if _is_int(observed) else 0},"
+                f" current generation: {generation})"
+            )
+
+
+def _status_entry(
+    reported: list[Mapping[str, Any]], parent: Mapping[str, Any], namespace: str
+) -> Mapping[str, Any] | None:
+    def key(ref: Mapping[str, Any]) -> tuple[object, ...]:
+        return (
+            ref.get("name"),
+            ref.get("namespace") or namespace,
+            ref.get("sectionName") or "",
+            ref.get("kind") or "Gateway",
+        )
+
+    wanted = key(parent)
+    for entry in reported:
+        ref = entry.get("parentRef")
+        if isinstance(ref, Mapping) and key(ref) == wanted:
+            return entry
+    return None
+
+
+def _mirrors_to(rules: list[Mapping[str, Any]], backend: str) -> bool:
+    for rule in rules:
+        for filter_ in _dicts(rule.get("filters")):
+            mirror = filter_.get("requestMirror")
+            if filter_.get("type") == "RequestMirror" and isinstance(mirror, Mapping):
+                target = mirror.get("backendRef")
+                if isinstance(target, Mapping) and target.get("name") == backend:
+                    return True
+    return False
+
+
+def normalized_spec(spec: Mapping[str, Any]) -> JSON:
+    """The spec with the API server's HTTPRoute defaults filled in and empty values dropped,
+    for comparing a rendered spec with a live one."""
+    out: JSON = _drop_empty(copy.deepcopy(dict(spec)))
+    for parent in out.get("parentRefs", ()):
+        parent.setdefault("group", GATEWAY_GROUP)
+        parent.setdefault("kind", "Gateway")
+    rules = out.setdefault("rules", [{}])
+    for rule in rules:
+        matches = rule.setdefault("matches", [{}])
+        for match in matches:
+            path = match.setdefault("path", {})
+            path.setdefault("type", "PathPrefix")
+            path.setdefault("value", "/")
+            for named in (*match.get("headers", ()), *match.get("queryParams", ())):
+                named.setdefault("type", "Exact")
+        for backend in rule.get("backendRefs", ()):
+            backend.setdefault("group", "")
+            backend.setdefault("kind", "Service")
+            backend.setdefault("weight", 1)
+        for filter_ in rule.get("filters", ()):
+            target = (filter_.get("requestMirror") or {}).get("backendRef")
+            if isinstance(target, dict):
+                target.setdefault("group", "")
+                target.setdefault("kind", "Service")
+    return out
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {key: _drop_empty(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item not in (None, [], {})}
+    if isinstance(value, list):
+        return [_drop_empty(item) for item in value]
+    return value
+
+
+def _dicts(value: object) -> list[Mapping[str, Any]]:
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
