@@ -19,6 +19,7 @@ from ensign.crds import load_crds
 from ensign.kube import kinds
 from ensign.kube.client import LightkubeApi
 from ensign.localcluster.cluster import LocalCluster
+from ensign.localcluster.errors import ApiError
 from ensign.localcluster.kinds import ResourceType
 from ensign.runtime.app import Controller, Settings
 
@@ -34,13 +35,20 @@ class Harness:
         start_controller: bool = True,
         idle_resync: float = 300.0,
         settings: dict[str, Any] | None = None,
+        gateway_api: bool = False,
     ) -> None:
-        """`settings` are extra controller Settings (metrics_server, slack_url, ...)."""
+        """`settings` are extra controller Settings (metrics_server, slack_url, ...).
+
+        `gateway_api` installs the Gateway API CRDs (GatewayClass, Gateway, HTTPRoute) with the
+        flagger.app ones; leave it off to show a missing CRD, and call `install_gateway_api()`
+        to install them later.
+        """
         self.cluster = LocalCluster(default_ready_delay=ready_delay)
         self.min_interval = min_interval
         self.idle_resync = idle_resync
         self.start_controller = start_controller
         self.settings = dict(settings or {})
+        self.gateway_api = gateway_api
         self.controller: Controller | None = None
         self.api: LightkubeApi | None = None
 
@@ -49,6 +57,8 @@ class Harness:
         crd_type = self.type("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         for crd in load_crds():
             self.cluster.store.create(crd_type, "", copy.deepcopy(crd))
+        if self.gateway_api:
+            self.cluster.install_gateway_api()
         if self.start_controller:
             await self.start()
         return self
@@ -100,9 +110,39 @@ class Harness:
     def _type_of(self, obj: JSON) -> ResourceType:
         if obj["kind"] in kinds.BY_KIND:
             return self._kind_type(obj["kind"])
+        served = self.served_type(str(obj["apiVersion"]), str(obj["kind"]))
+        if served is not None:
+            return served
         group, _, version = str(obj["apiVersion"]).rpartition("/")
         plural = "namespaces" if obj["kind"] == "Namespace" else f"{str(obj['kind']).lower()}s"
         return self.type(group, version, plural)
+
+    def served_type(self, api_version: str, kind: str) -> ResourceType | None:
+        """The served type of any kind (built-in or CRD) by apiVersion and kind, if served."""
+        for rt in self.cluster.store.types():
+            if rt.api_version == api_version and rt.kind == kind:
+                return rt
+        return None
+
+    async def install_gateway_api(self) -> list[str]:
+        """Install the Gateway API CRDs now (served at once); the CRD names created."""
+        created = self.cluster.install_gateway_api()
+        self.cluster.api.on_write and self.cluster.api.on_write()
+        await asyncio.sleep(0)  # let watchers and the gateway simulator see the new CRDs
+        return created
+
+    def get_object(self, api_version: str, kind: str, namespace: str, name: str) -> JSON | None:
+        """Any object (HTTPRoute, Ingress, a CRD, ...) as served in `api_version`; None if absent.
+
+        `namespace` is ignored for cluster-scoped kinds.
+        """
+        rt = self.served_type(api_version, kind)
+        if rt is None:
+            return None
+        try:
+            return self.cluster.store.get(rt, namespace, name)
+        except ApiError:
+            return None
 
     async def apply(self, *objs: JSON) -> None:
         for obj in objs:

@@ -293,3 +293,55 @@ def test_crds_are_fresh_copies() -> None:
         assert versions == {"v1": (True, True), "v1beta1": (True, False)}
     v1, beta = first[2]["spec"]["versions"]
     assert v1["schema"] == beta["schema"] and v1["schema"] is not beta["schema"]
+
+
+# ------------------------------------------------------------------ harness
+
+
+async def test_harness_installs_gateway_api_later_and_applies_any_kind() -> None:
+    from ensign.localcluster.errors import ApiError
+    from ensign.testing.harness import Harness
+
+    httproute = dict(route("web"), apiVersion=f"{GROUP}/v1", kind="HTTPRoute")
+    httproute["metadata"] = {"name": "web", "namespace": "default"}
+    async with Harness(start_controller=False) as h:
+        assert h.served_type(f"{GROUP}/v1", "HTTPRoute") is None
+        assert h.get_object(f"{GROUP}/v1", "HTTPRoute", "default", "web") is None
+        with pytest.raises(ApiError):
+            await h.apply(httproute)
+        assert len(await h.install_gateway_api()) == 3
+        assert await h.install_gateway_api() == []  # idempotent
+        await h.apply(
+            httproute,
+            {
+                "apiVersion": f"{GROUP}/v1",
+                "kind": "GatewayClass",  # plural "gatewayclasses", not "gatewayclasss"
+                "metadata": {"name": "local"},
+                "spec": {"controllerName": CONTROLLER_NAME},
+            },
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": "default"},
+                "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}},
+            },
+        )
+        beta = h.get_object(f"{GROUP}/v1beta1", "HTTPRoute", "default", "web")
+        assert beta is not None and beta["apiVersion"] == f"{GROUP}/v1beta1"
+        assert h.get_object(f"{GROUP}/v1", "GatewayClass", "", "local") is not None
+        assert h.get_object("networking.k8s.io/v1", "Ingress", "default", "web") is not None
+        assert h.get_object("networking.k8s.io/v1", "Ingress", "default", "nope") is None
+
+        def accepted() -> bool:
+            obj = h.get_object(f"{GROUP}/v1", "HTTPRoute", "default", "web") or {}
+            return bool((obj.get("status") or {}).get("parents"))
+
+        await h.wait_for(accepted, timeout=5, what="HTTPRoute status.parents")
+
+
+async def test_harness_gateway_api_flag() -> None:
+    from ensign.testing.harness import Harness
+
+    async with Harness(start_controller=False, gateway_api=True) as h:
+        assert h.served_type(f"{GROUP}/v1beta1", "HTTPRoute") is not None
+        assert h.served_type(f"{GROUP}/v1", "Gateway") is not None
