@@ -12,8 +12,8 @@ Semantics from the Gateway API specification (HTTPRouteRule, HTTPRouteMatch):
 - Among matching rules (of all the routes given): an `Exact` path first, then the longest
   `PathPrefix`, then a method, then the most header matches, then the most query matches;
   ties go to the older route, then to namespace/name order, then to the first rule in list
-  order. The spec leaves `RegularExpression` precedence to implementations: it ranks below
-  every prefix here.
+  order. The spec leaves `RegularExpression` precedence to implementations: it ranks after
+  `Exact` and before every prefix here, as in Envoy Gateway and Istio.
 - backendRef weights default to 1 and share proportionally; when they are all 0 the data
   plane answers 500 (the spec's "no valid backend").
 - `RequestMirror` filters (rule level, or backendRef level scaled by that backend's share)
@@ -151,10 +151,10 @@ def _full(pattern: str, text: str) -> bool:
 
 
 def _rank(match: JSON) -> tuple[int, int, int, int, int]:
-    """Sort key, smaller first: exact path, longest prefix, method, headers, query."""
+    """Sort key, smaller first: exact path, regex, longest prefix, method, headers, query."""
     path = match.get("path") or ROOT_MATCH["path"]
     kind = str(path.get("type") or "PathPrefix")
-    kind_rank = {"Exact": 0, "PathPrefix": 1}.get(kind, 2)
+    kind_rank = {"Exact": 0, "RegularExpression": 1}.get(kind, 2)
     length = len(str(path.get("value") or "/").rstrip("/")) if kind == "PathPrefix" else 0
     return (
         kind_rank,

@@ -70,11 +70,9 @@ def route_ingress(
 
 
 def canary_policy(ingress: JSON, prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
-    """The canary annotations, without their prefix (`canary-weight`: "10", ...)."""
+    """The canary annotations without `<prefix>/canary-` (`weight`: "10", `by-header`: ...)."""
     start = f"{prefix}/canary-"
-    return {
-        k[len(prefix) + 1 :]: v for k, v in _annotations(ingress).items() if k.startswith(start)
-    }
+    return {k[len(start) :]: v for k, v in _annotations(ingress).items() if k.startswith(start)}
 
 
 def rules_of_ingress(
