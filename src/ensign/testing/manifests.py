@@ -105,3 +105,52 @@ def _update(target: JSON, fields: dict[str, Any]) -> None:
             target.pop(key, None)
         else:
             target[key] = copy.deepcopy(value)
+
+
+def ingress(
+    name: str = "podinfo",
+    namespace: str = "test",
+    *,
+    service: str = "podinfo",
+    host: str = "app.example.com",
+) -> JSON:
+    """The user's Ingress in front of the apex Service (the NGINX tutorial's shape)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": service, "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+
+
+def routed(obj: JSON, provider: str, *, host: str = "app.example.com") -> JSON:
+    """The canary with a traffic-moving provider: NGINX (an `ingressRef`) or Gateway API (a
+    `gatewayRefs` entry and a host)."""
+    out = with_spec(obj, provider=provider)
+    if provider == "nginx":
+        name = out["metadata"]["name"]
+        out["spec"]["ingressRef"] = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "name": name,
+        }
+    elif provider.startswith("gatewayapi"):
+        out["spec"]["service"]["hosts"] = [host]
+        out["spec"]["service"]["gatewayRefs"] = [{"name": "gateway", "namespace": "gateways"}]
+    return out

@@ -110,7 +110,7 @@ class Objects:
         version = int((existing or {}).get("metadata", {}).get("resourceVersion") or 0)
         meta["resourceVersion"] = str(version + 1)
         if existing is not None:
-            self.bodies.remove(dict(existing))  # type: ignore[arg-type]
+            self.bodies.remove(dict(existing))
         self.bodies.append(body)
 
 

@@ -1,0 +1,115 @@
+"""Helpers for the traffic scenarios: the router objects as the cluster holds them.
+
+The weight is read from the router object directly (the NGINX canary Ingress annotation, the
+HTTPRoute backendRef weights), not through the router code under test, and a recorder
+samples it with the canary's status while a scenario runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ensign.testing.harness import Harness
+
+JSON = dict[str, Any]
+NS = "test"
+NGINX = "nginx.ingress.kubernetes.io"
+PROVIDERS = ("nginx", "gatewayapi:v1")
+
+
+def router_object(h: Harness, provider: str) -> JSON | None:
+    if provider == "nginx":
+        return h.get("Ingress", NS, "podinfo-canary")
+    group = h.type("gateway.networking.k8s.io", "v1", "httproutes")
+    try:
+        return h.cluster.store.get(group, NS, "podinfo")
+    except Exception:
+        return None
+
+
+def router_weight(h: Harness, provider: str) -> int | None:
+    """The canary weight the router object says (None before it exists)."""
+    obj = router_object(h, provider)
+    if obj is None:
+        return None
+    if provider == "nginx":
+        annotations = obj["metadata"].get("annotations") or {}
+        if f"{NGINX}/canary-by-header" in annotations or f"{NGINX}/canary-by-cookie" in annotations:
+            return 100
+        return int(annotations.get(f"{NGINX}/canary-weight", "0"))
+    weighted = [r for r in obj["spec"]["rules"] if len(r.get("backendRefs") or []) == 2]
+    refs = weighted[-1]["backendRefs"]
+    return int(next(ref["weight"] for ref in refs if ref["name"].endswith("-canary")))
+
+
+@dataclass
+class Sample:
+    phase: str
+    status_weight: int
+    router_weight: int | None
+    primary_image: str
+
+
+@dataclass
+class Recorder:
+    """Samples (phase, status.canaryWeight, router weight) every few milliseconds."""
+
+    h: Harness
+    provider: str
+    samples: list[Sample] = field(default_factory=list)
+
+    def sample(self) -> None:
+        status = self.h.canary(NS, "podinfo").get("status") or {}
+        primary = self.h.get("Deployment", NS, "podinfo-primary")
+        image = primary["spec"]["template"]["spec"]["containers"][0]["image"] if primary else ""
+        now = Sample(
+            phase=str(status.get("phase", "")),
+            status_weight=int(status.get("canaryWeight") or 0),
+            router_weight=router_weight(self.h, self.provider),
+            primary_image=image,
+        )
+        if not self.samples or self.samples[-1] != now:
+            self.samples.append(now)
+
+    def weights(self) -> list[int]:
+        """The distinct router weights seen, in order (consecutive repeats dropped)."""
+        out: list[int] = []
+        for s in self.samples:
+            if s.router_weight is not None and (not out or out[-1] != s.router_weight):
+                out.append(s.router_weight)
+        return out
+
+    def agreed(self) -> list[int]:
+        """Router weights the status also showed at the same moment, in order."""
+        out: list[int] = []
+        for s in self.samples:
+            if s.router_weight == s.status_weight and (not out or out[-1] != s.status_weight):
+                out.append(s.status_weight)
+        return out
+
+
+@contextlib.asynccontextmanager
+async def recording(
+    h: Harness, provider: str, *, on_sample: Callable[[Recorder], None] | None = None
+) -> AsyncIterator[Recorder]:
+    recorder = Recorder(h, provider)
+
+    async def run() -> None:
+        while True:
+            recorder.sample()
+            if on_sample is not None:
+                on_sample(recorder)
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(run())
+    try:
+        yield recorder
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        recorder.sample()

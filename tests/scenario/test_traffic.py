@@ -1,0 +1,163 @@
+"""Traffic moved by real routers, end to end: the local cluster, the real controller, and the
+router objects it writes (NGINX canary Ingress, Gateway API HTTPRoute), for every strategy.
+
+At every step the weight is read back from the router object (not through the router code)
+and must equal `status.canaryWeight`; rollbacks put 100/0 back and never touch the primary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ensign.testing import manifests as m
+from ensign.testing.gate import GateServer
+from ensign.testing.harness import Harness
+from tests.scenario.routing_support import NGINX, NS, PROVIDERS, Recorder, recording, router_object
+from tests.scenario.support import NEW_IMAGE, NEWER_IMAGE, OLD_IMAGE
+
+JSON = dict[str, Any]
+INTERVAL = "250ms"
+
+
+def setup(provider: str, **analysis: Any) -> list[JSON]:
+    canary = m.routed(m.canary(interval=INTERVAL, iterations=0, threshold=1), provider)
+    canary = m.with_analysis(canary, **{"iterations": None, **analysis})
+    objects = [m.namespace(NS), m.deployment()]
+    if provider == "nginx":
+        objects.append(m.ingress())
+    return [*objects, canary]
+
+
+def harness(provider: str) -> Harness:
+    return Harness(gateway_api=provider.startswith("gatewayapi"))
+
+
+async def initialised(h: Harness, provider: str, **analysis: Any) -> None:
+    await h.apply(*setup(provider, **analysis))
+    await h.wait_phase(NS, "podinfo", "Initialized")
+    await h.wait_for(lambda: router_object(h, provider) is not None, what="router object")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(
+    ("analysis", "expected"),
+    [
+        ({"stepWeight": 10, "maxWeight": 50}, [0, 10, 20, 30, 40, 50, 0]),
+        ({"stepWeights": [5, 25, 60]}, [0, 5, 25, 60, 0]),
+        ({"stepWeight": 50, "stepWeightPromotion": 20}, [0, 50, 100, 80, 60, 40, 20, 0]),
+    ],
+    ids=["stepWeight", "stepWeights", "stepWeightPromotion"],
+)
+async def test_progressive_canary_promotes(
+    provider: str, analysis: dict[str, Any], expected: list[int]
+) -> None:
+    async with harness(provider) as h:
+        await initialised(h, provider, **analysis)
+        async with recording(h, provider) as rec:
+            h.set_image(NS, "podinfo", NEW_IMAGE)
+            await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
+        assert rec.weights() == expected
+        assert rec.agreed() == expected  # status.canaryWeight showed each router weight
+        assert_primary_untouched_until_promotion(rec)
+        primary = h.get("Deployment", NS, "podinfo-primary")
+        assert primary is not None
+        assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+
+
+def assert_primary_untouched_until_promotion(rec: Recorder) -> None:
+    """The primary keeps the old image until the analysis reached its last step: the first
+    sample showing the new image already shows the highest canary weight of the run."""
+    changed = next(i for i, s in enumerate(rec.samples) if s.primary_image != OLD_IMAGE)
+    assert rec.samples[changed].router_weight == max(rec.weights())
+    assert all(s.primary_image == OLD_IMAGE for s in rec.samples[:changed])
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_rollback_at_every_step(provider: str, gate: GateServer) -> None:
+    """A failing rollout check at weight 10, then at 20, ... each rolls back to 100/0 with
+    the primary untouched."""
+    hook = m.hook("check", "rollout", gate.url("check"))
+    async with harness(provider) as h:
+        await initialised(h, provider, stepWeight=10, maxWeight=50, webhooks=[hook])
+        images = [NEW_IMAGE, NEWER_IMAGE]
+        for index, fail_at in enumerate((10, 20, 30, 40, 50)):
+            gate.open("check")
+
+            def close_at(rec: Recorder, fail_at: int = fail_at) -> None:
+                if rec.samples and rec.samples[-1].router_weight == fail_at:
+                    gate.close("check")
+
+            async with recording(h, provider, on_sample=close_at) as rec:
+                h.set_image(NS, "podinfo", images[index % 2])
+                await h.wait_phase(NS, "podinfo", "Progressing", timeout=10)
+                await h.wait_phase(NS, "podinfo", "Failed", timeout=30)
+                await h.wait_for(lambda: rec.samples[-1].router_weight == 0, what="100/0")
+            assert max(rec.weights()) == fail_at
+            assert rec.weights()[-1] == 0
+            assert all(s.primary_image == OLD_IMAGE for s in rec.samples)
+            assert h.get("Deployment", NS, "podinfo")["spec"]["replicas"] == 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(
+    "match",
+    [
+        {"headers": {"x-canary": {"exact": "insider"}}},
+        {"headers": {"cookie": {"exact": "canary"}}},
+    ],
+    ids=["header", "cookie"],
+)
+async def test_ab_testing(provider: str, match: JSON) -> None:
+    if provider != "nginx" and "cookie" in match["headers"]:
+        match = {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}}
+    async with harness(provider) as h:
+        await initialised(h, provider, iterations=3, match=[match])
+        seen: list[JSON] = []
+        async with recording(h, provider) as rec:
+            h.set_image(NS, "podinfo", NEW_IMAGE)
+            await h.wait_for(
+                lambda: (h.canary(NS, "podinfo").get("status") or {}).get("iterations") == 2,
+                what="iteration 2",
+                timeout=20,
+            )
+            obj = router_object(h, provider)
+            assert obj is not None
+            seen.append(obj)
+            await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
+        assert rec.weights() == [0, 100, 0]
+        assert_primary_untouched_until_promotion(rec)
+        during = seen[0]
+        if provider == "nginx":
+            annotations = during["metadata"]["annotations"]
+            if "x-canary" in match["headers"]:
+                assert annotations[f"{NGINX}/canary-by-header"] == "x-canary"
+                assert annotations[f"{NGINX}/canary-by-header-value"] == "insider"
+            else:
+                assert annotations[f"{NGINX}/canary-by-cookie"] == "canary"
+            after = router_object(h, provider)
+            assert after is not None
+            assert not [k for k in after["metadata"]["annotations"] if "canary-by" in k]
+        else:
+            rules = during["spec"]["rules"]
+            assert len(rules) == 2
+            header = rules[0]["matches"][0]["headers"][0]
+            assert header["name"].lower() in ("x-canary", "cookie")
+            weights = {ref["name"]: ref["weight"] for ref in rules[0]["backendRefs"]}
+            assert weights == {"podinfo-primary": 0, "podinfo-canary": 100}
+            assert [ref["name"] for ref in rules[1]["backendRefs"]] == ["podinfo-primary"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_blue_green_switch(provider: str) -> None:
+    async with harness(provider) as h:
+        await initialised(h, provider, iterations=2)
+        async with recording(h, provider) as rec:
+            h.set_image(NS, "podinfo", NEW_IMAGE)
+            await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
+        assert rec.weights() == [0, 100, 0]
+        # all traffic reaches the canary before the primary's rolling update starts
+        switched = next(i for i, s in enumerate(rec.samples) if s.router_weight == 100)
+        assert rec.samples[switched].primary_image == OLD_IMAGE
+        assert_primary_untouched_until_promotion(rec)
