@@ -114,13 +114,27 @@ async def _get(
     default=None,
     help="Where --output svg writes (default: <name>.svg).",
 )
-def describe(name: str, output: str, file: Path | None, **kube: Any) -> None:
-    """The live object graph of a canary, its analysis history and the next decision."""
-    run(_describe, name=name, output=output, file=file, **kube)
+@click.option(
+    "--mesh-provider",
+    default="kubernetes",
+    show_default=True,
+    help="The controller's default provider, for a canary without spec.provider.",
+)
+def describe(name: str, output: str, file: Path | None, mesh_provider: str, **kube: Any) -> None:
+    """The live object graph of a canary, how its traffic is routed, its analysis history
+    and the next decision."""
+    run(_describe, name=name, output=output, file=file, mesh_provider=mesh_provider, **kube)
 
 
 async def _describe(
-    api: Any, access: Any, *, name: str, namespace: str | None, output: str, file: Path | None
+    api: Any,
+    access: Any,
+    *,
+    name: str,
+    namespace: str | None,
+    output: str,
+    file: Path | None,
+    mesh_provider: str = "kubernetes",
 ) -> int:
     from ensign.console.describing import read_graph
     from ensign.console.graph import to_json
@@ -128,7 +142,9 @@ async def _describe(
     from ensign.console.render_text import render
     from ensign.console.terminal import console
 
-    graph = await read_graph(api, namespace or access.namespace, name)
+    graph = await read_graph(
+        api, namespace or access.namespace, name, default_provider=mesh_provider
+    )
     if output == "json":
         click.echo(json.dumps(to_json(graph), indent=2, ensure_ascii=False))
     elif output == "svg":

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from ensign.console.graph import Graph, Names, Objects, build_graph
 from ensign.kube import kinds
 from ensign.kube.api import JSON, KubeApi, NotFound, Rejected
-from ensign.kube.kinds import INGRESS
+from ensign.kube.kinds import HTTPROUTE_V1, HTTPROUTE_V1BETA1, INGRESS, Kind
 
 WORKLOAD_KINDS = {"Deployment": kinds.DEPLOYMENT, "DaemonSet": kinds.DAEMONSET}
 
 
-async def read_graph(api: KubeApi, namespace: str, name: str) -> Graph:
-    """The live graph; raises NotFound when the Canary does not exist."""
+GATEWAY_PROVIDERS = ("gatewayapi:v1", "gatewayapi:v1beta1")
+
+
+async def read_graph(
+    api: KubeApi, namespace: str, name: str, *, default_provider: str = "kubernetes"
+) -> Graph:
+    """The live graph; raises NotFound when the Canary does not exist. `default_provider` is
+    the controller's -mesh-provider, for a canary without spec.provider."""
     canary = await api.get(kinds.CANARY, name, namespace=namespace)
     names = Names.of(canary)
     workload_kind = WORKLOAD_KINDS.get(names.kind, kinds.DEPLOYMENT)
@@ -22,13 +27,56 @@ async def read_graph(api: KubeApi, namespace: str, name: str) -> Graph:
     workloads = await _by_name(api, workload_kind, namespace)
     hpas = await _by_name(api, kinds.HPA, namespace) if names.autoscaler else {}
     ingresses: list[JSON] = []
-    with contextlib.suppress(NotFound, Rejected):  # no Ingress API, or not allowed to list
+    missing: set[str] = set()
+    try:
         ingresses, _ = await api.list(INGRESS, namespace=namespace)
+    except NotFound:
+        missing.add("Ingress")  # no Ingress API
+    except Rejected:
+        pass  # not allowed to list
+    provider = str((canary.get("spec") or {}).get("provider") or "") or default_provider
+    routes: list[JSON] = []
+    if provider in GATEWAY_PROVIDERS:
+        route, served = await read_route(api, namespace, names.apex)
+        routes += [route] if route is not None else []
+        if not served:
+            missing.add("HTTPRoute")
     configs = await _configs(api, namespace, (canary.get("status") or {}).get("trackedConfigs"))
     objects = Objects(
-        services=services, workloads=workloads, ingresses=ingresses, hpas=hpas, configs=configs
+        services=services,
+        workloads=workloads,
+        ingresses=ingresses,
+        hpas=hpas,
+        configs=configs,
+        routes=routes,
+        missing_kinds=frozenset(missing),
     )
-    return build_graph(canary, objects)
+    return build_graph(canary, objects, default_provider=default_provider)
+
+
+async def read_route(api: KubeApi, namespace: str, name: str) -> tuple[JSON | None, bool]:
+    """The HTTPRoute `name` (gateway.networking.k8s.io v1, else v1beta1) and whether the API
+    serves HTTPRoutes at all. A 404 can mean either a missing object or a missing resource
+    type: listing tells them apart."""
+    served = False
+    for kind in (HTTPROUTE_V1, HTTPROUTE_V1BETA1):
+        try:
+            return await api.get(kind, name, namespace=namespace), True
+        except NotFound:
+            served = served or await _serves(api, kind, namespace)
+        except Rejected:
+            return None, True  # not allowed to read it: the type exists
+    return None, served
+
+
+async def _serves(api: KubeApi, kind: Kind, namespace: str) -> bool:
+    try:
+        await api.list(kind, namespace=namespace)
+    except NotFound:
+        return False
+    except Rejected:
+        return True
+    return True
 
 
 async def _by_name(api: KubeApi, kind: Any, namespace: str) -> dict[str, JSON]:

@@ -13,6 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ensign.console.routing import Traffic, build_traffic, traffic_json
+from ensign.traffic import DEFAULT_PREFIX
+
 JSON = dict[str, Any]
 SCHEMA = "ensign.dev/describe/v1"
 
@@ -43,6 +46,8 @@ class Objects:
     ingresses: Sequence[JSON] = ()
     hpas: Mapping[str, JSON] = field(default_factory=dict)
     configs: Mapping[str, JSON | None] = field(default_factory=dict)  # "configmap/x" → obj
+    routes: Sequence[JSON] = ()  # HTTPRoutes read (the one named after the apex)
+    missing_kinds: frozenset[str] = frozenset()  # kinds the API does not serve: "HTTPRoute"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,7 @@ class Graph:
     next_at: str  # status.nextAnalysisAt, "" when no analysis is scheduled
     next_reason: str
     next_message: str
+    traffic: Traffic
 
     def node(self, node_id: str) -> Node | None:
         return next((n for n in self.nodes if n.id == node_id), None)
@@ -98,14 +104,32 @@ class Graph:
         return [n for n in self.nodes if n.id in ids]
 
 
-def build_graph(canary: Mapping[str, Any], objects: Objects) -> Graph:
+def build_graph(
+    canary: Mapping[str, Any],
+    objects: Objects,
+    *,
+    default_provider: str = "kubernetes",
+    ingress_prefix: str = DEFAULT_PREFIX,
+) -> Graph:
+    """`default_provider`: the controller's -mesh-provider, for canaries without
+    spec.provider; `ingress_prefix`: its -ingress-annotations-prefix."""
     names = Names.of(canary)
     status = canary.get("status") or {}
     nodes: list[Node] = []
     edges: list[Edge] = []
     workloads = _workload_nodes(names, objects)
     services = _service_nodes(names, objects)
-    for ing in _ingress_nodes(names, objects):
+    traffic = build_traffic(
+        canary,
+        routes=objects.routes,
+        ingresses=objects.ingresses,
+        services=list(objects.services.values()),
+        workloads=list(objects.workloads.values()),
+        missing_kinds=objects.missing_kinds,
+        default_provider=default_provider,
+        prefix=ingress_prefix,
+    )
+    for ing in [*_route_nodes(names, objects, traffic), *_ingress_nodes(names, objects, traffic)]:
         nodes.append(ing)
         edges += [Edge(ing.id, s, "routes") for s in ing.details["services"]]
     nodes += services + workloads
@@ -135,6 +159,7 @@ def build_graph(canary: Mapping[str, Any], objects: Objects) -> Graph:
         next_at=str(status.get("nextAnalysisAt") or ""),
         next_reason=str(ready.get("reason") or ""),
         next_message=str(ready.get("message") or ""),
+        traffic=traffic,
     )
 
 
@@ -213,10 +238,35 @@ def _service_nodes(names: Names, objects: Objects) -> list[Node]:
     return out
 
 
-def _ingress_nodes(names: Names, objects: Objects) -> list[Node]:
-    """Ingresses whose backends (default or per path) name one of the canary's Services."""
+def _route_nodes(names: Names, objects: Objects, traffic: Traffic) -> list[Node]:
+    """The HTTPRoute the router writes (present or not), routing to the Services its rules
+    name."""
+    out = []
+    ours = {names.apex, f"{names.apex}-primary", f"{names.apex}-canary"}
+    for obj in (o for o in traffic.objects if o.kind == "HTTPRoute"):
+        backends = sorted({d.service for r in obj.rules for d in r.routing.destinations} & ours)
+        details: JSON = {
+            "hosts": list(obj.hosts),
+            "rules": len(obj.rules),
+            "services": [f"Service/{b}" for b in backends],
+        }
+        if not obj.present:
+            details["absent"] = obj.note
+        out.append(
+            Node(f"HTTPRoute/{obj.name}", "HTTPRoute", obj.name, "router", obj.present, details)
+        )
+    return out
+
+
+def _ingress_nodes(names: Names, objects: Objects, traffic: Traffic) -> list[Node]:
+    """Ingresses whose backends (default or per path) name one of the canary's Services, and
+    the router's Ingresses that are missing."""
     ours = {names.apex, f"{names.apex}-primary", f"{names.apex}-canary"}
     out = []
+    for obj in traffic.objects:
+        if obj.kind == "Ingress" and not obj.present and obj.name:
+            details = {"hosts": [], "class": "", "services": [], "absent": obj.note}
+            out.append(Node(f"Ingress/{obj.name}", "Ingress", obj.name, "ingress", False, details))
     for ing in objects.ingresses:
         backends = sorted(set(_ingress_backends(ing)) & ours)
         if not backends:
@@ -320,12 +370,39 @@ def to_json(graph: Graph) -> JSON:
      "history": [status.history entries, oldest first],
      "checks": [{"name", "verdict", "message", "time", "value"?, "primaryValue"?,
                  "threshold"?, "samples"?}],
-     "next": {"at": RFC3339 or null, "reason", "message"}}
+     "next": {"at": RFC3339 or null, "reason", "message"},
+     "traffic": {"provider", "routesTraffic",
+                 "objects": [{"kind", "name", "role", "present", "note", "hosts",
+                              "rules": [{"index", "matches": [str],
+                                         "backends": [{"service", "weight", "percent",
+                                                       "responseHeaders": [{"name", "value"}]}],
+                                         "mirrors": [{"service", "percent"}],
+                                         "responseHeaders": [...], "status"}]}],
+                 "plain": SPLIT or null, "matched": SPLIT or null, "notes": [str]}}
 
     Node details by kind: Service {selector, ports: [{name, port, targetPort,
     protocol}], type}; Deployment/DaemonSet {ready,
-    desired, images, labels}; Ingress {hosts, class, services}; HorizontalPodAutoscaler
-    {min, max, scales}; ConfigMap/Secret {checksum} (on the canary's copy).
+    desired, images, labels}; Ingress {hosts, class, services, absent?}; HTTPRoute {hosts,
+    rules (how many), services, absent?}; HorizontalPodAutoscaler
+    {min, max, scales}; ConfigMap/Secret {checksum} (on the canary's copy). `absent` says why
+    a router object is missing ("not found", "HTTPRoute CRD not installed").
+
+    "traffic" is the routing read from the router objects by the traffic model
+    (`ensign.traffic`), as the data plane applies it. provider is spec.provider or the
+    controller's default; routesTraffic is false for the kubernetes provider (the apex
+    Service's selector decides, nothing is split). objects are the router's objects: the
+    HTTPRoute `<apex>` (role route) or the Ingresses `<ingressRef>` (role ingress) and
+    `<ingressRef>-canary` (role canary-ingress); note says why one is absent. rules are in
+    evaluation order; matches are readable conditions, any one of which selects the rule (a
+    canary Ingress's policy is shown as rules: header, cookie, then "any other request" with
+    the canary-weight split); percent is the backend's share of the requests the rule
+    selects; status is 500 when every backend weighs 0. SPLIT is {"request": {host, path,
+    method, headers, query, cookies}, "primary", "canary", "other" (percent), "mirrored",
+    "mirrorPercent", "enforcedBy" ("HTTPRoute test/podinfo rule 1"), "status" (200, or the
+    data plane's own answer: 404 no rule, 500 no backend), "reason", "setCookies"}: "plain"
+    for a request without A/B headers, "matched" for one built from the first
+    analysis.match entry (null without one); both null when a router object is missing
+    (notes say which).
 
     "checks" is status.checks as the controller wrote it: the last result of each metric
     check, in spec order, [] before the first analysis. verdict is one of passed, failed,
@@ -368,4 +445,5 @@ def to_json(graph: Graph) -> JSON:
             "reason": graph.next_reason,
             "message": graph.next_message,
         },
+        "traffic": traffic_json(graph.traffic),
     }

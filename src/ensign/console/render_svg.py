@@ -20,14 +20,17 @@ from ensign.console.render_text import (
     details_line,
     live_role,
     live_text,
+    router_rules,
+    routing_lines,
     verdict_colour,
 )
 
 BOX_W, BOX_H = 300, 84
 CHARS = 41  # monospace 12px characters that fit in a box
 COL_GAP, ROW_GAP = 70, 24
-LEFT, TOP = 20, 90
+LEFT, TOP = 20, 130
 LAYERS = {
+    "HTTPRoute": 0,
     "Ingress": 0,
     "Service": 1,
     "Deployment": 2,
@@ -72,6 +75,11 @@ def render_svg(graph: Graph) -> str:
         _text(LEFT, 52, f"phase {graph.phase or '-'}   revision {graph.revision or '-'}"),
         _text(LEFT, 70, f"live: {live_text(graph)}", "name"),
     ]
+    for i, (heading, line, enforced) in enumerate(routing_lines(graph)):
+        shown = f"{heading}: {line}" + (f"  ← {enforced}" if enforced else "")
+        parts.append(
+            _text(LEFT, 88 + 18 * i, shown, "red" if line.startswith("no routing") else "")
+        )
     parts += [_edge(positions, e.source, e.target, e.relation) for e in graph.edges]
     parts += [_box(graph, node, *positions[node.id]) for node in graph.nodes]
     y = graph_bottom + 40
@@ -100,7 +108,9 @@ def _box(graph: Graph, node: Node, x: int, y: int) -> str:
         css += " missing"
     elif role.startswith("LIVE"):
         css += " live"
-    details = wrap(details_line(node)) if node.present else ["not found"]
+    details = (
+        wrap(details_line(node)) if node.present else [node.details.get("absent") or "not found"]
+    )
     lines = [
         _text(x + 10, y + 20, _clip(f"{node.kind}/{node.name}"), "name"),
         _text(x + 10, y + 38, _clip(f"[{node.role}] {role}".strip()), "dim"),
@@ -126,7 +136,8 @@ def _edge(positions: dict[str, tuple[int, int]], source: str, target: str, relat
 
 
 def _footer_lines(graph: Graph) -> list[tuple[str, str]]:
-    lines = [(f"Analysis history (revision {graph.revision or '-'})", "name")]
+    lines = _rule_lines(graph)
+    lines.append((f"Analysis history (revision {graph.revision or '-'})", "name"))
     if not graph.history:
         lines.append(("  no checks recorded for this revision yet", "dim"))
     for entry in graph.history:
@@ -144,6 +155,17 @@ def _footer_lines(graph: Graph) -> list[tuple[str, str]]:
     lines.append((f"Next decision: {when}", "name"))
     if graph.next_message:
         lines.append((f"  {graph.next_reason}: {graph.next_message}", ""))
+    return lines
+
+
+def _rule_lines(graph: Graph) -> list[tuple[str, str]]:
+    """Each router object's rules, as in the text render's Traffic tree."""
+    lines: list[tuple[str, str]] = []
+    for node in (n for n in graph.nodes if n.kind in ("HTTPRoute", "Ingress")):
+        rules = router_rules(graph, node)
+        if rules:
+            lines.append((f"{node.id} rules", "name"))
+            lines += [(f"  {rule}", "pre") for rule in rules]
     return lines
 
 

@@ -17,6 +17,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ensign.console.graph import Graph, Node
+from ensign.console.routing import request_text, rule_text, split_text
 from ensign.console.tables import phase_style
 
 # The unit of a builtin metric's value, as the controller records it in status.checks.
@@ -60,7 +61,35 @@ def header(graph: Graph) -> Text:
     )
     out.append("live: ", style="bold")
     out.append(live_text(graph), style="bold green" if graph.live != "none" else "red")
+    for heading, line, enforced in routing_lines(graph):
+        out.append(f"\n{heading}: ", style="bold")
+        out.append(line, style="red" if line.startswith(("HTTP ", "no routing")) else "")
+        if enforced:
+            out.append(f"  ← {enforced}", style="cyan")
     return out
+
+
+def routing_lines(graph: Graph) -> list[tuple[str, str, str]]:
+    """(heading, split, enforced by) for the plain and the A/B request, from the traffic
+    model; the missing router objects instead when there are some."""
+    t = graph.traffic
+    if t.plain is None:
+        missing = "; ".join(t.notes) or "no router object"
+        return [("routing", f"no routing ({t.provider}): {missing}", "")]
+    heading = "routing" if t.routes_traffic else f"routing ({t.provider}, nothing is split)"
+    out = [(heading, split_text(t.plain), t.plain.enforced_by)]
+    if t.matched is not None and t.matched_request is not None:
+        ab = f"A/B ({request_text(t.matched_request)})"
+        out.append((ab, split_text(t.matched), t.matched.enforced_by))
+    return out
+
+
+def router_rules(graph: Graph, node: Node) -> list[str]:
+    """The rules of a router object, one line each (empty for other nodes)."""
+    for obj in graph.traffic.objects:
+        if (obj.kind, obj.name) == (node.kind, node.name):
+            return [rule_text(rule) for rule in obj.rules]
+    return []
 
 
 def live_text(graph: Graph) -> str:
@@ -78,8 +107,10 @@ def live_text(graph: Graph) -> str:
 def traffic(graph: Graph) -> Tree:
     root = Tree(Text("Traffic", style="bold"), guide_style="dim")
     routed = {e.target for e in graph.edges if e.relation == "routes"}
-    for ing in (n for n in graph.nodes if n.kind == "Ingress"):
+    for ing in (n for n in graph.nodes if n.kind in ("HTTPRoute", "Ingress")):
         branch = root.add(label(graph, ing))
+        for line in router_rules(graph, ing):
+            branch.add(Text(line, style="magenta"))
         for svc in graph.targets(ing.id, "routes"):
             _service_branch(graph, branch.add(label(graph, svc, arrow=True)), svc)
     for svc in (n for n in graph.nodes if n.kind == "Service" and n.id not in routed):
@@ -112,7 +143,7 @@ def label(graph: Graph, node: Node, *, arrow: bool = False) -> Text:
     text.append(node.id, style="bold" if node.present else "dim")
     text.append(f" [{node.role}]", style="cyan")
     if not node.present:
-        text.append("  (not found)", style="red")
+        text.append(f"  ({node.details.get('absent') or 'not found'})", style="red")
         return text
     text.append("  " + details_line(node))
     role = live_role(graph, node)
@@ -133,6 +164,9 @@ def details_line(node: Node) -> str:
     if node.kind == "Ingress":
         hosts = ", ".join(d["hosts"]) or "*"
         return f"hosts {hosts}" + (f"  class {d['class']}" if d["class"] else "")
+    if node.kind == "HTTPRoute":
+        hosts = ", ".join(d["hosts"]) or "*"
+        return f"hosts {hosts}  {d['rules']} rule{'s' if d['rules'] != 1 else ''}"
     if node.kind == "HorizontalPodAutoscaler":
         return f"scales {d['scales']} between {d['min']} and {d['max']}"
     return f"tracked, checksum {d['checksum'][:12]}" if d.get("checksum") else "tracked copy"

@@ -1,0 +1,274 @@
+"""The routing part of `ensign describe`: the router objects of a canary, their rules and the
+live split the traffic model reads from them. Pure.
+
+`build_traffic` takes what `describing` read (plain dicts) and returns a `Traffic`: the
+provider in force (`spec.provider`, else the controller's default), the router objects it
+expects (HTTPRoute `<apex>`; or Ingress `<ingressRef>` and `<ingressRef>-canary`), present or
+not and why, each one's rules, and the shares of a plain request and of a request that
+matches `analysis.match`, with the object and rule that enforce them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ensign.traffic import (
+    DEFAULT_PREFIX,
+    Request,
+    Routing,
+    Rule,
+    Split,
+    is_canary,
+    live_split,
+    rules_of,
+    rules_of_ingress,
+)
+
+JSON = dict[str, Any]
+GATEWAY = ("gatewayapi:v1", "gatewayapi:v1beta1")
+NGINX = "nginx"
+ROUTING_PROVIDERS = (*GATEWAY, NGINX)
+
+
+@dataclass(frozen=True, slots=True)
+class RouterObject:
+    kind: str  # HTTPRoute, Ingress
+    name: str
+    role: str  # route, ingress (the user's), canary-ingress
+    present: bool
+    note: str  # why it is absent: "not found", "HTTPRoute CRD not installed"
+    hosts: tuple[str, ...]
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    provider: str
+    routes_traffic: bool  # False for the kubernetes provider: the apex Service decides
+    objects: tuple[RouterObject, ...]
+    request: Request | None
+    plain: Split | None  # None when a router object is missing
+    matched_request: Request | None
+    matched: Split | None  # None without analysis.match
+    notes: tuple[str, ...]
+
+
+def build_traffic(
+    canary: Mapping[str, Any],
+    *,
+    routes: Sequence[Mapping[str, Any]],
+    ingresses: Sequence[Mapping[str, Any]],
+    services: Iterable[Mapping[str, Any]],
+    workloads: Iterable[Mapping[str, Any]],
+    missing_kinds: Iterable[str] = (),
+    default_provider: str = "kubernetes",
+    prefix: str = DEFAULT_PREFIX,
+) -> Traffic:
+    spec = canary.get("spec") or {}
+    target = str((spec.get("targetRef") or {}).get("name") or "")
+    apex = str((spec.get("service") or {}).get("name") or target)
+    provider = str(spec.get("provider") or "") or default_provider
+    missing = set(missing_kinds)
+    objects: list[RouterObject] = []
+    used: list[Mapping[str, Any]] = []
+    if provider in GATEWAY:
+        route = next((r for r in routes if _name(r) == apex), None)
+        objects.append(_route_object(apex, route, "HTTPRoute" in missing))
+        used += [route] if route is not None else []
+    elif provider == NGINX:
+        ref = str((spec.get("ingressRef") or {}).get("name") or "")
+        by_name = {_name(i): i for i in ingresses}
+        main, twin = by_name.get(ref), by_name.get(f"{ref}-canary")
+        main_service = _first_backend(main) if main is not None else apex
+        objects.append(_ingress_object(ref, main, "ingress", "Ingress" in missing, "", prefix))
+        objects.append(
+            _ingress_object(
+                f"{ref}-canary", twin, "canary-ingress", "Ingress" in missing, main_service, prefix
+            )
+        )
+        used += [i for i in (main, twin) if i is not None]
+    notes = tuple(f"{o.kind} {o.name}: {o.note}" for o in objects if not o.present)
+    if provider in ROUTING_PROVIDERS and (notes or not used):
+        return Traffic(provider, True, tuple(objects), None, None, None, None, notes)
+    live = live_split(
+        canary,
+        *used,
+        *services,
+        *workloads,
+        provider=provider,
+        prefix=prefix,
+    )
+    return Traffic(
+        provider,
+        provider in ROUTING_PROVIDERS,
+        tuple(objects),
+        live.request,
+        live.plain,
+        live.matched_request,
+        live.matched,
+        notes,
+    )
+
+
+def _route_object(name: str, route: Mapping[str, Any] | None, no_crd: bool) -> RouterObject:
+    if route is None:
+        note = "HTTPRoute CRD not installed" if no_crd else "not found"
+        return RouterObject("HTTPRoute", name, "route", False, note, (), ())
+    hosts = tuple(str(h) for h in (route.get("spec") or {}).get("hostnames") or [])
+    return RouterObject("HTTPRoute", name, "route", True, "", hosts, rules_of(route))
+
+
+def _ingress_object(
+    name: str,
+    ingress: Mapping[str, Any] | None,
+    role: str,
+    no_api: bool,
+    main_service: str,
+    prefix: str,
+) -> RouterObject:
+    if ingress is None:
+        note = "Ingress API not available" if no_api else "not found"
+        if not name or name == "-canary":
+            note = "spec.ingressRef is not set"
+        return RouterObject("Ingress", name, role, False, note, (), ())
+    hosts = tuple(
+        str(r["host"]) for r in (ingress.get("spec") or {}).get("rules") or [] if r.get("host")
+    )
+    note = "" if role != "canary-ingress" or is_canary(ingress, prefix) else "not a canary"
+    rules = rules_of_ingress(ingress, main_service=main_service, prefix=prefix)
+    return RouterObject("Ingress", name, role, True, note, hosts, rules)
+
+
+def _first_backend(ingress: Mapping[str, Any]) -> str:
+    for rule in (ingress.get("spec") or {}).get("rules") or []:
+        for path in (rule.get("http") or {}).get("paths") or []:
+            name = ((path.get("backend") or {}).get("service") or {}).get("name")
+            if name:
+                return str(name)
+    return ""
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+# ------------------------------------------------------------------ text
+
+
+def split_text(split: Split) -> str:
+    """`primary 90% / canary 10%, mirrored 100% to the canary` (or the error status)."""
+    if split.status != 200:
+        return f"HTTP {split.status}: {split.reason}"
+    text = f"primary {_pct(split.primary)} / canary {_pct(split.canary)}"
+    if split.other:
+        text += f" / other {_pct(split.other)}"
+    if split.mirrored:
+        text += f", mirrored {_pct(split.mirror_percent)} to the canary"
+    return text
+
+
+def request_text(request: Request) -> str:
+    """What sets a sample request apart: `header x-canary: insider, cookie canary=always`."""
+    parts = [f"header {k}: {v}" for k, v in request.headers.items()]
+    parts += [f"cookie {k}={v}" for k, v in request.cookies.items()]
+    parts += [f"query {k}={v}" for k, v in request.query.items()]
+    return ", ".join(parts) or f"{request.method} {request.host or '*'}{request.path}"
+
+
+def rule_text(rule: Rule) -> str:
+    """`rule 0: PathPrefix / → podinfo-primary 90 (90%), podinfo-canary 10 (10%)`."""
+    return f"rule {rule.index}: {' | '.join(rule.matches)} → {routing_text(rule.routing)}"
+
+
+def routing_text(routing: Routing) -> str:
+    if routing.status != 200:
+        return f"HTTP {routing.status} ({routing.reason})"
+    parts = []
+    for d in routing.destinations:
+        part = f"{d.service} {d.weight} ({_pct(d.percent)})"
+        cookies = [h.value for h in d.response_headers if h.name.lower() == "set-cookie"]
+        if cookies:
+            part += " sets " + "; ".join(c.split(";")[0] for c in cookies)
+        parts.append(part)
+    text = ", ".join(parts)
+    for m in routing.mirrors:
+        text += f"; mirror {_pct(m.percent)} to {m.service}"
+    cookies = [h.value for h in routing.response_headers if h.name.lower() == "set-cookie"]
+    if cookies:
+        text += "; Set-Cookie " + ", ".join(cookies)
+    return text
+
+
+def _pct(value: float) -> str:
+    return f"{value:.0f}%" if float(value).is_integer() else f"{value:.2f}".rstrip("0") + "%"
+
+
+# ------------------------------------------------------------------ json
+
+
+def traffic_json(traffic: Traffic) -> JSON:
+    return {
+        "provider": traffic.provider,
+        "routesTraffic": traffic.routes_traffic,
+        "objects": [
+            {
+                "kind": o.kind,
+                "name": o.name,
+                "role": o.role,
+                "present": o.present,
+                "note": o.note,
+                "hosts": list(o.hosts),
+                "rules": [_rule_json(r) for r in o.rules],
+            }
+            for o in traffic.objects
+        ],
+        "plain": _split_json(traffic.request, traffic.plain),
+        "matched": _split_json(traffic.matched_request, traffic.matched),
+        "notes": list(traffic.notes),
+    }
+
+
+def _rule_json(rule: Rule) -> JSON:
+    r = rule.routing
+    return {
+        "index": rule.index,
+        "matches": list(rule.matches),
+        "backends": [
+            {
+                "service": d.service,
+                "weight": d.weight,
+                "percent": d.percent,
+                "responseHeaders": [{"name": h.name, "value": h.value} for h in d.response_headers],
+            }
+            for d in r.destinations
+        ],
+        "mirrors": [{"service": m.service, "percent": m.percent} for m in r.mirrors],
+        "responseHeaders": [{"name": h.name, "value": h.value} for h in r.response_headers],
+        "status": r.status,
+    }
+
+
+def _split_json(request: Request | None, split: Split | None) -> JSON | None:
+    if request is None or split is None:
+        return None
+    return {
+        "request": {
+            "host": request.host,
+            "path": request.path,
+            "method": request.method,
+            "headers": dict(request.headers),
+            "query": dict(request.query),
+            "cookies": dict(request.cookies),
+        },
+        "primary": split.primary,
+        "canary": split.canary,
+        "other": split.other,
+        "mirrored": split.mirrored,
+        "mirrorPercent": split.mirror_percent,
+        "enforcedBy": split.enforced_by,
+        "status": split.status,
+        "reason": split.reason,
+        "setCookies": list(split.set_cookies),
+    }
