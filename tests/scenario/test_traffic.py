@@ -7,6 +7,7 @@ and must equal `status.canaryWeight`; rollbacks put 100/0 back and never touch t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -161,3 +162,54 @@ async def test_blue_green_switch(provider: str) -> None:
         switched = next(i for i, s in enumerate(rec.samples) if s.router_weight == 100)
         assert rec.samples[switched].primary_image == OLD_IMAGE
         assert_primary_untouched_until_promotion(rec)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_split_is_written_only_when_it_changes(provider: str) -> None:
+    """Reconciling at the split in force writes nothing: ticks woken again and again (by the
+    gateway controller's status writes, by canary edits) leave the router object alone."""
+    async with harness(provider) as h:
+        await initialised(h, provider, stepWeight=50)
+        h.set_image(NS, "podinfo", NEW_IMAGE)
+        await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
+        await asyncio.sleep(0.5)
+        before = router_object(h, provider)
+        assert before is not None
+        for value in ("a", "b", "c"):  # each edit wakes the canary for a tick
+            h.patch("Canary", NS, "podinfo", lambda c, v=value: m.annotated(c, {"touch": v}))
+            await asyncio.sleep(0.3)
+        after = router_object(h, provider)
+        assert after is not None
+        assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+async def test_missing_router_crd_holds_only_that_canary() -> None:
+    """Without the Gateway API CRDs, the Gateway API canary says which CRD is missing and
+    touches nothing; a kubernetes canary beside it initialises. Once the CRDs are installed
+    the first canary proceeds, without a controller restart."""
+    async with Harness(gateway_api=False) as h:
+        other = m.canary("other", iterations=2)
+        await h.apply(
+            m.namespace(NS),
+            m.deployment(),
+            m.deployment("other"),
+            *setup("gatewayapi:v1", stepWeight=10)[2:],
+            other,
+        )
+        await h.wait_phase(NS, "other", "Initialized")
+
+        def ready_message() -> str:
+            conditions = (h.canary(NS, "podinfo").get("status") or {}).get("conditions") or []
+            ready = next((c for c in conditions if c["type"] == "Ready"), {})
+            return str(ready.get("message", ""))
+
+        await h.wait_for(lambda: "CRD" in ready_message(), what="missing CRD condition")
+        assert "httproutes.gateway.networking.k8s.io" in ready_message()
+        assert "not installed" in ready_message()
+        assert h.get("Deployment", NS, "podinfo-primary") is None  # nothing touched
+        assert h.get("Deployment", NS, "podinfo")["spec"]["replicas"] == 2  # type: ignore[index]
+
+        await h.install_gateway_api()
+        await h.wait_phase(NS, "podinfo", "Initialized", timeout=20)
+        assert router_object(h, "gatewayapi:v1") is not None
+        assert h.phase(NS, "other") == "Initialized"

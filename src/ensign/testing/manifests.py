@@ -154,3 +154,10 @@ def routed(obj: JSON, provider: str, *, host: str = "app.example.com") -> JSON:
         out["spec"]["service"]["hosts"] = [host]
         out["spec"]["service"]["gatewayRefs"] = [{"name": "gateway", "namespace": "gateways"}]
     return out
+
+
+def annotated(obj: JSON, annotations: dict[str, str]) -> JSON:
+    """A deep copy of `obj` with `annotations` added to its metadata."""
+    new = copy.deepcopy(obj)
+    new["metadata"]["annotations"] = {**(new["metadata"].get("annotations") or {}), **annotations}
+    return new
