@@ -202,12 +202,16 @@ class GatewayApiRouter:
         replaced.pop("status", None)
         replaced["apiVersion"] = self.kind.api_version
         replaced["kind"] = self.kind.kind
-        new_meta: JSON = dict(replaced.get("metadata") or {})
-        new_meta.pop("labels", None)
+        kept = {
+            key: value
+            for key, value in (replaced.get("metadata") or {}).items()
+            if key not in ("labels", "annotations")
+        }
+        new_meta: JSON = {"name": ref.name, "namespace": ref.namespace}
         if labels:
             new_meta["labels"] = labels
         new_meta["annotations"] = merged
-        replaced["metadata"] = new_meta
+        replaced["metadata"] = {**new_meta, **kept}
         replaced["spec"] = spec
         return (ReplaceObject(kind=self.kind, body=replaced),)
 

@@ -108,6 +108,11 @@ def test_router_matches_its_row(provider: Provider, kind: Any) -> None:
     assert router.finalize(gw_canary(provider=provider.value), Objects([])) == ()
 
 
+def test_satisfies_router_protocol() -> None:
+    routers: list[Router] = [GatewayApiRouter.v1(), GatewayApiRouter.v1beta1()]
+    assert [router.name for router in routers] == [V1, V1BETA1]
+
+
 def test_factories_build_each_version() -> None:
     assert GatewayApiRouter.v1() == GatewayApiRouter.for_provider(Provider.GATEWAYAPI_V1)
     assert GatewayApiRouter.v1beta1().kind == HTTPROUTE_V1BETA1
