@@ -1,0 +1,45 @@
+"""docs/routers.md is generated from the golden fixtures and must be committed up to date."""
+
+from __future__ import annotations
+
+from ensign.model.capabilities import CAPABILITIES
+from ensign.routers.registry import known_providers
+from tests.unit.routers import docs
+from tests.unit.routers.golden import load_cases
+
+
+def test_committed_file_is_up_to_date() -> None:
+    path = docs.DOC
+    assert path.exists(), f"{path} is missing; run `python -m tests.unit.routers.docs`"
+    assert path.read_text() == docs.render(), (
+        f"{path.relative_to(docs.ROOT)} differs from what the generator makes; "
+        "run `python -m tests.unit.routers.docs` (it comes from tests/fixtures/routers/)"
+    )
+
+
+def test_every_case_and_provider_is_documented() -> None:
+    text = docs.render()
+    for slug in ("gatewayapi", "nginx"):
+        for case in load_cases(slug):
+            assert f"### `{case.path.stem}`" in text, case.id
+            assert str(case.data["description"]).strip() in text, case.id
+    for provider in CAPABILITIES:
+        built = "yes" if provider.value in known_providers() else "no"
+        assert f"| `{provider.value}` | {built} |" in text
+
+
+def test_written_objects_are_shown_without_bookkeeping() -> None:
+    body = {
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": "podinfo",
+            "resourceVersion": "3",
+            "ownerReferences": [{"kind": "Canary"}],
+            "annotations": {"kustomize.toolkit.fluxcd.io/reconcile": "disabled", "a": "b"},
+        },
+        "status": {},
+    }
+    assert docs.compact(body) == {
+        "kind": "HTTPRoute",
+        "metadata": {"name": "podinfo", "annotations": {"a": "b"}},
+    }
