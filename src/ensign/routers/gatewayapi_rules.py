@@ -26,6 +26,10 @@ Where Ensign differs from Flagger:
   written (Flagger rewrites the sticky-cookie rule's matches in that case).
 - At canary weight 0 without a previous cookie only the weighted rule is written (Flagger
   writes a second, identical copy of it).
+- The primary cookie's `Set-Cookie` carries the same attributes (Domain, Path, SameSite,
+  HttpOnly, Secure, Partitioned) as the canary cookie's, so both cookies have one scope.
+  As in Flagger, the cookie-expiry header (`Max-Age=-1`) carries none, and a sticky rule's
+  cookie header replaces the headers of the service match it is merged into.
 - The Blue/Green mirror filter carries `percent: analysis.mirrorWeight` when it is > 0;
   Flagger's Gateway API router mirrors 100 % (its Istio router honours `mirrorWeight`).
 """
