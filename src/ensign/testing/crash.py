@@ -236,9 +236,13 @@ class CrashHarness(Harness):
         start_controller: bool = True,
         client_timeout: float = 10.0,
         concurrency: int = 16,
+        gateway_api: bool = False,
     ) -> None:
         super().__init__(
-            ready_delay=ready_delay, min_interval=min_interval, start_controller=start_controller
+            ready_delay=ready_delay,
+            min_interval=min_interval,
+            start_controller=start_controller,
+            gateway_api=gateway_api,
         )
         self.crash_after = crash_after
         self.client_timeout = client_timeout

@@ -1,0 +1,55 @@
+"""Kill and restart at every write of a progressive canary on Gateway API.
+
+The uninterrupted run fixes W (the controller's writes) and the final state (the canary, the
+workloads, the Services and the HTTPRoute's rules). Then, for every position N in 1..W, the
+controller is killed right after its N-th write and a fresh one finishes the job: the end
+state must be the same, the HTTPRoute must never give the canary more than `maxWeight`, and
+the traffic model must never send traffic to a Service with zero ready pods.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.crash._gateway import MAX_WEIGHT, STEP, run_gateway
+
+
+async def test_uninterrupted_gateway_run() -> None:
+    run = await run_gateway(None)
+    assert not run.problems, run.problems
+    assert run.final["phase"] == "Succeeded"
+    assert run.weights == [0, STEP, 2 * STEP, 0]
+    assert run.final["canaryWeight"] == 0
+
+
+@pytest.mark.timeout(300)
+async def test_kill_and_restart_after_every_gateway_write() -> None:
+    started = time.monotonic()
+    baseline = await run_gateway(None)
+    assert not baseline.problems, baseline.problems
+    failures: list[str] = []
+    for position in range(1, len(baseline.writes) + 1):
+        where = f"write {position} ({baseline.writes[position - 1].describe()})"
+        try:
+            run = await run_gateway(position)
+        except TimeoutError as exc:
+            failures.append(f"{where}: {exc}")
+            continue
+        if run.crash_write is None:
+            failures.append(f"{where}: the controller never crashed")
+        if run.restarts != 1:
+            failures.append(f"{where}: {run.restarts} restarts")
+        if run.final != baseline.final:
+            diff = {
+                k: (baseline.final.get(k), run.final.get(k))
+                for k in baseline.final
+                if baseline.final.get(k) != run.final.get(k)
+            }
+            failures.append(f"{where}: final state differs (expected, actual): {diff}")
+        if max(run.weights, default=0) > MAX_WEIGHT:
+            failures.append(f"{where}: weights {run.weights}")
+        failures += [f"{where}: {p}" for p in run.problems]
+    print(f"\nW={len(baseline.writes)}; {time.monotonic() - started:.1f}s")
+    assert not failures, "\n".join(failures)
