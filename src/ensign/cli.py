@@ -62,12 +62,30 @@ def demo(kubeconfig: Path | None, svg: Path | None) -> None:
     show_default=True,
     help="Install the flagger.app CRDs at start.",
 )
-def localcluster(port: int, kubeconfig: Path, ready_delay: float, crds: bool) -> None:
+@click.option(
+    "--gateway-api/--no-gateway-api",
+    default=False,
+    show_default=True,
+    help="Install the Gateway API CRDs at start (routes are accepted by the simulated gateway).",
+)
+def localcluster(
+    port: int, kubeconfig: Path, ready_delay: float, crds: bool, gateway_api: bool
+) -> None:
     """Run the local cluster (an in-process Kubernetes API server) until Ctrl-C."""
-    asyncio.run(_serve(port=port, kubeconfig=kubeconfig, ready_delay=ready_delay, crds=crds))
+    asyncio.run(
+        _serve(
+            port=port,
+            kubeconfig=kubeconfig,
+            ready_delay=ready_delay,
+            crds=crds,
+            gateway_api=gateway_api,
+        )
+    )
 
 
-async def _serve(*, port: int, kubeconfig: Path, ready_delay: float, crds: bool) -> None:
+async def _serve(
+    *, port: int, kubeconfig: Path, ready_delay: float, crds: bool, gateway_api: bool = False
+) -> None:
     import gc
 
     # The store holds many long-lived, acyclic JSON dicts; frequent full collections of
@@ -86,6 +104,8 @@ async def _serve(*, port: int, kubeconfig: Path, ready_delay: float, crds: bool)
         if crds:
             for crd in load_crds():
                 cluster.store.create(crd_type, "", crd)
+        if gateway_api:
+            cluster.install_gateway_api()
         path = cluster.write_kubeconfig(kubeconfig)
         click.echo(f"local cluster listening on {cluster.url}")
         click.echo(f"export KUBECONFIG={path.resolve()}")
