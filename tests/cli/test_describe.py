@@ -79,6 +79,7 @@ async def _check_json(kubeconfig: str, url: str) -> None:
         "history",
         "checks",
         "next",
+        "traffic",
     }
     assert doc["checks"] == []  # this canary has no metric checks
     assert doc["schema"] == "ensign.dev/describe/v1"

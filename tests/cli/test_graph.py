@@ -146,6 +146,7 @@ def test_json_shape_is_stable_and_serialisable() -> None:
         "history",
         "checks",
         "next",
+        "traffic",
     ]
     assert doc["checks"] == []
     assert doc["live"] == {"side": "split", "canaryWeight": 30, "primaryWeight": 70}

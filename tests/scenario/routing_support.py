@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ensign.testing.harness import Harness
+from ensign.traffic import live_split
 
 JSON = dict[str, Any]
 NS = "test"
@@ -46,12 +47,34 @@ def router_weight(h: Harness, provider: str) -> int | None:
     return int(next(ref["weight"] for ref in refs if ref["name"].endswith("-canary")))
 
 
+def model_weight(h: Harness, provider: str) -> float | None:
+    """The canary's share of the traffic the model computes from the router objects, for
+    the requests the canary targets (the matching ones under A/B, else a plain one)."""
+    canary = h.canary(NS, "podinfo")
+    store = h.cluster.store
+    objects: list[JSON] = []
+    for group, version, plural in (
+        ("", "v1", "services"),
+        ("apps", "v1", "deployments"),
+        ("networking.k8s.io", "v1", "ingresses"),
+    ):
+        items, _, _ = store.list(h.type(group, version, plural), NS)
+        objects += items
+    route = router_object(h, provider) if provider != "nginx" else None
+    if route is not None:
+        objects.append(route)
+    live = live_split(canary, *objects)
+    split = live.matched if live.matched is not None else live.plain
+    return split.canary
+
+
 @dataclass
 class Sample:
     phase: str
     status_weight: int
     router_weight: int | None
     primary_image: str
+    model_weight: float | None = None  # the canary's share the traffic model computes
 
 
 @dataclass
@@ -71,6 +94,7 @@ class Recorder:
             status_weight=int(status.get("canaryWeight") or 0),
             router_weight=router_weight(self.h, self.provider),
             primary_image=image,
+            model_weight=model_weight(self.h, self.provider),
         )
         if not self.samples or self.samples[-1] != now:
             self.samples.append(now)
@@ -80,6 +104,19 @@ class Recorder:
         out: list[int] = []
         for s in self.samples:
             if s.router_weight is not None and (not out or out[-1] != s.router_weight):
+                out.append(s.router_weight)
+        return out
+
+    def modelled(self) -> list[int]:
+        """The router weights the traffic model confirmed at the same moment, in order."""
+        out: list[int] = []
+        for s in self.samples:
+            if (
+                s.router_weight is not None
+                and s.model_weight is not None
+                and round(s.model_weight) == s.router_weight
+                and (not out or out[-1] != s.router_weight)
+            ):
                 out.append(s.router_weight)
         return out
 

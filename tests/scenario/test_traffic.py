@@ -61,6 +61,7 @@ async def test_progressive_canary_promotes(
             await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
         assert rec.weights() == expected
         assert rec.agreed() == expected  # status.canaryWeight showed each router weight
+        assert rec.modelled() == expected  # and the traffic model routes accordingly
         assert_primary_untouched_until_promotion(rec)
         primary = h.get("Deployment", NS, "podinfo-primary")
         assert primary is not None
@@ -128,6 +129,7 @@ async def test_ab_testing(provider: str, match: JSON) -> None:
             seen.append(obj)
             await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
         assert rec.weights() == [0, 100, 0]
+        assert rec.modelled() == [0, 100, 0]  # the matching requests reach the canary
         assert_primary_untouched_until_promotion(rec)
         during = seen[0]
         if provider == "nginx":
