@@ -31,6 +31,9 @@ class Capability(StrEnum):
     """Iteration-based analysis followed by an all-at-once switch at promotion."""
     HEADER_MATCH = "header-match"
     """Request matching on headers, cookies or query parameters (A/B testing)."""
+    MATCHED_WEIGHTS = "matched-weights"
+    """A partial weight for the matching requests (A/B with `stepWeightPromotion`, or the
+    canary strategy with `match`); NGINX can only send all or none of them."""
     MIRROR = "mirror"
     """Shadowing of live traffic to the canary during Blue/Green iterations."""
     CANARY_MIRROR = "canary-mirror"
@@ -54,6 +57,7 @@ _GATEWAY_V1: Final = frozenset(
         C.WEIGHTS,
         C.BLUE_GREEN,
         C.HEADER_MATCH,
+        C.MATCHED_WEIGHTS,
         C.MIRROR,
         C.SESSION_AFFINITY,
         C.PRIMARY_COOKIE,
@@ -77,10 +81,10 @@ CAPABILITIES: Final[Mapping[Provider, frozenset[Capability]]] = MappingProxyType
         # Flagger's other routers (§3.8 of the behaviour notes); Ensign refuses them by name
         # until their routers land, but their specs are already checked against these rows.
         Provider.ISTIO: frozenset(Capability) - {C.PARENT_STATUS},
-        Provider.APPMESH: _AB | {C.TIMEOUTS},
-        Provider.APPMESH_V1BETA2: _AB | {C.TIMEOUTS},
-        Provider.CONTOUR: _AB | {C.TIMEOUTS},
-        Provider.GLOO: _AB,
+        Provider.APPMESH: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS},
+        Provider.APPMESH_V1BETA2: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS},
+        Provider.CONTOUR: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS},
+        Provider.GLOO: _AB | {C.MATCHED_WEIGHTS},
         Provider.LINKERD: _MESH,
         Provider.SMI_V1ALPHA1: _MESH,
         Provider.SMI_V1ALPHA2: _MESH,
@@ -128,6 +132,14 @@ def capability_errors(
         a = analysis_key
         if analysis.match:
             need(C.HEADER_MATCH, f"{a}.match", "A/B testing")
+            if C.HEADER_MATCH in caps and analysis.iterations <= 0:
+                need(C.MATCHED_WEIGHTS, f"{a}.match", "a weighted split of the matching requests")
+            if C.HEADER_MATCH in caps and analysis.step_weight_promotion > 0:
+                need(
+                    C.MATCHED_WEIGHTS,
+                    f"{a}.stepWeightPromotion",
+                    "a stepped promotion of the matching requests",
+                )
         if analysis.mirror:
             if analysis.iterations > 0:
                 need(C.MIRROR, f"{a}.mirror", "traffic mirroring")

@@ -191,6 +191,8 @@ class Controller:
             ),
         )
         self.reconciler.finalizer = Finalizer(api, self.caches, self.events)
+        self.reconciler.finalizer.router_changes = self.reconciler.router_finalize
+        self.reconciler.finalizer.apply = executor.apply
         self.scheduler = Scheduler(
             self.reconciler,
             self.caches,

@@ -10,6 +10,7 @@ half-way through simply resumes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from ensign.engine.phases import Phase
@@ -17,6 +18,7 @@ from ensign.engine.status import dump_status, parse_status, rfc3339
 from ensign.kube import kinds
 from ensign.kube.api import JSON, KubeApi
 from ensign.model import Canary
+from ensign.routers.protocol import ObjectChange
 from ensign.routers.service_sync import revert_apex
 from ensign.runtime.cache import Caches
 from ensign.runtime.events import EventRecorder
@@ -39,6 +41,10 @@ class Finalizer:
         self.api = api
         self.caches = caches
         self.events = events
+        # The router's own finalize step (restore a taken-over object, delete an unowned
+        # one): what it says and how to apply it, set by the controller.
+        self.router_changes: Callable[[Canary], tuple[ObjectChange, ...]] | None = None
+        self.apply: Callable[[ObjectChange], Awaitable[None]] | None = None
 
     async def sync(self, canary: Canary, body: JSON) -> JSON:
         """Add or remove the finalizer to match `revertOnDeletion` (not while deleting)."""
@@ -81,6 +87,9 @@ class Finalizer:
             if not await self._revert_target(canary, target, kind=kind, now=now):
                 return False
             await self._revert_apex(canary, target)
+        if self.router_changes is not None and self.apply is not None:
+            for change in self.router_changes(canary):
+                await self.apply(change)
         # Recorded before the finalizer goes: once it is gone the Canary disappears and this
         # canary's loop (and the tick running this) is cancelled.
         await self.events.record(

@@ -20,7 +20,7 @@ from ensign.engine.status import dump_status, parse_status, rfc3339, with_condit
 from ensign.kube import kinds
 from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound
 from ensign.model import Canary, HookType, InvalidSpec, parse_canary, parse_duration
-from ensign.routers.protocol import Router, RouterSettings
+from ensign.routers.protocol import ObjectChange, RouteError, Router, RouterSettings
 from ensign.routers.registry import UnknownProviderError, make_router
 from ensign.runtime.analysis import MetricAnalyzer
 from ensign.runtime.cache import Caches, rv_of
@@ -95,6 +95,11 @@ class Reconciler:
             self._routers[provider] = router
         return router
 
+    def router_finalize(self, canary: Canary) -> tuple[ObjectChange, ...]:
+        """What the canary's router restores or deletes when the canary goes."""
+        router = self.router(canary)
+        return () if isinstance(router, str) else router.finalize(canary, self.routing.view)
+
     def forget(self, key: Key) -> None:
         """The canary is gone: release what was kept for it (its router caches)."""
         self.routing.forget(key)
@@ -134,6 +139,9 @@ class Reconciler:
             if self.metrics is not None:  # Flagger's per-canary series, once persisted
                 self.metrics.observe_decision(canary, observed.snapshot, decision, started=started)
         except Conflict as exc:
+            return TickResult(interval=interval, error=str(exc), retry_soon=True)
+        except RouteError as exc:  # observe() checks renders first; this is a late change
+            log.warning("tick of %s.%s stopped: router: %s", key[1], key[0], exc)
             return TickResult(interval=interval, error=str(exc), retry_soon=True)
         except KubeError as exc:
             log.warning("tick of %s.%s stopped: %s", key[1], key[0], exc)
