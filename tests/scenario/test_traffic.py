@@ -15,6 +15,7 @@ import pytest
 from ensign.testing import manifests as m
 from ensign.testing.gate import GateServer
 from ensign.testing.harness import Harness
+from ensign.traffic import Request, live_split
 from tests.scenario.routing_support import NGINX, NS, PROVIDERS, Recorder, recording, router_object
 from tests.scenario.support import NEW_IMAGE, NEWER_IMAGE, OLD_IMAGE
 
@@ -215,3 +216,135 @@ async def test_missing_router_crd_holds_only_that_canary() -> None:
         await h.wait_phase(NS, "podinfo", "Initialized", timeout=20)
         assert router_object(h, "gatewayapi:v1") is not None
         assert h.phase(NS, "other") == "Initialized"
+
+
+# ---------------------------------------------------------------- Gateway API only
+
+GATEWAY = "gatewayapi:v1"
+ACCEPTED_KNOB = "localcluster.ensign.dev/accepted"
+
+
+def route(h: Harness) -> JSON:
+    obj = router_object(h, GATEWAY)
+    assert obj is not None
+    return obj
+
+
+def mirrors(obj: JSON) -> list[str]:
+    return [
+        f["requestMirror"]["backendRef"]["name"]
+        for rule in obj["spec"]["rules"]
+        for f in rule.get("filters") or []
+        if f.get("type") == "RequestMirror"
+    ]
+
+
+async def test_blue_green_mirroring() -> None:
+    async with harness(GATEWAY) as h:
+        await initialised(h, GATEWAY, iterations=3, mirror=True)
+        seen: list[JSON] = []
+        async with recording(h, GATEWAY) as rec:
+            h.set_image(NS, "podinfo", NEW_IMAGE)
+            await h.wait_for(
+                lambda: (h.canary(NS, "podinfo").get("status") or {}).get("iterations") == 2,
+                what="iteration 2",
+                timeout=20,
+            )
+            seen.append(route(h))
+            await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
+        assert mirrors(seen[0]) == ["podinfo-canary"]
+        assert rec.weights() == [0, 100, 0]  # mirrored, then switched, then promoted
+        assert mirrors(route(h)) == []
+
+
+async def test_session_affinity_and_the_expiry_of_the_previous_cookie() -> None:
+    affinity = {"cookieName": "flagger-cookie", "maxAge": 60}
+    async with harness(GATEWAY) as h:
+        await initialised(h, GATEWAY, stepWeight=50, sessionAffinity=affinity)
+        h.set_image(NS, "podinfo", NEW_IMAGE)
+        await h.wait_for(
+            lambda: (h.canary(NS, "podinfo").get("status") or {}).get("canaryWeight") == 50,
+            what="weight 50",
+            timeout=20,
+        )
+        status = h.canary(NS, "podinfo")["status"]
+        cookie = status["sessionAffinityCookie"]
+        assert cookie.startswith("flagger-cookie=")
+        during = route(h)
+        sticky = during["spec"]["rules"][0]
+        assert sticky["matches"][0]["headers"][0]["value"] == ".*flagger-cookie.*" + (
+            cookie.split("=", 1)[1] + ".*"
+        )
+        refs = {ref["name"]: ref["weight"] for ref in sticky["backendRefs"]}
+        assert refs == {"podinfo-primary": 0, "podinfo-canary": 100}
+        # a client holding the cookie stays on the canary; others get the weighted split
+        objects = [during, *services_and_workloads(h)]
+        sticky_request = Request(
+            host="app.example.com", cookies={"flagger-cookie": cookie_of(cookie)}
+        )
+        assert (
+            live_split(h.canary(NS, "podinfo"), *objects, request=sticky_request).plain.canary
+            == 100
+        )
+        assert live_split(h.canary(NS, "podinfo"), *objects).plain.canary == 50
+
+        await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
+        status = h.canary(NS, "podinfo")["status"]
+        assert "sessionAffinityCookie" not in status
+        assert status["previousSessionAffinityCookie"] == cookie
+        after = route(h)
+        expiring = after["spec"]["rules"][0]
+        headers = [
+            header
+            for f in expiring.get("filters") or []
+            if f.get("type") == "ResponseHeaderModifier"
+            for header in f["responseHeaderModifier"].get("add") or []
+        ]
+        assert {"name": "Set-Cookie", "value": f"{cookie}; Max-Age=-1"} in headers
+
+
+async def test_a_route_its_parent_does_not_accept_halts_the_analysis() -> None:
+    async with harness(GATEWAY) as h:
+        await initialised(h, GATEWAY, stepWeight=20)
+        h.set_image(NS, "podinfo", NEW_IMAGE)
+        await h.wait_for(
+            lambda: (h.canary(NS, "podinfo").get("status") or {}).get("canaryWeight") == 20,
+            what="weight 20",
+            timeout=20,
+        )
+        group = h.type("gateway.networking.k8s.io", "v1", "httproutes")
+        h.cluster.store.patch(
+            group, NS, "podinfo", lambda r: m.annotated(r, {ACCEPTED_KNOB: "false"})
+        )
+
+        def ready() -> JSON:
+            conditions = h.canary(NS, "podinfo")["status"]["conditions"]
+            return next(c for c in conditions if c["type"] == "Ready")
+
+        await h.wait_for(lambda: ready()["reason"] == "RoutesUnavailable", what="halt")
+        message = ready()["message"]
+        assert message.startswith(
+            "HTTPRoute podinfo.test parent gateway is not ready (status: False"
+        )
+        weight = route(h)
+        await asyncio.sleep(1.0)  # several intervals: no step while the parent refuses
+        assert route(h)["metadata"]["resourceVersion"] == weight["metadata"]["resourceVersion"]
+        assert h.phase(NS, "podinfo") == "Progressing"
+        assert message in [e for e in h.events(NS)]
+
+        h.cluster.store.patch(
+            group, NS, "podinfo", lambda r: m.annotated(r, {ACCEPTED_KNOB: "true"})
+        )
+        await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
+
+
+def services_and_workloads(h: Harness) -> list[JSON]:
+    out: list[JSON] = []
+    for group, plural in (("", "services"), ("apps", "deployments")):
+        items, _, _ = h.cluster.store.list(h.type(group, "v1", plural), NS)
+        out += items
+    return out
+
+
+def cookie_of(cookie: str) -> str:
+    return cookie.split("=", 1)[1]
