@@ -33,11 +33,18 @@ def main(ctx: click.Context) -> None:
 @click.option(
     "--svg", type=click.Path(path_type=Path), help="Write the final describe graph as SVG."
 )
-def demo(kubeconfig: Path | None, svg: Path | None) -> None:
-    """Run the seed scenario on the local cluster, unattended, and show each stage."""
+@click.option(
+    "--scenario",
+    type=click.Choice(["seed", "canary"]),
+    default="seed",
+    show_default=True,
+    help="seed: blue/green with a gate; canary: Gateway API 10 → 50 with a metric check.",
+)
+def demo(kubeconfig: Path | None, svg: Path | None, scenario: str) -> None:
+    """Run a scenario on the local cluster, unattended, and show each stage."""
     from ensign.demo import run_demo
 
-    asyncio.run(run_demo(kubeconfig=kubeconfig, svg=svg))
+    asyncio.run(run_demo(kubeconfig=kubeconfig, svg=svg, scenario=scenario))
 
 
 @main.command("localcluster")

@@ -1,10 +1,15 @@
-"""`ensign demo`: the seed scenario, unattended, on the local cluster. Does I/O.
+"""`ensign demo`: a scenario, unattended, on the local cluster. Does I/O.
 
-It starts the local cluster and the controller, applies podinfo (a Deployment, an Ingress
-and a blue/green Canary with a confirm-promotion gate), then runs `kubectl set image`'s
-equivalent. A real HTTP gate on 127.0.0.1 holds the promotion for a few seconds and then
-opens. Every change of phase or of what serves traffic is printed as it happens; the demo
-exits 0 once the new version is live.
+`seed` (the default) starts the local cluster and the controller, applies podinfo (a
+Deployment, an Ingress and a blue/green Canary with a confirm-promotion gate), then runs
+`kubectl set image`'s equivalent. A real HTTP gate on 127.0.0.1 holds the promotion for a
+few seconds and then opens. Every change of phase or of what serves traffic is printed as it
+happens; the demo exits 0 once the new version is live.
+
+`canary` runs a progressive canary through the Gateway API (`examples/podinfo-gatewayapi.yaml`):
+the HTTPRoute's weights go 10 → 50 while a metric check (a MetricTemplate queried over the
+Prometheus HTTP API, answered on 127.0.0.1 by a tiny stand-in) passes, then the canary is
+promoted. Each step prints the split the traffic model reads from the HTTPRoute.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ GATE_HOLD_SECONDS = 6.0
 JSON = dict[str, Any]
 
 
-def example_path() -> Path:
-    path = Path(__file__).resolve().parents[2] / "examples" / "podinfo.yaml"
+def example_path(name: str = "podinfo.yaml") -> Path:
+    path = Path(__file__).resolve().parents[2] / "examples" / name
     if not path.is_file():
         raise click.ClickException(f"example manifest not found at {path}")
     return path
@@ -94,7 +99,14 @@ class Screen:
                 )
 
 
-async def run_demo(*, kubeconfig: Path | None = None, svg: Path | None = None) -> None:
+async def run_demo(
+    *, kubeconfig: Path | None = None, svg: Path | None = None, scenario: str = "seed"
+) -> None:
+    if scenario == "canary":
+        from ensign.demo_canary import run_canary_demo
+
+        await run_canary_demo(kubeconfig=kubeconfig, svg=svg)
+        return
     logging.getLogger().setLevel(logging.ERROR)  # the screen and the events tell the story
     gate = await GateServer().start()
     gate.close("gate/check")

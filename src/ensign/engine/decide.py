@@ -706,6 +706,7 @@ class _Tick:
         self.set_routes(step.routes)
         self.status = replace(self.status, canary_weight=step.routes.canary)
         self.event(msg.advance_weight(self.name, self.ns, step.routes.canary))
+        self.note("step", "info", f"canary weight {step.routes.canary}")
         return self.finish("Progressing", f"canary weight {step.routes.canary}")
 
     def promote(self) -> Decision:
