@@ -221,24 +221,16 @@ class GatewayApiRouter:
 
 
 def check_parents(live: Mapping[str, Any], *, where: str, namespace: str) -> None:
-    """Raise `RouteError` unless every parent that reported on the route accepted it at the
-    route's current generation (see the module docstring)."""
+    """Raise `RouteError` unless every parent accepted the route at its current generation
+    (a parent that has not reported yet has not accepted it: its status is "missing")."""
     generation = (live.get("metadata") or {}).get("generation")
     generation = generation if _is_int(generation) else 0
     status = live.get("status")
     reported = _dicts(status.get("parents")) if isinstance(status, Mapping) else []
     for parent in _dicts((live.get("spec") or {}).get("parentRefs")):
         entry = _status_entry(reported, parent, namespace)
-        if entry is None:
-            continue
-        accepted = next(
-            (
-                condition
-                for condition in _dicts(entry.get("conditions"))
-                if condition.get("type") == "Accepted"
-            ),
-            None,
-        )
+        conditions = _dicts(entry.get("conditions")) if entry is not None else []
+        accepted = next((c for c in conditions if c.get("type") == "Accepted"), None)
         state = str(accepted.get("status")) if accepted is not None else MISSING
         observed = accepted.get("observedGeneration") if accepted is not None else None
         stale = _is_int(observed) and observed < generation

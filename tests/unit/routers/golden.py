@@ -111,7 +111,26 @@ class Objects:
         meta["resourceVersion"] = str(version + 1)
         if existing is not None:
             self.bodies.remove(dict(existing))
+        if change.kind.kind == "HTTPRoute":
+            accept(body, previous=existing)
         self.bodies.append(body)
+
+
+def accept(route: JSON, *, previous: Mapping[str, Any] | None) -> None:
+    """What a gateway controller does with a written HTTPRoute: the generation moves with the
+    spec, and every parent accepts the route at that generation."""
+    meta = route["metadata"]
+    generation = int((previous or {}).get("metadata", {}).get("generation") or 0)
+    if previous is None or previous.get("spec") != route.get("spec"):
+        generation += 1
+    meta["generation"] = generation
+    condition = {"type": "Accepted", "status": "True", "observedGeneration": generation}
+    route["status"] = {
+        "parents": [
+            {"parentRef": dict(ref), "conditions": [dict(condition)]}
+            for ref in route.get("spec", {}).get("parentRefs") or []
+        ]
+    }
 
 
 def canary_of(case: Case) -> Canary:

@@ -64,6 +64,9 @@ def created(
     assert isinstance(change, CreateObject)
     body = copy.deepcopy(dict(change.body))
     body["metadata"]["generation"] = generation
+    body["status"] = {
+        "parents": [accepted(dict(ref), observed=generation) for ref in body["spec"]["parentRefs"]]
+    }
     return body
 
 
@@ -305,15 +308,24 @@ def test_read_routes_entry_without_accepted_condition() -> None:
         router.read_routes(canary, Objects([live]))
 
 
-def test_read_routes_unreported_parent_is_not_checked() -> None:
-    """A parentRef without a status entry has not been seen by its controller yet."""
+def test_read_routes_unreported_parent_has_not_accepted() -> None:
+    """A parentRef without a status entry has not been seen by its controller yet: the
+    weights are not trusted until it accepts the route (a gateway that is not running must
+    not let the analysis step on)."""
     router = GatewayApiRouter.v1()
     canary = gw_canary({"gatewayRefs": [dict(GATEWAY), {"name": "internal", "namespace": "mesh"}]})
     live = created(router, canary, generation=2)
     live["status"] = {"parents": [accepted(dict(GATEWAY), observed=2)]}
-    assert router.read_routes(canary, Objects([live])) == Routes(primary=100, canary=0)
+    message = (
+        "HTTPRoute podinfo.test parent internal is not ready (status: missing,"
+        " observed generation: 0, current generation: 2)"
+    )
+    with pytest.raises(RouteError) as raised:
+        router.read_routes(canary, Objects([live]))
+    assert str(raised.value) == message
     live["status"] = {}
-    assert router.read_routes(canary, Objects([live])) == Routes(primary=100, canary=0)
+    with pytest.raises(RouteError):
+        router.read_routes(canary, Objects([live]))
 
 
 def test_read_routes_matches_parent_by_section_and_kind() -> None:

@@ -11,6 +11,7 @@ import dataclasses
 
 import pytest
 
+from ensign.kube.kinds import Kind
 from ensign.routers import (
     Capability,
     KubernetesRouter,
@@ -20,7 +21,6 @@ from ensign.routers import (
     known_providers,
     make_router,
 )
-from ensign.kube.kinds import Kind
 from ensign.routers.protocol import RouterSettings, Split
 from tests.unit.routers._support import podinfo_canary
 
