@@ -53,7 +53,18 @@ HTTPROUTE_V1 = Kind("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"
 HTTPROUTE_V1BETA1 = Kind(
     "gateway.networking.k8s.io", "v1beta1", "HTTPRoute", "httproutes", verbs=_WRITE
 )
-ROUTER_KINDS: tuple[Kind, ...] = (HTTPROUTE_V1, HTTPROUTE_V1BETA1)
+VIRTUALSERVICE = Kind(
+    "networking.istio.io", "v1beta1", "VirtualService", "virtualservices", verbs=_WRITE
+)
+DESTINATIONRULE = Kind(
+    "networking.istio.io", "v1beta1", "DestinationRule", "destinationrules", verbs=_WRITE
+)
+ROUTER_KINDS: tuple[Kind, ...] = (
+    HTTPROUTE_V1,
+    HTTPROUTE_V1BETA1,
+    VIRTUALSERVICE,
+    DESTINATIONRULE,
+)
 
 CORE: tuple[Kind, ...] = (
     CANARY,
