@@ -264,7 +264,10 @@ async def stop_process(proc: asyncio.subprocess.Process, grace: float = 20.0) ->
         await proc.wait()
 
 
-async def start_cluster(kubeconfig: Path, wait_s: float) -> tuple[asyncio.subprocess.Process, str]:
+async def start_cluster(
+    kubeconfig: Path, wait_s: float, *extra_args: str
+) -> tuple[asyncio.subprocess.Process, str]:
+    """The local cluster in its own process (`extra_args` go to `ensign localcluster`)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -277,6 +280,7 @@ async def start_cluster(kubeconfig: Path, wait_s: float) -> tuple[asyncio.subpro
         "--ready-delay",
         "0",
         "--crds",
+        *extra_args,
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

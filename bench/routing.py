@@ -75,6 +75,7 @@ from detection import (
     run_many,
     send,
     shown,
+    start_cluster,
     stop_process,
     wait_until,
 )
@@ -113,36 +114,12 @@ def canary_weight(route: JSON) -> int | None:
     return None
 
 
-async def start_cluster(kubeconfig: Path, wait_s: float) -> tuple[asyncio.subprocess.Process, str]:
-    """detection.start_cluster's command with the Gateway API CRDs installed."""
-    import re
-
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "ensign", "localcluster", "--port", "0", "--kubeconfig", str(kubeconfig)),
-        *("--ready-delay", "0", "--crds", "--gateway-api"),
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    try:
-        line = await asyncio.wait_for(proc.stdout.readline(), wait_s)
-    except BaseException:
-        await stop_process(proc)
-        raise
-    found = re.search(r"http://127\.0\.0\.1:\d+", line.decode())
-    if not found:
-        await stop_process(proc)
-        raise RuntimeError(f"unexpected output from the local cluster: {line!r}")
-    return proc, found.group(0)
-
-
 async def bench(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any], list[str]]:
     n, changes = args.canaries, args.changes
     kubeconfig = workdir / "kubeconfig"
     figures: dict[str, Any] = {"canaries": n}
     notes: list[str] = []
-    cluster, base = await start_cluster(kubeconfig, args.timeout)
+    cluster, base = await start_cluster(kubeconfig, args.timeout, "--gateway-api")
     controller: ControllerProcess | None = None
     connector = aiohttp.TCPConnector(limit=args.concurrency + 8)
     session = aiohttp.ClientSession(base, connector=connector, read_bufsize=1 << 20)
