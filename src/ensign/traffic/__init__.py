@@ -6,10 +6,13 @@ that, and the response headers the rule adds (`Routing`):
 
 - `route_http`: Gateway API HTTPRoutes (`httproute`);
 - `route_ingress`: an NGINX Ingress and its canary Ingress (`ingress`);
-- `route`: either, or the apex Service for the kubernetes provider (`model`);
+- `route_virtualservice`: Istio VirtualServices (`virtualservice`);
+- `route`: any of these by provider, or the apex Service for the kubernetes provider
+  (`model`);
 - `endpoints`, `starved`: the ready pods behind a Service, from the workloads (`endpoints`);
 - `live_split`: a canary's primary/canary shares for a plain and an A/B request (`model`);
-- `rules_of`, `rules_of_ingress`: a router object's rules, for display.
+- `rules_of`, `rules_of_ingress`, `rules_of_virtualservice`: a router object's rules, for
+  display.
 """
 
 from ensign.traffic.endpoints import Endpoints, endpoints, starved
@@ -32,6 +35,12 @@ from ensign.traffic.model import (
     to_split,
 )
 from ensign.traffic.request import Destination, Header, Mirror, Request, Routing, Rule
+from ensign.traffic.virtualservice import (
+    describe_istio_match,
+    route_virtualservice,
+    rules_of_virtualservice,
+    service_of,
+)
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -46,6 +55,7 @@ __all__ = [
     "Rule",
     "Split",
     "canary_policy",
+    "describe_istio_match",
     "describe_match",
     "endpoints",
     "is_canary",
@@ -55,8 +65,11 @@ __all__ = [
     "route",
     "route_http",
     "route_ingress",
+    "route_virtualservice",
     "rules_of",
     "rules_of_ingress",
+    "rules_of_virtualservice",
+    "service_of",
     "starved",
     "to_split",
 ]

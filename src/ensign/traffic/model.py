@@ -1,7 +1,8 @@
 """The live split of a canary, read from the objects the way the data plane reads them. Pure.
 
 `live_split(canary, *objects)` takes the Canary and whatever was read from the cluster
-(HTTPRoutes, Ingresses, Services, Deployments, DaemonSets; plain dicts, in any order) and
+(HTTPRoutes, Ingresses, VirtualServices, DestinationRules, Services, Deployments,
+DaemonSets; plain dicts, in any order) and
 answers, for a plain request and for a request that matches `analysis.match`, the shares
 the primary and the canary get, whether the canary is mirrored, and which object and rule
 enforce it:
@@ -26,6 +27,7 @@ from ensign.traffic.endpoints import endpoints
 from ensign.traffic.httproute import route_http
 from ensign.traffic.ingress import DEFAULT_PREFIX, route_ingress
 from ensign.traffic.request import Destination, Request, Routing
+from ensign.traffic.virtualservice import applies, route_virtualservice
 
 __all__ = [
     "Live",
@@ -41,6 +43,7 @@ __all__ = [
 JSON = Mapping[str, Any]
 GATEWAY_PROVIDERS = ("gatewayapi:v1", "gatewayapi:v1beta1")
 NGINX = "nginx"
+ISTIO = "istio"
 WORKLOAD_KINDS = ("Deployment", "DaemonSet")
 
 
@@ -52,26 +55,32 @@ class Objects:
     ingresses: tuple[JSON, ...] = ()
     services: tuple[JSON, ...] = ()
     workloads: tuple[JSON, ...] = ()
+    virtualservices: tuple[JSON, ...] = ()
+    destination_rules: tuple[JSON, ...] = ()
 
     @classmethod
     def of(cls, objects: Iterable[JSON]) -> Objects:
         """Sort by `kind`, or by shape for list items that carry no kind."""
-        found: dict[str, list[JSON]] = {"routes": [], "ingresses": [], "services": [], "w": []}
+        keys = {
+            "HTTPRoute": "routes",
+            "Ingress": "ingresses",
+            "Service": "services",
+            "VirtualService": "vs",
+            "DestinationRule": "dr",
+            **{kind: "w" for kind in WORKLOAD_KINDS},
+        }
+        found: dict[str, list[JSON]] = {key: [] for key in keys.values()}
         for obj in objects:
-            kind = obj.get("kind") or _kind_by_shape(obj)
-            if kind == "HTTPRoute":
-                found["routes"].append(obj)
-            elif kind == "Ingress":
-                found["ingresses"].append(obj)
-            elif kind == "Service":
-                found["services"].append(obj)
-            elif kind in WORKLOAD_KINDS:
-                found["w"].append(obj)
+            key = keys.get(str(obj.get("kind") or _kind_by_shape(obj)))
+            if key is not None:
+                found[key].append(obj)
         return cls(
             tuple(found["routes"]),
             tuple(found["ingresses"]),
             tuple(found["services"]),
             tuple(found["w"]),
+            tuple(found["vs"]),
+            tuple(found["dr"]),
         )
 
     def service(self, name: str) -> JSON | None:
@@ -81,6 +90,10 @@ class Objects:
 def _kind_by_shape(obj: JSON) -> str:
     spec = obj.get("spec") or {}
     rules = spec.get("rules") or []
+    if any(key in spec for key in ("http", "tcp", "tls", "gateways", "hosts")):
+        return "VirtualService"
+    if "host" in spec and any(key in spec for key in ("trafficPolicy", "subsets")):
+        return "DestinationRule"
     if spec.get("parentRefs") is not None or any("backendRefs" in r for r in rules):
         return "HTTPRoute"
     if "defaultBackend" in spec or any("http" in r or "host" in r for r in rules):
@@ -126,18 +139,35 @@ def route(
     prefix: str = DEFAULT_PREFIX,
 ) -> Routing:
     """Where `request` goes under `provider` (Gateway API: the HTTPRoutes; nginx: the
-    Ingresses; anything else: the apex Service, as the kubernetes provider leaves it)."""
+    Ingresses; istio: the VirtualServices, and the apex Service for a mesh request to the
+    apex that no VirtualService claims; anything else: the apex Service, as the kubernetes
+    provider leaves it)."""
     if provider in GATEWAY_PROVIDERS:
         return route_http(objects.routes, request)
     if provider == NGINX:
         return route_ingress(objects.ingresses, request, prefix=prefix)
+    if provider == ISTIO:
+        claimed = any(applies(vs, request) for vs in objects.virtualservices)
+        if claimed or not _names_apex(request, apex, objects):
+            rules = objects.destination_rules or None
+            return route_virtualservice(objects.virtualservices, request, destination_rules=rules)
     svc = objects.service(apex)
     if svc is None:
         return Routing(status=503, reason=f"Service {apex} not found")
     selector = ((svc.get("spec") or {}).get("selector")) or {}
     shown = ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>"
     where = f"Service {_meta_ns_name(svc)} selector {shown}"
+    if provider == ISTIO:
+        where += " (no VirtualService for this host)"
     return Routing((Destination(apex, 100.0, 100),), enforced_by=where)
+
+
+def _names_apex(request: Request, apex: str, objects: Objects) -> bool:
+    """Whether the request's host is one of the apex Service's cluster names."""
+    ns = str(((objects.service(apex) or {}).get("metadata") or {}).get("namespace") or "")
+    host = request.hostname
+    names = {apex, f"{apex}.{ns}", f"{apex}.{ns}.svc", f"{apex}.{ns}.svc.cluster.local"}
+    return host in names if ns else host == apex
 
 
 def live_split(
@@ -156,7 +186,7 @@ def live_split(
     chosen = provider or str(spec.get("provider") or "") or default_provider
     sorted_objects = Objects.of(objects)
     names = _Names.of(canary)
-    plain = request or plain_request(canary, sorted_objects)
+    plain = request or plain_request(canary, sorted_objects, provider=chosen)
     ab = matched or matching_request(canary, plain, chosen)
 
     def split(req: Request) -> Split:
@@ -221,9 +251,12 @@ def _side(service: str, names: _Names, objects: Objects) -> str:
     return "primary" if service == names.apex else "other"
 
 
-def plain_request(canary: JSON, objects: Objects) -> Request:
+def plain_request(canary: JSON, objects: Objects, *, provider: str = "") -> Request:
     """A request with no A/B header: the first host of `service.hosts` (else of the
-    HTTPRoute or the Ingress), the path of the first `service.match` uri (else `/`)."""
+    HTTPRoute, the Ingress or the VirtualService; else, for istio, the apex), the path of
+    the first `service.match` uri (else `/`). For istio, a TCP connection when
+    `service.appProtocol` is tcp, to the port of the first `service.match` entry that has
+    one, else `service.port`."""
     service = (canary.get("spec") or {}).get("service") or {}
     hosts = [str(h) for h in service.get("hosts") or [] if h and h != "*"]
     for route_obj in objects.routes:
@@ -232,6 +265,10 @@ def plain_request(canary: JSON, objects: Objects) -> Request:
         hosts += [
             str(r["host"]) for r in (ing.get("spec") or {}).get("rules") or [] if r.get("host")
         ]
+    for vs in objects.virtualservices:
+        hosts += [str(h) for h in (vs.get("spec") or {}).get("hosts") or [] if h and h != "*"]
+    if provider == ISTIO:
+        hosts.append(_Names.of(canary).apex)
     host = next(iter(hosts), "")
     if host.startswith("*."):
         host = "www" + host[1:]
@@ -241,7 +278,15 @@ def plain_request(canary: JSON, objects: Objects) -> Request:
         if uri.get("exact") or uri.get("prefix"):
             path = str(uri.get("exact") or uri.get("prefix"))
             break
-    return Request(host=host, path=path)
+    if provider != ISTIO:
+        return Request(host=host, path=path)
+    ports = [m.get("port") for m in service.get("match") or [] if isinstance(m, Mapping)]
+    port = next((p for p in ports if isinstance(p, int) and p > 0), None)
+    if str(service.get("appProtocol") or "").lower() == "tcp":
+        fallback = service.get("port")
+        port = port or (fallback if isinstance(fallback, int) else None)
+        return Request(host=host, path=path, protocol="tcp", port=port)
+    return Request(host=host, path=path, port=port)
 
 
 def matching_request(canary: JSON, plain: Request, provider: str) -> Request | None:
@@ -251,6 +296,11 @@ def matching_request(canary: JSON, plain: Request, provider: str) -> Request | N
     if not matches:
         return None
     first = matches[0] if isinstance(matches[0], Mapping) else {}
+    path, method = plain.path, plain.method
+    if provider == ISTIO:
+        uri = first.get("uri") or {}
+        path = str(uri.get("exact") or uri.get("prefix") or path)
+        method = str((first.get("method") or {}).get("exact") or method)
     headers: dict[str, str] = dict(plain.headers)
     cookies: dict[str, str] = dict(plain.cookies)
     query: dict[str, str] = dict(plain.query)
@@ -267,13 +317,19 @@ def matching_request(canary: JSON, plain: Request, provider: str) -> Request | N
         if value is None:
             return None
         query[str(name)] = value
+    labels = {str(k): str(v) for k, v in (first.get("sourceLabels") or {}).items()}
     return Request(
         host=plain.host,
-        path=plain.path,
-        method=plain.method,
+        path=path,
+        method=method,
         headers=headers,
         query=query,
         cookies=cookies,
+        scheme=plain.scheme,
+        protocol=plain.protocol,
+        port=plain.port,
+        source_labels={**plain.source_labels, **labels},
+        source_namespace=plain.source_namespace,
     )
 
 

@@ -16,9 +16,12 @@ __all__ = ["Destination", "Header", "Mirror", "Request", "Routing", "Rule"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
-    """An HTTP request. Header names are case-insensitive; cookies are read from `cookies`
-    and from a `Cookie` header alike (Gateway API and NGINX match them through the header).
-    A query string in `path` is moved to `query`."""
+    """An HTTP request (or a TCP connection: `protocol="tcp"`). Header names are
+    case-insensitive; cookies are read from `cookies` and from a `Cookie` header alike
+    (Gateway API, NGINX and Istio match them through the header). A query string in `path`
+    is moved to `query`. `port` is the destination port (else the one in `host`, if any);
+    `source_labels` and `source_namespace` describe the sending workload in a mesh (Istio
+    `sourceLabels`, `sourceNamespace`): empty for a request from outside."""
 
     host: str = ""
     path: str = "/"
@@ -26,6 +29,11 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
     cookies: Mapping[str, str] = field(default_factory=dict)
+    scheme: str = "http"
+    protocol: str = "http"  # "http" or "tcp"
+    port: int | None = None
+    source_labels: Mapping[str, str] = field(default_factory=dict)
+    source_namespace: str = ""
 
     def __post_init__(self) -> None:
         path, sep, raw = self.path.partition("?")
@@ -42,6 +50,15 @@ class Request:
         if host.startswith("["):  # IPv6 literal
             return host.split("]")[0] + "]"
         return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+    @property
+    def target_port(self) -> int | None:
+        """`port`, else the port written in `host`; None when neither says."""
+        if self.port is not None:
+            return self.port
+        tail = self.host.rpartition("]")[2] if self.host.startswith("[") else self.host
+        _, sep, digits = tail.rpartition(":")
+        return int(digits) if sep and digits.isdigit() and tail.count(":") == 1 else None
 
     def header(self, name: str) -> str | None:
         """The header's value (None when absent); `Cookie` includes `cookies`."""
@@ -128,3 +145,4 @@ class Rule:
     index: int
     matches: tuple[str, ...]
     routing: Routing
+    label: str = ""  # how to name it when "rule <index>" does not fit: "http[0]", "tcp[0]"
