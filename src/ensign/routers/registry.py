@@ -45,12 +45,19 @@ def _nginx(settings: RouterSettings) -> Router:
     return NginxRouter(annotations_prefix=settings.ingress_annotations_prefix)
 
 
+def _istio(settings: RouterSettings) -> Router:
+    from ensign.routers.istio import IstioRouter
+
+    return IstioRouter()
+
+
 DEFAULT_FACTORIES: Final[Mapping[str, RouterFactory]] = MappingProxyType(
     {
         Provider.KUBERNETES.value: _kubernetes,
         Provider.GATEWAYAPI_V1.value: _gatewayapi_v1,
         Provider.GATEWAYAPI_V1BETA1.value: _gatewayapi_v1beta1,
         Provider.NGINX.value: _nginx,
+        Provider.ISTIO.value: _istio,
     }
 )
 """The routers shipped with this build, by provider string."""

@@ -85,7 +85,13 @@ def test_routes_must_sum_to_100(primary: int, canary: int) -> None:
 
 
 def test_registry_makes_kubernetes_router() -> None:
-    assert known_providers() == ("gatewayapi:v1", "gatewayapi:v1beta1", "kubernetes", "nginx")
+    assert known_providers() == (
+        "gatewayapi:v1",
+        "gatewayapi:v1beta1",
+        "istio",
+        "kubernetes",
+        "nginx",
+    )
     router = make_router("kubernetes")
     assert isinstance(router, KubernetesRouter)
 
@@ -95,18 +101,18 @@ def test_unknown_provider_is_an_error_not_istio() -> None:
         make_router("kubernetis")
     error = caught.value
     assert error.provider == "kubernetis"
-    assert error.known == ("gatewayapi:v1", "gatewayapi:v1beta1", "kubernetes", "nginx")
+    assert error.known == ("gatewayapi:v1", "gatewayapi:v1beta1", "istio", "kubernetes", "nginx")
     assert str(error) == (
         "provider 'kubernetis' is not a known routing provider; known providers:"
-        " gatewayapi:v1, gatewayapi:v1beta1, kubernetes, nginx"
+        " gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, nginx"
         " (Ensign never falls back to istio as Flagger does)"
     )
     assert isinstance(error, LookupError)
 
 
 def test_flagger_provider_not_yet_implemented() -> None:
-    with pytest.raises(UnknownProviderError, match="'istio' is a Flagger provider that Ensign"):
-        make_router("istio")
+    with pytest.raises(UnknownProviderError, match="'linkerd' is a Flagger provider that Ensign"):
+        make_router("linkerd")
 
 
 def _kubernetes(settings: RouterSettings) -> KubernetesRouter:
