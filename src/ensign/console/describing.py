@@ -7,12 +7,23 @@ from typing import Any
 from ensign.console.graph import Graph, Names, Objects, build_graph
 from ensign.kube import kinds
 from ensign.kube.api import JSON, KubeApi, NotFound, Rejected
-from ensign.kube.kinds import HTTPROUTE_V1, HTTPROUTE_V1BETA1, INGRESS, Kind
+from ensign.kube.kinds import (
+    DESTINATIONRULE,
+    HTTPROUTE_V1,
+    HTTPROUTE_V1BETA1,
+    INGRESS,
+    VIRTUALSERVICE,
+    Kind,
+)
 
 WORKLOAD_KINDS = {"Deployment": kinds.DEPLOYMENT, "DaemonSet": kinds.DAEMONSET}
 
 
 GATEWAY_PROVIDERS = ("gatewayapi:v1", "gatewayapi:v1beta1")
+ISTIO = "istio"
+# Istio serves networking.istio.io v1 since 1.22; describe reads, so no RBAC verbs needed.
+VIRTUALSERVICE_V1 = Kind("networking.istio.io", "v1", "VirtualService", "virtualservices")
+DESTINATIONRULE_V1 = Kind("networking.istio.io", "v1", "DestinationRule", "destinationrules")
 
 
 async def read_graph(
@@ -36,11 +47,25 @@ async def read_graph(
         pass  # not allowed to list
     provider = str((canary.get("spec") or {}).get("provider") or "") or default_provider
     routes: list[JSON] = []
+    virtualservices: list[JSON] = []
+    destination_rules: list[JSON] = []
     if provider in GATEWAY_PROVIDERS:
         route, served = await read_route(api, namespace, names.apex)
         routes += [route] if route is not None else []
         if not served:
             missing.add("HTTPRoute")
+    elif provider == ISTIO:
+        vs, served = await read_first(api, namespace, names.apex, VIRTUALSERVICE, VIRTUALSERVICE_V1)
+        virtualservices += [vs] if vs is not None else []
+        if not served:
+            missing.add("VirtualService")
+        for side in ("primary", "canary"):
+            rule, served = await read_first(
+                api, namespace, f"{names.apex}-{side}", DESTINATIONRULE, DESTINATIONRULE_V1
+            )
+            destination_rules += [rule] if rule is not None else []
+            if not served:
+                missing.add("DestinationRule")
     configs = await _configs(api, namespace, (canary.get("status") or {}).get("trackedConfigs"))
     objects = Objects(
         services=services,
@@ -50,16 +75,26 @@ async def read_graph(
         configs=configs,
         routes=routes,
         missing_kinds=frozenset(missing),
+        virtualservices=virtualservices,
+        destination_rules=destination_rules,
     )
     return build_graph(canary, objects, default_provider=default_provider)
 
 
 async def read_route(api: KubeApi, namespace: str, name: str) -> tuple[JSON | None, bool]:
     """The HTTPRoute `name` (gateway.networking.k8s.io v1, else v1beta1) and whether the API
-    serves HTTPRoutes at all. A 404 can mean either a missing object or a missing resource
-    type: listing tells them apart."""
+    serves HTTPRoutes at all."""
+    return await read_first(api, namespace, name, HTTPROUTE_V1, HTTPROUTE_V1BETA1)
+
+
+async def read_first(
+    api: KubeApi, namespace: str, name: str, *versions: Kind
+) -> tuple[JSON | None, bool]:
+    """The object `name` in the first of `versions` that has it, and whether the API serves
+    any of them at all. A 404 can mean either a missing object or a missing resource type:
+    listing tells them apart."""
     served = False
-    for kind in (HTTPROUTE_V1, HTTPROUTE_V1BETA1):
+    for kind in versions:
         try:
             return await api.get(kind, name, namespace=namespace), True
         except NotFound:

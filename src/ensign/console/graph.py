@@ -1,8 +1,9 @@
 """The live object graph of one Canary, built from plain dicts. Pure.
 
-`build_graph(canary, objects)` returns nodes (Ingresses, the apex, primary and canary
-Services, both workloads, the HPAs, the tracked ConfigMaps and Secrets) and the edges
-between them (`routes`, `selects`, `scales`, `uses`), with which side is live, at what weight,
+`build_graph(canary, objects)` returns nodes (Ingresses, HTTPRoutes, VirtualServices and
+DestinationRules, the apex, primary and canary Services, both workloads, the HPAs, the
+tracked ConfigMaps and Secrets) and the edges between them (`routes`, `configures`,
+`selects`, `scales`, `uses`), with which side is live, at what weight,
 this revision's analysis history, the last result of each metric check and the next decision. `to_json` is the stable shape that
 `ensign describe --output json` prints (documented in `to_json`).
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ensign.console.routing import Traffic, build_traffic, traffic_json
-from ensign.traffic import DEFAULT_PREFIX
+from ensign.traffic import DEFAULT_PREFIX, service_of
 
 JSON = dict[str, Any]
 SCHEMA = "ensign.dev/describe/v1"
@@ -34,7 +35,8 @@ class Node:
 class Edge:
     source: str
     target: str
-    relation: str  # routes (Ingress → Service), selects, scales, uses
+    relation: str  # routes (Ingress → Service), configures (DestinationRule → Service),
+    # selects, scales, uses
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class Objects:
     configs: Mapping[str, JSON | None] = field(default_factory=dict)  # "configmap/x" → obj
     routes: Sequence[JSON] = ()  # HTTPRoutes read (the one named after the apex)
     missing_kinds: frozenset[str] = frozenset()  # kinds the API does not serve: "HTTPRoute"
+    virtualservices: Sequence[JSON] = ()  # the one named after the apex
+    destination_rules: Sequence[JSON] = ()  # <apex>-primary, <apex>-canary
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +132,15 @@ def build_graph(
         missing_kinds=objects.missing_kinds,
         default_provider=default_provider,
         prefix=ingress_prefix,
+        virtualservices=objects.virtualservices,
+        destination_rules=objects.destination_rules,
     )
     for ing in [*_route_nodes(names, objects, traffic), *_ingress_nodes(names, objects, traffic)]:
         nodes.append(ing)
         edges += [Edge(ing.id, s, "routes") for s in ing.details["services"]]
+    for rule in _destination_rule_nodes(names, traffic):
+        nodes.append(rule)
+        edges += [Edge(rule.id, s, "configures") for s in rule.details["services"]]
     nodes += services + workloads
     for svc in services:
         edges += [Edge(svc.id, w.id, "selects") for w in workloads if _selects(svc, w)]
@@ -239,22 +248,43 @@ def _service_nodes(names: Names, objects: Objects) -> list[Node]:
 
 
 def _route_nodes(names: Names, objects: Objects, traffic: Traffic) -> list[Node]:
-    """The HTTPRoute the router writes (present or not), routing to the Services its rules
-    name."""
+    """The HTTPRoute or VirtualService the router writes (present or not), routing to the
+    Services its rules name (destinations and mirrors)."""
     out = []
     ours = {names.apex, f"{names.apex}-primary", f"{names.apex}-canary"}
-    for obj in (o for o in traffic.objects if o.kind == "HTTPRoute"):
-        backends = sorted({d.service for r in obj.rules for d in r.routing.destinations} & ours)
+    for obj in (o for o in traffic.objects if o.kind in ("HTTPRoute", "VirtualService")):
+        used = {d.service for r in obj.rules for d in r.routing.destinations}
+        used |= {m.service for r in obj.rules for m in r.routing.mirrors}
         details: JSON = {
             "hosts": list(obj.hosts),
             "rules": len(obj.rules),
-            "services": [f"Service/{b}" for b in backends],
+            "services": [f"Service/{b}" for b in sorted(used & ours)],
+        }
+        if obj.kind == "VirtualService":
+            details["gateways"] = list(obj.gateways)
+        if not obj.present:
+            details["absent"] = obj.note
+        node_id = f"{obj.kind}/{obj.name}"
+        out.append(Node(node_id, obj.kind, obj.name, "router", obj.present, details))
+    return out
+
+
+def _destination_rule_nodes(names: Names, traffic: Traffic) -> list[Node]:
+    """The DestinationRules the Istio router writes (present or not), configuring the
+    Service their host names."""
+    ours = {names.apex, f"{names.apex}-primary", f"{names.apex}-canary"}
+    out = []
+    for obj in (o for o in traffic.objects if o.kind == "DestinationRule"):
+        hosts = {service_of(h, names.namespace) for h in obj.hosts}
+        details: JSON = {
+            "host": obj.hosts[0] if obj.hosts else "",
+            "policy": obj.policy,
+            "services": [f"Service/{s}" for s in sorted(hosts & ours)],
         }
         if not obj.present:
             details["absent"] = obj.note
-        out.append(
-            Node(f"HTTPRoute/{obj.name}", "HTTPRoute", obj.name, "router", obj.present, details)
-        )
+        node_id = f"DestinationRule/{obj.name}"
+        out.append(Node(node_id, "DestinationRule", obj.name, "policy", obj.present, details))
     return out
 
 
@@ -373,17 +403,20 @@ def to_json(graph: Graph) -> JSON:
      "next": {"at": RFC3339 or null, "reason", "message"},
      "traffic": {"provider", "routesTraffic",
                  "objects": [{"kind", "name", "role", "present", "note", "hosts",
-                              "rules": [{"index", "matches": [str],
+                              "gateways", "policy",
+                              "rules": [{"index", "label", "matches": [str],
                                          "backends": [{"service", "weight", "percent",
                                                        "responseHeaders": [{"name", "value"}]}],
                                          "mirrors": [{"service", "percent"}],
-                                         "responseHeaders": [...], "status"}]}],
+                                         "responseHeaders": [...], "status", "reason"}]}],
                  "plain": SPLIT or null, "matched": SPLIT or null, "notes": [str]}}
 
     Node details by kind: Service {selector, ports: [{name, port, targetPort,
     protocol}], type}; Deployment/DaemonSet {ready,
     desired, images, labels}; Ingress {hosts, class, services, absent?}; HTTPRoute {hosts,
-    rules (how many), services, absent?}; HorizontalPodAutoscaler
+    rules (how many), services, absent?}; VirtualService {hosts, gateways, rules (how many
+    http/tcp/tls routes), services, absent?}; DestinationRule {host, policy, services,
+    absent?}; HorizontalPodAutoscaler
     {min, max, scales}; ConfigMap/Secret {checksum} (on the canary's copy). `absent` says why
     a router object is missing ("not found", "HTTPRoute CRD not installed").
 
@@ -392,12 +425,17 @@ def to_json(graph: Graph) -> JSON:
     controller's default; routesTraffic is false for the kubernetes provider (the apex
     Service's selector decides, nothing is split). objects are the router's objects: the
     HTTPRoute `<apex>` (role route) or the Ingresses `<ingressRef>` (role ingress) and
-    `<ingressRef>-canary` (role canary-ingress); note says why one is absent. rules are in
-    evaluation order; matches are readable conditions, any one of which selects the rule (a
+    `<ingressRef>-canary` (role canary-ingress), or (istio) the VirtualService `<apex>`
+    (role route, with its gateways) and the DestinationRules `<apex>-primary` and
+    `<apex>-canary` (role destination-rule, policy summarising their trafficPolicy and
+    subsets; a missing one is noted but does not hide the split); note says why one is
+    absent. rules are in evaluation order (a VirtualService's http routes, then tcp, then
+    tls; label "http[0]", else "rule <index>"); matches are readable conditions, any one of which selects the rule (a
     canary Ingress's policy is shown as rules: header, cookie, then "any other request" with
     the canary-weight split); percent is the backend's share of the requests the rule
-    selects; status is 500 when every backend weighs 0. SPLIT is {"request": {host, path,
-    method, headers, query, cookies}, "primary", "canary", "other" (percent), "mirrored",
+    selects; status is 500 when every backend weighs 0; reason says why a rule answers
+    without a backend ("delegated to VirtualService ns/name"). SPLIT is {"request": {host,
+    path, method, headers, query, cookies, protocol, port, sourceLabels}, "primary", "canary", "other" (percent), "mirrored",
     "mirrorPercent", "enforcedBy" ("HTTPRoute test/podinfo rule 1"), "status" (200, or the
     data plane's own answer: 404 no rule, 500 no backend), "reason", "setCookies"}: "plain"
     for a request without A/B headers, "matched" for one built from the first

@@ -1,6 +1,6 @@
 """`ensign describe --output svg`: the object graph as a standalone SVG document. Pure.
 
-Plain SVG text, no dependency: one column per layer (Ingresses, Services, workloads,
+Plain SVG text, no dependency: one column per layer (router objects, Services, workloads,
 autoscalers and configs), a box per object and an arrow per edge. The live workload has a
 green border, missing objects a dashed one. History, the metric checks and the next decision
 follow below.
@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 from ensign.console.graph import Graph, Node
 from ensign.console.render_text import (
     CHECK_HEADINGS,
+    ROUTER_KINDS,
     check_cells,
     check_detail,
     check_value,
@@ -32,6 +33,8 @@ LEFT, TOP = 20, 130
 LAYERS = {
     "HTTPRoute": 0,
     "Ingress": 0,
+    "VirtualService": 0,
+    "DestinationRule": 0,
     "Service": 1,
     "Deployment": 2,
     "DaemonSet": 2,
@@ -49,6 +52,7 @@ STYLE = """
   .missing { stroke-dasharray: 5 4; fill: #ffffff; }
   .edge { stroke: #57606a; stroke-width: 1.4; fill: none; marker-end: url(#arrow); }
   .selects { stroke: #0969da; }
+  .configures { stroke: #8250df; stroke-dasharray: 4 3; }
   .pre { white-space: pre; }
   .green { fill: #1a7f37; }
   .red { fill: #cf222e; }
@@ -161,7 +165,7 @@ def _footer_lines(graph: Graph) -> list[tuple[str, str]]:
 def _rule_lines(graph: Graph) -> list[tuple[str, str]]:
     """Each router object's rules, as in the text render's Traffic tree."""
     lines: list[tuple[str, str]] = []
-    for node in (n for n in graph.nodes if n.kind in ("HTTPRoute", "Ingress")):
+    for node in (n for n in graph.nodes if n.kind in ROUTER_KINDS):
         rules = router_rules(graph, node)
         if rules:
             lines.append((f"{node.id} rules", "name"))

@@ -104,10 +104,13 @@ def live_text(graph: Graph) -> str:
     return f"none: Service {names.apex} does not route to either workload yet"
 
 
+ROUTER_KINDS = ("HTTPRoute", "Ingress", "VirtualService")
+
+
 def traffic(graph: Graph) -> Tree:
     root = Tree(Text("Traffic", style="bold"), guide_style="dim")
     routed = {e.target for e in graph.edges if e.relation == "routes"}
-    for ing in (n for n in graph.nodes if n.kind in ("HTTPRoute", "Ingress")):
+    for ing in (n for n in graph.nodes if n.kind in ROUTER_KINDS):
         branch = root.add(label(graph, ing))
         for line in router_rules(graph, ing):
             branch.add(Text(line, style="magenta"))
@@ -115,10 +118,19 @@ def traffic(graph: Graph) -> Tree:
             _service_branch(graph, branch.add(label(graph, svc, arrow=True)), svc)
     for svc in (n for n in graph.nodes if n.kind == "Service" and n.id not in routed):
         _service_branch(graph, root.add(label(graph, svc)), svc)
+    configured = {e.source for e in graph.edges if e.relation == "configures"}
+    for rule in (n for n in graph.nodes if n.kind == "DestinationRule"):
+        if rule.id not in configured:  # missing, or for a host that is none of ours
+            root.add(label(graph, rule))
     return root
 
 
 def _service_branch(graph: Graph, branch: Tree, svc: Node) -> None:
+    for edge in graph.edges:
+        if edge.relation == "configures" and edge.target == svc.id:
+            rule = graph.node(edge.source)
+            if rule is not None:
+                branch.add(label(graph, rule))
     selected = graph.targets(svc.id, "selects")
     if not selected and svc.present:
         branch.add(Text("selects no workload of this canary", style="yellow"))
@@ -167,6 +179,13 @@ def details_line(node: Node) -> str:
     if node.kind == "HTTPRoute":
         hosts = ", ".join(d["hosts"]) or "*"
         return f"hosts {hosts}  {d['rules']} rule{'s' if d['rules'] != 1 else ''}"
+    if node.kind == "VirtualService":
+        hosts = ", ".join(d["hosts"]) or "- (delegate)"
+        gateways = ", ".join(d["gateways"]) or "mesh"
+        routes = f"{d['rules']} route{'s' if d['rules'] != 1 else ''}"
+        return f"hosts {hosts}  gateways {gateways}  {routes}"
+    if node.kind == "DestinationRule":
+        return f"host {d['host'] or '-'}  {d['policy']}"
     if node.kind == "HorizontalPodAutoscaler":
         return f"scales {d['scales']} between {d['min']} and {d['max']}"
     return f"tracked, checksum {d['checksum'][:12]}" if d.get("checksum") else "tracked copy"

@@ -3,7 +3,8 @@ live split the traffic model reads from them. Pure.
 
 `build_traffic` takes what `describing` read (plain dicts) and returns a `Traffic`: the
 provider in force (`spec.provider`, else the controller's default), the router objects it
-expects (HTTPRoute `<apex>`; or Ingress `<ingressRef>` and `<ingressRef>-canary`), present or
+expects (HTTPRoute `<apex>`; or Ingress `<ingressRef>` and `<ingressRef>-canary`; or
+VirtualService `<apex>` and DestinationRules `<apex>-primary`/`<apex>-canary`), present or
 not and why, each one's rules, and the shares of a plain request and of a request that
 matches `analysis.match`, with the object and rule that enforce them.
 """
@@ -24,23 +25,28 @@ from ensign.traffic import (
     live_split,
     rules_of,
     rules_of_ingress,
+    rules_of_virtualservice,
 )
 
 JSON = dict[str, Any]
 GATEWAY = ("gatewayapi:v1", "gatewayapi:v1beta1")
 NGINX = "nginx"
-ROUTING_PROVIDERS = (*GATEWAY, NGINX)
+ISTIO = "istio"
+ROUTING_PROVIDERS = (*GATEWAY, NGINX, ISTIO)
+ADVISORY_ROLES = ("destination-rule",)  # missing, they leave the split readable
 
 
 @dataclass(frozen=True, slots=True)
 class RouterObject:
-    kind: str  # HTTPRoute, Ingress
+    kind: str  # HTTPRoute, Ingress, VirtualService, DestinationRule
     name: str
-    role: str  # route, ingress (the user's), canary-ingress
+    role: str  # route, ingress (the user's), canary-ingress, destination-rule
     present: bool
     note: str  # why it is absent: "not found", "HTTPRoute CRD not installed"
     hosts: tuple[str, ...]
     rules: tuple[Rule, ...]
+    gateways: tuple[str, ...] = ()  # VirtualService
+    policy: str = ""  # DestinationRule: its traffic policy and subsets, in a few words
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,8 @@ def build_traffic(
     missing_kinds: Iterable[str] = (),
     default_provider: str = "kubernetes",
     prefix: str = DEFAULT_PREFIX,
+    virtualservices: Sequence[Mapping[str, Any]] = (),
+    destination_rules: Sequence[Mapping[str, Any]] = (),
 ) -> Traffic:
     spec = canary.get("spec") or {}
     target = str((spec.get("targetRef") or {}).get("name") or "")
@@ -89,8 +97,19 @@ def build_traffic(
             )
         )
         used += [i for i in (main, twin) if i is not None]
+    elif provider == ISTIO:
+        vs = next((v for v in virtualservices if _name(v) == apex), None)
+        rules_by_name = {_name(r): r for r in destination_rules}
+        drs = [rules_by_name.get(f"{apex}-{side}") for side in ("primary", "canary")]
+        present_drs = [r for r in drs if r is not None]
+        objects.append(_vs_object(apex, vs, "VirtualService" in missing, present_drs))
+        for side, rule in zip(("primary", "canary"), drs, strict=True):
+            objects.append(_dr_object(f"{apex}-{side}", rule, "DestinationRule" in missing))
+        used += [vs] if vs is not None else []
+        used += [{"kind": "DestinationRule", **r} for r in present_drs]
     notes = tuple(f"{o.kind} {o.name}: {o.note}" for o in objects if not o.present)
-    if provider in ROUTING_PROVIDERS and (notes or not used):
+    blocked = [o for o in objects if not o.present and o.role not in ADVISORY_ROLES]
+    if provider in ROUTING_PROVIDERS and (blocked or not used):
         return Traffic(provider, True, tuple(objects), None, None, None, None, notes)
     live = live_split(
         canary,
@@ -118,6 +137,42 @@ def _route_object(name: str, route: Mapping[str, Any] | None, no_crd: bool) -> R
         return RouterObject("HTTPRoute", name, "route", False, note, (), ())
     hosts = tuple(str(h) for h in (route.get("spec") or {}).get("hostnames") or [])
     return RouterObject("HTTPRoute", name, "route", True, "", hosts, rules_of(route))
+
+
+def _vs_object(
+    name: str,
+    vs: Mapping[str, Any] | None,
+    no_crd: bool,
+    destination_rules: Sequence[Mapping[str, Any]],
+) -> RouterObject:
+    if vs is None:
+        note = "VirtualService CRD not installed" if no_crd else "not found"
+        return RouterObject("VirtualService", name, "route", False, note, (), ())
+    spec = vs.get("spec") or {}
+    hosts = tuple(str(h) for h in spec.get("hosts") or [])
+    gateways = tuple(str(g) for g in spec.get("gateways") or [])
+    rules = rules_of_virtualservice(vs, destination_rules=destination_rules or None)
+    return RouterObject("VirtualService", name, "route", True, "", hosts, rules, gateways)
+
+
+def _dr_object(name: str, rule: Mapping[str, Any] | None, no_crd: bool) -> RouterObject:
+    role = "destination-rule"
+    if rule is None:
+        note = "DestinationRule CRD not installed" if no_crd else "not found"
+        return RouterObject("DestinationRule", name, role, False, note, (), ())
+    spec = rule.get("spec") or {}
+    host = (str(spec["host"]),) if spec.get("host") else ()
+    return RouterObject("DestinationRule", name, role, True, "", host, (), (), _policy(spec))
+
+
+def _policy(spec: Mapping[str, Any]) -> str:
+    """`trafficPolicy loadBalancer, outlierDetection; subsets v1, v2` (or `no trafficPolicy`)."""
+    policy = spec.get("trafficPolicy") or {}
+    parts = [f"trafficPolicy {', '.join(str(k) for k in policy)}" if policy else "no trafficPolicy"]
+    subsets = [str(s.get("name")) for s in spec.get("subsets") or [] if isinstance(s, Mapping)]
+    if subsets:
+        parts.append(f"subsets {', '.join(subsets)}")
+    return "; ".join(parts)
 
 
 def _ingress_object(
@@ -161,6 +216,8 @@ def split_text(split: Split) -> str:
     """`primary 90% / canary 10%, mirrored 100% to the canary` (or the error status)."""
     if split.status != 200:
         return f"HTTP {split.status}: {split.reason}"
+    if split.reason and not (split.primary or split.canary or split.other):
+        return split.reason  # a delegated route
     text = f"primary {_pct(split.primary)} / canary {_pct(split.canary)}"
     if split.other:
         text += f" / other {_pct(split.other)}"
@@ -174,17 +231,24 @@ def request_text(request: Request) -> str:
     parts = [f"header {k}: {v}" for k, v in request.headers.items()]
     parts += [f"cookie {k}={v}" for k, v in request.cookies.items()]
     parts += [f"query {k}={v}" for k, v in request.query.items()]
+    if request.source_labels:
+        labels = ",".join(f"{k}={v}" for k, v in request.source_labels.items())
+        parts.append(f"from a pod with {labels}")
     return ", ".join(parts) or f"{request.method} {request.host or '*'}{request.path}"
 
 
 def rule_text(rule: Rule) -> str:
-    """`rule 0: PathPrefix / → podinfo-primary 90 (90%), podinfo-canary 10 (10%)`."""
-    return f"rule {rule.index}: {' | '.join(rule.matches)} → {routing_text(rule.routing)}"
+    """`rule 0: PathPrefix / → podinfo-primary 90 (90%), podinfo-canary 10 (10%)`; a
+    VirtualService's routes are `http[0]: ...`, `tcp[0]: ...`."""
+    name = rule.label or f"rule {rule.index}"
+    return f"{name}: {' | '.join(rule.matches)} → {routing_text(rule.routing)}"
 
 
 def routing_text(routing: Routing) -> str:
     if routing.status != 200:
         return f"HTTP {routing.status} ({routing.reason})"
+    if not routing.destinations and routing.reason:
+        return routing.reason  # delegated
     parts = []
     for d in routing.destinations:
         part = f"{d.service} {d.weight} ({_pct(d.percent)})"
@@ -220,6 +284,8 @@ def traffic_json(traffic: Traffic) -> JSON:
                 "present": o.present,
                 "note": o.note,
                 "hosts": list(o.hosts),
+                "gateways": list(o.gateways),
+                "policy": o.policy,
                 "rules": [_rule_json(r) for r in o.rules],
             }
             for o in traffic.objects
@@ -234,6 +300,7 @@ def _rule_json(rule: Rule) -> JSON:
     r = rule.routing
     return {
         "index": rule.index,
+        "label": rule.label or f"rule {rule.index}",
         "matches": list(rule.matches),
         "backends": [
             {
@@ -247,6 +314,7 @@ def _rule_json(rule: Rule) -> JSON:
         "mirrors": [{"service": m.service, "percent": m.percent} for m in r.mirrors],
         "responseHeaders": [{"name": h.name, "value": h.value} for h in r.response_headers],
         "status": r.status,
+        "reason": r.reason,
     }
 
 
@@ -261,6 +329,9 @@ def _split_json(request: Request | None, split: Split | None) -> JSON | None:
             "headers": dict(request.headers),
             "query": dict(request.query),
             "cookies": dict(request.cookies),
+            "protocol": request.protocol,
+            "port": request.port,
+            "sourceLabels": dict(request.source_labels),
         },
         "primary": split.primary,
         "canary": split.canary,
