@@ -107,7 +107,8 @@ class IstioRouter:
 
     def read_routes(self, canary: Canary, objects: ObjectView) -> Routes | None:
         """The weights of the last route with a canary destination (TCP routes for a TCP
-        service; with session affinity, the last whose destinations carry headers: the
+        service, else HTTP routes, falling back to the other kind after an `appProtocol`
+        change; with session affinity, the last whose destinations carry headers: the
         weighted route); mirrored when that route has `mirror.host`. None when the
         VirtualService does not exist."""
         namespace = canary.namespace or ""
@@ -120,11 +121,11 @@ class IstioRouter:
         where = f"VirtualService {apex}.{namespace}"
         spec = live.get("spec") or {}
         tcp = canary.spec.service is not None and is_tcp(canary.spec.service)
-        candidates = [
-            route
-            for route in _dicts(spec.get("tcp" if tcp else "http"))
-            if any(_host(dest) == canary_name for dest in _dicts(route.get("route")))
-        ]
+        # The other protocol's routes when the expected ones have no canary destination:
+        # after an `appProtocol` change the split in force is still read (and re-rendered).
+        candidates = _routes_to(spec.get("tcp" if tcp else "http"), canary_name) or _routes_to(
+            spec.get("http" if tcp else "tcp"), canary_name
+        )
         if not tcp and canary.spec.effective_analysis.session_affinity is not None:
             with_headers = [
                 route
@@ -322,6 +323,15 @@ def _json_object(text: object, what: str) -> Mapping[str, Any]:
 def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     annotations = (obj.get("metadata") or {}).get("annotations")
     return annotations if isinstance(annotations, Mapping) else {}
+
+
+def _routes_to(routes: object, host: str) -> list[Mapping[str, Any]]:
+    """The routes with a destination on `host`, in order."""
+    return [
+        route
+        for route in _dicts(routes)
+        if any(_host(dest) == host for dest in _dicts(route.get("route")))
+    ]
 
 
 def _host(destination: Mapping[str, Any]) -> object:

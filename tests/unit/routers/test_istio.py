@@ -175,6 +175,17 @@ def test_read_routes_tcp() -> None:
     assert ROUTER.read_routes(canary, Objects([vs])) == Routes(primary=20, canary=80)
 
 
+def test_app_protocol_change_keeps_the_split_in_force() -> None:
+    http = istio_canary()
+    tcp = istio_canary({"appProtocol": "tcp"})
+    objects = applied(http, split(70, 30))
+    assert ROUTER.read_routes(tcp, objects) == Routes(primary=70, canary=30)
+    applied(tcp, split(70, 30), objects)
+    vs = objects.get(VIRTUALSERVICE, "test", "podinfo")
+    assert vs is not None and "http" not in vs["spec"]
+    assert ROUTER.read_routes(http, objects) == Routes(primary=70, canary=30)
+
+
 def test_read_routes_with_session_affinity_uses_weighted_route() -> None:
     canary = istio_canary(
         None, {**STEP, "sessionAffinity": {"cookieName": "c", "primaryCookieName": "p"}}
