@@ -16,7 +16,17 @@ from ensign.console.graph import Graph, Objects, build_graph, to_json
 from ensign.console.render_svg import render_svg
 from ensign.console.render_text import render
 from ensign.kube.api import NotFound
-from ensign.kube.kinds import HTTPROUTE_V1, HTTPROUTE_V1BETA1, Kind
+from ensign.kube.kinds import CANARY as CANARY_KIND
+from ensign.kube.kinds import (
+    DEPLOYMENT,
+    DESTINATIONRULE,
+    HTTPROUTE_V1,
+    HTTPROUTE_V1BETA1,
+    INGRESS,
+    SERVICE,
+    VIRTUALSERVICE,
+    Kind,
+)
 
 JSON = dict[str, Any]
 P = "nginx.ingress.kubernetes.io"
@@ -310,3 +320,239 @@ async def test_read_route_tells_a_missing_route_from_a_missing_crd(
 ) -> None:
     route, is_served = await describing.read_route(FakeApi(objects_, served), "test", "podinfo")  # type: ignore[arg-type]
     assert (route is not None, is_served) == expected
+
+
+# ------------------------------------------------------------------ Istio
+
+COOKIE = "flagger-cookie=abc; Max-Age=21600"
+
+
+def dest(host: str, weight: int, **extra: Any) -> JSON:
+    return {"destination": {"host": host}, "weight": weight, **extra}
+
+
+def set_cookie(value: str) -> JSON:
+    return {"response": {"add": {"Set-Cookie": value}}}
+
+
+def virtualservice(*http: JSON) -> JSON:
+    """Flagger's VirtualService at weight 10 with session affinity and a 5 % mirror, unless
+    `http` routes are given."""
+    routes = list(http) or [
+        {
+            "match": [{"headers": {"cookie": {"regex": ".*flagger-cookie.*abc.*"}}}],
+            "route": [
+                dest("podinfo-primary", 0),
+                dest("podinfo-canary", 100, headers=set_cookie(COOKIE)),
+            ],
+        },
+        {
+            "route": [
+                dest("podinfo-primary", 90),
+                dest("podinfo-canary", 10, headers=set_cookie(COOKIE)),
+            ],
+            "mirror": {"host": "podinfo-canary"},
+            "mirrorPercentage": {"value": 5},
+        },
+    ]
+    return {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {
+            "hosts": ["app.example.com", "podinfo"],
+            "gateways": ["istio-system/public-gateway", "mesh"],
+            "http": routes,
+        },
+    }
+
+
+def destination_rule(name: str, **spec: Any) -> JSON:
+    return {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "DestinationRule",
+        "metadata": {"name": name, "namespace": "test"},
+        "spec": {"host": name, **spec},
+    }
+
+
+def istio_objects(**extra: Any) -> Objects:
+    rules = [
+        destination_rule("podinfo-primary", trafficPolicy={"tls": {"mode": "ISTIO_MUTUAL"}}),
+        destination_rule("podinfo-canary"),
+    ]
+    return objects(**{"virtualservices": [virtualservice()], "destination_rules": rules, **extra})
+
+
+def test_istio_virtualservice_routes_and_destination_rules() -> None:
+    graph = build_graph(canary("istio"), istio_objects())
+    out = text(graph)
+    assert (
+        "routing: primary 90% / canary 10%, mirrored 5% to the canary"
+        "  ← VirtualService test/podinfo http route 1"
+    ) in out
+    assert (
+        "VirtualService/podinfo [router]  hosts app.example.com, podinfo"
+        "  gateways istio-system/public-gateway, mesh  2 routes"
+    ) in out
+    assert (
+        "http[0]: header cookie ~ .*flagger-cookie.*abc.* → podinfo-primary 0 (0%),"
+        " podinfo-canary 100 (100%) sets flagger-cookie=abc"
+    ) in out
+    assert (
+        "http[1]: any request → podinfo-primary 90 (90%), podinfo-canary 10 (10%)"
+        " sets flagger-cookie=abc; mirror 5% to podinfo-canary"
+    ) in out
+    assert (
+        "DestinationRule/podinfo-primary [policy]  host podinfo-primary  trafficPolicy tls" in out
+    )
+    assert "DestinationRule/podinfo-canary [policy]  host podinfo-canary  no trafficPolicy" in out
+    assert {n.id for n in graph.targets("VirtualService/podinfo", "routes")} == {
+        "Service/podinfo-primary",
+        "Service/podinfo-canary",
+    }
+    assert [n.id for n in graph.targets("DestinationRule/podinfo-canary", "configures")] == [
+        "Service/podinfo-canary"
+    ]
+
+    doc = to_json(graph)
+    assert json.loads(json.dumps(doc)) == doc
+    traffic = doc["traffic"]
+    assert (traffic["provider"], traffic["routesTraffic"]) == ("istio", True)
+    assert (traffic["plain"]["primary"], traffic["plain"]["canary"]) == (90.0, 10.0)
+    assert traffic["plain"]["mirrorPercent"] == 5.0
+    assert traffic["plain"]["enforcedBy"] == "VirtualService test/podinfo http route 1"
+    assert traffic["plain"]["setCookies"] == [COOKIE]
+    vs, primary_rule, canary_rule = traffic["objects"]
+    assert (vs["kind"], vs["role"], vs["present"]) == ("VirtualService", "route", True)
+    assert vs["gateways"] == ["istio-system/public-gateway", "mesh"]
+    assert [r["label"] for r in vs["rules"]] == ["http[0]", "http[1]"]
+    assert vs["rules"][0]["matches"] == ["header cookie ~ .*flagger-cookie.*abc.*"]
+    assert [b["percent"] for b in vs["rules"][1]["backends"]] == [90.0, 10.0]
+    assert vs["rules"][1]["mirrors"] == [{"service": "podinfo-canary", "percent": 5.0}]
+    assert vs["rules"][0]["backends"][1]["responseHeaders"] == [
+        {"name": "Set-Cookie", "value": COOKIE}
+    ]
+    assert (primary_rule["role"], primary_rule["policy"]) == (
+        "destination-rule",
+        "trafficPolicy tls",
+    )
+    assert (canary_rule["name"], canary_rule["hosts"]) == ("podinfo-canary", ["podinfo-canary"])
+    nodes = {n["id"]: n for n in doc["nodes"]}
+    assert nodes["VirtualService/podinfo"]["details"]["rules"] == 2
+    assert nodes["DestinationRule/podinfo-primary"]["details"]["services"] == [
+        "Service/podinfo-primary"
+    ]
+
+    svg = render_svg(graph)
+    ET.fromstring(svg)
+    assert 'id="VirtualService/podinfo"' in svg and 'id="DestinationRule/podinfo-canary"' in svg
+    assert "VirtualService/podinfo rules" in svg and "http[1]: any request" in svg
+    assert 'class="edge configures"' in svg
+
+
+def test_istio_ab_by_header_and_source_labels() -> None:
+    ab = {
+        "match": [{"headers": {"x-canary": {"exact": "insider"}}, "sourceLabels": {"app": "web"}}],
+        "route": [dest("podinfo-primary", 0), dest("podinfo-canary", 100)],
+    }
+    rest = {"route": [dest("podinfo-primary", 100)]}
+    match = [{"headers": {"x-canary": {"exact": "insider"}}, "sourceLabels": {"app": "web"}}]
+    graph = build_graph(
+        canary("istio", match=match), istio_objects(virtualservices=[virtualservice(ab, rest)])
+    )
+    out = text(graph)
+    assert "routing: primary 100% / canary 0%  ← VirtualService test/podinfo http route 1" in out
+    assert (
+        "A/B (header x-canary: insider, from a pod with app=web): primary 0% / canary 100%"
+        "  ← VirtualService test/podinfo http route 0"
+    ) in out
+    assert "http[0]: header x-canary=insider, sourceLabels app=web → " in out
+    matched = to_json(graph)["traffic"]["matched"]
+    assert matched["request"]["sourceLabels"] == {"app": "web"}
+    assert matched["canary"] == 100.0
+
+
+def test_istio_delegated_route_is_reported() -> None:
+    delegated = {"delegate": {"name": "podinfo-routes", "namespace": "shop"}}
+    graph = build_graph(canary("istio"), istio_objects(virtualservices=[virtualservice(delegated)]))
+    out = text(graph)
+    assert (
+        "routing: delegated to VirtualService shop/podinfo-routes"
+        "  ← VirtualService test/podinfo http route 0"
+    ) in out
+    assert "http[0]: any request → delegated to VirtualService shop/podinfo-routes" in out
+    rule = to_json(graph)["traffic"]["objects"][0]["rules"][0]
+    assert (rule["backends"], rule["reason"]) == (
+        [],
+        "delegated to VirtualService shop/podinfo-routes",
+    )
+
+
+@pytest.mark.parametrize(
+    ("missing", "note"),
+    [
+        (frozenset(), "not found"),
+        (frozenset({"VirtualService"}), "VirtualService CRD not installed"),
+    ],
+)
+def test_istio_missing_virtualservice_or_crd(missing: frozenset[str], note: str) -> None:
+    graph = build_graph(canary("istio"), istio_objects(virtualservices=[], missing_kinds=missing))
+    out = text(graph)
+    assert f"VirtualService/podinfo [router]  ({note})" in out
+    assert f"routing: no routing (istio): VirtualService podinfo: {note}" in out
+    doc = to_json(graph)["traffic"]
+    assert doc["plain"] is None and doc["notes"] == [f"VirtualService podinfo: {note}"]
+    svg = render_svg(graph)
+    ET.fromstring(svg)
+    assert note in svg
+
+
+def test_istio_missing_destination_rule_leaves_the_split_readable() -> None:
+    rules = [destination_rule("podinfo-primary")]
+    graph = build_graph(canary("istio"), istio_objects(destination_rules=rules))
+    out = text(graph)
+    assert "routing: primary 90% / canary 10%" in out
+    assert "DestinationRule/podinfo-canary [policy]  (not found)" in out
+    doc = to_json(graph)["traffic"]
+    assert doc["plain"]["canary"] == 10.0
+    assert doc["notes"] == ["DestinationRule podinfo-canary: not found"]
+
+
+class IstioApi(FakeApi):
+    """Also lists the core kinds read_graph needs."""
+
+    def __init__(self, objects: dict[tuple[Kind, str], JSON], served: set[Kind]) -> None:
+        super().__init__(objects, served | {SERVICE, INGRESS, DEPLOYMENT})
+
+
+VS_V1 = describing.VIRTUALSERVICE_V1
+DR_V1 = describing.DESTINATIONRULE_V1
+
+
+@pytest.mark.parametrize(
+    ("served", "version", "note"),
+    [
+        ({VIRTUALSERVICE, DESTINATIONRULE}, VIRTUALSERVICE, ""),
+        ({VS_V1, DR_V1}, VS_V1, ""),  # an Istio that serves only v1
+        ({VIRTUALSERVICE, DESTINATIONRULE}, None, "not found"),
+        (set(), None, "VirtualService CRD not installed"),
+    ],
+)
+async def test_read_graph_reads_the_virtualservice(
+    served: set[Kind], version: Kind | None, note: str
+) -> None:
+    store: dict[tuple[Kind, str], JSON] = {
+        (CANARY_KIND, "podinfo"): canary("istio"),
+    }
+    if version is not None:
+        store[(version, "podinfo")] = virtualservice()
+        rule_kind = DESTINATIONRULE if version == VIRTUALSERVICE else DR_V1
+        store[(rule_kind, "podinfo-primary")] = destination_rule("podinfo-primary")
+        store[(rule_kind, "podinfo-canary")] = destination_rule("podinfo-canary")
+    graph = await describing.read_graph(IstioApi(store, served), "test", "podinfo")  # type: ignore[arg-type]
+    vs, *rules = graph.traffic.objects
+    assert (vs.kind, vs.present, vs.note) == ("VirtualService", version is not None, note)
+    assert [r.present for r in rules] == [version is not None] * 2
+    if not served:
+        assert rules[0].note == "DestinationRule CRD not installed"
