@@ -152,6 +152,12 @@ MATCHES: list[tuple[str, JSON, Request, bool]] = [
         False,
     ),
     (
+        "header key `Cookie` as Flagger writes it (names match in any case)",
+        {"headers": {"Cookie": {"regex": ".*flagger-cookie.*abc.*"}}},
+        req(headers={"cookie": "a=1; flagger-cookie=abc"}),
+        True,
+    ),
+    (
         "cookie regex miss",
         {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}},
         req(cookies={"canary": "never"}),
