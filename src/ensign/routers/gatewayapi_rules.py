@@ -45,6 +45,7 @@ from ensign.engine.affinity import AffinityCookies
 from ensign.model.analysis import SessionAffinity
 from ensign.model.canary import Canary, ServiceSpec
 from ensign.model.durations import parse_duration
+from ensign.routers.cookies import cookie_attributes
 from ensign.routers.gatewayapi_matches import DEFAULT_MATCH, map_matches, merge_matches
 from ensign.routers.protocol import RouteError, Split
 
@@ -234,24 +235,6 @@ def _affinity_rules(
         _add_header("ResponseHeaderModifier", SET_COOKIE_HEADER, f"{cookies.previous}; Max-Age=-1"),
     ]
     return [_ordered_rule(expiry), weighted]
-
-
-def cookie_attributes(affinity: SessionAffinity) -> str:
-    """`; Domain=…; Path=…; SameSite=…; HttpOnly; Secure; Partitioned`, each when set."""
-    parts = []
-    if affinity.domain:
-        parts.append(f"; Domain={affinity.domain}")
-    if affinity.path:
-        parts.append(f"; Path={affinity.path}")
-    if affinity.same_site is not None:
-        parts.append(f"; SameSite={affinity.same_site.value}")
-    if affinity.http_only:
-        parts.append("; HttpOnly")
-    if affinity.secure:
-        parts.append("; Secure")
-    if affinity.partitioned:
-        parts.append("; Partitioned")
-    return "".join(parts)
 
 
 def _set_cookie_on(rule: JSON, backend_name: str, value: str) -> None:

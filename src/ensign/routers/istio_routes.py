@@ -44,7 +44,7 @@ from ensign.engine.affinity import AffinityCookies
 from ensign.engine.weights import Routes
 from ensign.model.analysis import SessionAffinity
 from ensign.model.canary import Canary, ServiceSpec
-from ensign.routers.gatewayapi_rules import cookie_attributes
+from ensign.routers.cookies import cookie_attributes
 from ensign.routers.metadata import JSON
 from ensign.routers.protocol import RouteError, Split
 

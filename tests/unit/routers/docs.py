@@ -41,6 +41,14 @@ _ROUTERS = {
         "`<apex>-primary` and `<apex>-canary`; the weights are read back from it. With "
         "`gatewayapi:v1` the route is trusted only once every parent has accepted it.",
     ),
+    "istio": (
+        "Istio",
+        "`istio` writes the DestinationRules `<apex>-primary` and `<apex>-canary` and the "
+        "VirtualService `<apex>` (networking.istio.io/v1beta1) whose HTTP (or TCP) routes send "
+        "traffic to them; the weights are read back from the VirtualService. A VirtualService "
+        "the user created first is taken over, its original spec kept once in "
+        "`flagger.kubernetes.io/original-configuration` and restored on deletion.",
+    ),
     "nginx": (
         "NGINX Ingress",
         "`nginx` copies the Ingress named by `ingressRef` to `<ingress>-canary`, pointing at "

@@ -19,7 +19,7 @@ def test_committed_file_is_up_to_date() -> None:
 
 def test_every_case_and_provider_is_documented() -> None:
     text = docs.render()
-    for slug in ("gatewayapi", "nginx"):
+    for slug in ("gatewayapi", "istio", "nginx"):
         for case in load_cases(slug):
             assert f"### `{case.path.stem}`" in text, case.id
             assert str(case.data["description"]).strip() in text, case.id
