@@ -256,7 +256,8 @@ def plain_request(canary: JSON, objects: Objects, *, provider: str = "") -> Requ
     HTTPRoute, the Ingress or the VirtualService; else, for istio, the apex), the path of
     the first `service.match` uri (else `/`). For istio, a TCP connection when
     `service.appProtocol` is tcp, to the port of the first `service.match` entry that has
-    one, else `service.port`."""
+    one, else `service.port`; else a request that the first `service.match` entry selects
+    (its uri, method, headers, query parameters, sourceLabels)."""
     service = (canary.get("spec") or {}).get("service") or {}
     hosts = [str(h) for h in service.get("hosts") or [] if h and h != "*"]
     for route_obj in objects.routes:
@@ -286,7 +287,22 @@ def plain_request(canary: JSON, objects: Objects, *, provider: str = "") -> Requ
         fallback = service.get("port")
         port = port or (fallback if isinstance(fallback, int) else None)
         return Request(host=host, path=path, protocol="tcp", port=port)
-    return Request(host=host, path=path, port=port)
+    # The VirtualService's routes only take what `service.match` selects: satisfy its first
+    # entry (conditions without a sample value we can derive are left out).
+    first = next((m for m in service.get("match") or [] if isinstance(m, Mapping)), {})
+    headers = {str(k): v for k, c in (first.get("headers") or {}).items() if (v := _sample(c))}
+    query = {str(k): v for k, c in (first.get("queryParams") or {}).items() if (v := _sample(c))}
+    labels = {str(k): str(v) for k, v in (first.get("sourceLabels") or {}).items()}
+    return Request(
+        host=host,
+        path=path,
+        method=str((first.get("method") or {}).get("exact") or "GET"),
+        headers=headers,
+        query=query,
+        port=port,
+        source_labels=labels,
+        source_namespace=str(first.get("sourceNamespace") or ""),
+    )
 
 
 def matching_request(canary: JSON, plain: Request, provider: str) -> Request | None:
@@ -333,8 +349,10 @@ def matching_request(canary: JSON, plain: Request, provider: str) -> Request | N
     )
 
 
-def _sample(cond: Mapping[str, Any]) -> str | None:
+def _sample(cond: Any) -> str | None:
     """A value satisfying a StringMatch: exact, prefix, suffix, or a simple regex."""
+    if not isinstance(cond, Mapping):
+        return None
     if cond.get("exact"):
         return str(cond["exact"])
     if cond.get("prefix"):

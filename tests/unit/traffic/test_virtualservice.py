@@ -634,3 +634,25 @@ def test_objects_without_kind_are_sorted_by_shape() -> None:
     }
     live = live_split(canary(), service, rule)
     assert live.plain.canary == 10.0
+
+
+def test_live_split_istio_plain_request_is_selected_by_service_match() -> None:
+    # Flagger copies service.match into every route: the plain request must satisfy it
+    scope = {"uri": {"prefix": "/api"}, "headers": {"x-tenant": {"exact": "a"}}}
+    legacy = {**scope, "sourceLabels": {"app": "legacy"}}
+    ab = {
+        "match": [{**scope, "sourceLabels": {"app": "frontend"}}],
+        "route": [dest("podinfo-primary", 0), dest("podinfo-canary", 100)],
+    }
+    rest = {"match": [legacy], "route": [dest("podinfo-primary", 100)]}
+    body = canary(match=[{"sourceLabels": {"app": "frontend"}}], service={"match": [legacy]})
+    live = live_split(body, vs(ab, rest))
+    assert live.request.path == "/api" and live.request.headers == {"x-tenant": "a"}
+    assert live.request.source_labels == {"app": "legacy"}
+    assert (live.plain.primary, live.plain.enforced_by) == (
+        100.0,
+        "VirtualService test/podinfo http route 1",
+    )
+    assert live.matched is not None and live.matched.canary == 100.0
+    assert live.matched_request is not None
+    assert live.matched_request.source_labels == {"app": "frontend"}
