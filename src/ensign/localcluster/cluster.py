@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from ensign.localcluster import gatewayapi
+from ensign.localcluster import gatewayapi, istio
 from ensign.localcluster.faults import Faults
 from ensign.localcluster.gateways import GatewaySimulator
 from ensign.localcluster.server import ApiServer
@@ -141,6 +141,10 @@ class LocalCluster:
     def install_gateway_api(self) -> list[str]:
         """Create the Gateway API CRDs (GatewayClass, Gateway, HTTPRoute); the names created."""
         return gatewayapi.install_gateway_api(self.store)
+
+    def install_istio(self) -> list[str]:
+        """Create the Istio CRDs (VirtualService, DestinationRule); the names created."""
+        return istio.install_istio(self.store)
 
     def _wrote(self) -> None:
         if self.store.has_garbage() and self._gc_handle is None:

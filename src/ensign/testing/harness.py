@@ -36,12 +36,14 @@ class Harness:
         idle_resync: float = 300.0,
         settings: dict[str, Any] | None = None,
         gateway_api: bool = False,
+        istio: bool = False,
     ) -> None:
         """`settings` are extra controller Settings (metrics_server, slack_url, ...).
 
         `gateway_api` installs the Gateway API CRDs (GatewayClass, Gateway, HTTPRoute) with the
         flagger.app ones; leave it off to show a missing CRD, and call `install_gateway_api()`
-        to install them later.
+        to install them later. `istio` does the same for the Istio CRDs (VirtualService,
+        DestinationRule; `install_istio()` later).
         """
         self.cluster = LocalCluster(default_ready_delay=ready_delay)
         self.min_interval = min_interval
@@ -49,6 +51,7 @@ class Harness:
         self.start_controller = start_controller
         self.settings = dict(settings or {})
         self.gateway_api = gateway_api
+        self.istio = istio
         self.controller: Controller | None = None
         self.api: LightkubeApi | None = None
 
@@ -59,6 +62,8 @@ class Harness:
             self.cluster.store.create(crd_type, "", copy.deepcopy(crd))
         if self.gateway_api:
             self.cluster.install_gateway_api()
+        if self.istio:
+            self.cluster.install_istio()
         if self.start_controller:
             await self.start()
         return self
@@ -129,6 +134,13 @@ class Harness:
         created = self.cluster.install_gateway_api()
         self.cluster.api.on_write and self.cluster.api.on_write()
         await asyncio.sleep(0)  # let watchers and the gateway simulator see the new CRDs
+        return created
+
+    async def install_istio(self) -> list[str]:
+        """Install the Istio CRDs now (served at once); the CRD names created."""
+        created = self.cluster.install_istio()
+        self.cluster.api.on_write and self.cluster.api.on_write()
+        await asyncio.sleep(0)  # let watchers see the new CRDs
         return created
 
     def get_object(self, api_version: str, kind: str, namespace: str, name: str) -> JSON | None:
