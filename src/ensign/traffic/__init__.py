@@ -37,6 +37,7 @@ from ensign.traffic.model import (
 from ensign.traffic.request import Destination, Header, Mirror, Request, Routing, Rule
 from ensign.traffic.virtualservice import (
     describe_istio_match,
+    route_delegate,
     route_virtualservice,
     rules_of_virtualservice,
     service_of,
@@ -63,6 +64,7 @@ __all__ = [
     "matching_request",
     "plain_request",
     "route",
+    "route_delegate",
     "route_http",
     "route_ingress",
     "route_virtualservice",

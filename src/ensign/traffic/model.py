@@ -27,7 +27,7 @@ from ensign.traffic.endpoints import endpoints
 from ensign.traffic.httproute import route_http
 from ensign.traffic.ingress import DEFAULT_PREFIX, route_ingress
 from ensign.traffic.request import Destination, Request, Routing
-from ensign.traffic.virtualservice import applies, route_virtualservice
+from ensign.traffic.virtualservice import applies, route_delegate, route_virtualservice
 
 __all__ = [
     "Live",
@@ -139,17 +139,30 @@ def route(
     prefix: str = DEFAULT_PREFIX,
 ) -> Routing:
     """Where `request` goes under `provider` (Gateway API: the HTTPRoutes; nginx: the
-    Ingresses; istio: the VirtualServices, and the apex Service for a mesh request to the
-    apex that no VirtualService claims; anything else: the apex Service, as the kubernetes
+    Ingresses; istio: the VirtualServices (the delegate `<apex>` when none claims the
+    host), and the apex Service for a mesh request to the apex that no VirtualService
+    claims; anything else: the apex Service, as the kubernetes
     provider leaves it)."""
     if provider in GATEWAY_PROVIDERS:
         return route_http(objects.routes, request)
     if provider == NGINX:
         return route_ingress(objects.ingresses, request, prefix=prefix)
     if provider == ISTIO:
+        rules = objects.destination_rules or None
         claimed = any(applies(vs, request) for vs in objects.virtualservices)
+        delegate = next(
+            (
+                vs
+                for vs in objects.virtualservices
+                if _meta_name(vs) == apex and not (vs.get("spec") or {}).get("hosts")
+            ),
+            None,
+        )
+        if not claimed and delegate is not None:
+            # Flagger's delegate VirtualService (`delegation: true`): its routes apply to
+            # what the user's parent VirtualService hands it.
+            return route_delegate(delegate, request, destination_rules=rules)
         if claimed or not _names_apex(request, apex, objects):
-            rules = objects.destination_rules or None
             return route_virtualservice(objects.virtualservices, request, destination_rules=rules)
     svc = objects.service(apex)
     if svc is None:

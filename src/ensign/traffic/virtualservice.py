@@ -8,7 +8,8 @@ L4MatchAttributes, HTTPRouteDestination):
   the namespace being the VirtualService's; a cluster name is reached as `<name>`,
   `<name>.<ns>`, `<name>.<ns>.svc` or the full name. `*.example.com` matches any name
   below example.com, `*` every host. A VirtualService without hosts (a delegate) never
-  applies by itself. When several apply: an exact host beats a wildcard, a longer wildcard
+  applies by itself (`route_delegate` reads its routes as its parent hands it requests).
+  When several apply: an exact host beats a wildcard, a longer wildcard
   a shorter one, then the oldest VirtualService, then namespace/name order.
 - `http` routes (`tcp` routes for a TCP connection) are tried in list order; the first one
   with a matching `match` entry wins (no `match` matches everything); no match is a 404.
@@ -46,6 +47,7 @@ from ensign.traffic.request import Destination, Header, Mirror, Request, Routing
 __all__ = [
     "applies",
     "describe_istio_match",
+    "route_delegate",
     "route_virtualservice",
     "rules_of_virtualservice",
     "service_of",
@@ -67,6 +69,14 @@ def route_virtualservice(
     vs = choose(services, request)
     if vs is None:
         return Routing(status=404, reason=f"no VirtualService for host {request.hostname}")
+    return route_delegate(vs, request, destination_rules=destination_rules)
+
+
+def route_delegate(
+    vs: JSON, request: Request, *, destination_rules: Iterable[JSON] | None = None
+) -> Routing:
+    """Where `request` goes through the routes of `vs`, whatever its hosts: how a delegate
+    VirtualService (no hosts) treats what its parent's delegating route hands it."""
     kind = "tcp" if request.protocol == "tcp" else "http"
     for index, route in enumerate(_routes(vs, kind)):
         matches = _matches(route)

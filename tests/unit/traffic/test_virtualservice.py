@@ -656,3 +656,17 @@ def test_live_split_istio_plain_request_is_selected_by_service_match() -> None:
     assert live.matched is not None and live.matched.canary == 100.0
     assert live.matched_request is not None
     assert live.matched_request.source_labels == {"app": "frontend"}
+
+
+def test_live_split_istio_delegate_virtualservice() -> None:
+    # delegation: true — Flagger's VirtualService has no hosts; the user's parent hands it
+    # requests, so its routes give the split
+    delegate = vs(weighted(70, 30), hosts=[])
+    del delegate["spec"]["gateways"]
+    live = live_split(canary(), delegate, apex_service())
+    assert (live.plain.primary, live.plain.canary) == (70.0, 30.0)
+    assert live.plain.enforced_by == "VirtualService test/podinfo http route 0"
+    # the parent itself reports the delegation without resolving it
+    parent = vs({"delegate": {"name": "podinfo", "namespace": "test"}}, name="frontend")
+    routing = route_virtualservice([parent, delegate], req())
+    assert routing.reason == "delegated to VirtualService test/podinfo"
