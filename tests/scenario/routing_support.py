@@ -19,15 +19,25 @@ from ensign.traffic import live_split
 JSON = dict[str, Any]
 NS = "test"
 NGINX = "nginx.ingress.kubernetes.io"
-PROVIDERS = ("nginx", "gatewayapi:v1")
+PROVIDERS = ("nginx", "gatewayapi:v1", "istio")
+ROUTER_TYPES = {
+    "gatewayapi:v1": ("gateway.networking.k8s.io", "v1", "httproutes"),
+    "istio": ("networking.istio.io", "v1beta1", "virtualservices"),
+}
 
 
-def router_object(h: Harness, provider: str) -> JSON | None:
+def harness(provider: str, **kwargs: Any) -> Harness:
+    """A harness whose local cluster serves the provider's CRDs."""
+    return Harness(
+        gateway_api=provider.startswith("gatewayapi"), istio=provider == "istio", **kwargs
+    )
+
+
+def router_object(h: Harness, provider: str, name: str = "podinfo") -> JSON | None:
     if provider == "nginx":
-        return h.get("Ingress", NS, "podinfo-canary")
-    group = h.type("gateway.networking.k8s.io", "v1", "httproutes")
+        return h.get("Ingress", NS, f"{name}-canary")
     try:
-        return h.cluster.store.get(group, NS, "podinfo")
+        return h.cluster.store.get(h.type(*ROUTER_TYPES[provider]), NS, name)
     except Exception:
         return None
 
@@ -42,6 +52,18 @@ def router_weight(h: Harness, provider: str) -> int | None:
         if f"{NGINX}/canary-by-header" in annotations or f"{NGINX}/canary-by-cookie" in annotations:
             return 100
         return int(annotations.get(f"{NGINX}/canary-weight", "0"))
+    if provider == "istio":
+        routes = obj["spec"].get("http") or obj["spec"].get("tcp") or []
+        weighted = [
+            r
+            for r in routes
+            if any(d["destination"]["host"].endswith("-canary") for d in r.get("route") or [])
+            and len(r.get("route") or []) == 2
+        ]
+        dests = weighted[-1]["route"]
+        return int(
+            next(d.get("weight", 0) for d in dests if d["destination"]["host"].endswith("-canary"))
+        )
     weighted = [r for r in obj["spec"]["rules"] if len(r.get("backendRefs") or []) == 2]
     refs = weighted[-1]["backendRefs"]
     return int(next(ref["weight"] for ref in refs if ref["name"].endswith("-canary")))
@@ -60,7 +82,7 @@ def model_weight(h: Harness, provider: str) -> float | None:
     ):
         items, _, _ = store.list(h.type(group, version, plural), NS)
         objects += items
-    route = router_object(h, provider) if provider != "nginx" else None
+    route = router_object(h, provider) if provider != "nginx" else None  # HTTPRoute or VS
     if route is not None:
         objects.append(route)
     live = live_split(canary, *objects)

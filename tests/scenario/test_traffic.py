@@ -16,7 +16,15 @@ from ensign.testing import manifests as m
 from ensign.testing.gate import GateServer
 from ensign.testing.harness import Harness
 from ensign.traffic import Request, live_split
-from tests.scenario.routing_support import NGINX, NS, PROVIDERS, Recorder, recording, router_object
+from tests.scenario.routing_support import (
+    NGINX,
+    NS,
+    PROVIDERS,
+    Recorder,
+    harness,
+    recording,
+    router_object,
+)
 from tests.scenario.support import NEW_IMAGE, NEWER_IMAGE, OLD_IMAGE
 
 JSON = dict[str, Any]
@@ -30,10 +38,6 @@ def setup(provider: str, **analysis: Any) -> list[JSON]:
     if provider == "nginx":
         objects.append(m.ingress())
     return [*objects, canary]
-
-
-def harness(provider: str) -> Harness:
-    return Harness(gateway_api=provider.startswith("gatewayapi"))
 
 
 async def initialised(h: Harness, provider: str, **analysis: Any) -> None:
@@ -143,6 +147,13 @@ async def test_ab_testing(provider: str, match: JSON) -> None:
             after = router_object(h, provider)
             assert after is not None
             assert not [k for k in after["metadata"]["annotations"] if "canary-by" in k]
+        elif provider == "istio":
+            routes = during["spec"]["http"]
+            assert len(routes) == 2
+            assert set(routes[0]["match"][0]["headers"]) <= {"x-canary", "cookie"}
+            weights = {d["destination"]["host"]: d["weight"] for d in routes[0]["route"]}
+            assert weights == {"podinfo-primary": 0, "podinfo-canary": 100}
+            assert [d["destination"]["host"] for d in routes[1]["route"]] == ["podinfo-primary"]
         else:
             rules = during["spec"]["rules"]
             assert len(rules) == 2
