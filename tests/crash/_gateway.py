@@ -1,16 +1,22 @@
-"""A progressive canary on Gateway API (10 → 30, then promotion) that can crash the
+"""A progressive canary through a router (15 → 30, then promotion) that can crash the
 controller after any of its writes, with traffic invariants checked on every store change:
 
-- the HTTPRoute never gives the canary more than `maxWeight`;
-- the traffic model (`ensign.traffic`), reading the HTTPRoute as a gateway would, never sends
-  a plain request's share (or a mirror) to a Service with zero ready pods;
+- the router object never gives the canary more than `maxWeight`;
+- the traffic model (`ensign.traffic`), reading the router object as the data plane would,
+  never sends a plain request's share (or a mirror) to a Service with zero ready pods;
+- with session affinity (Istio): the canary cookie never changes within the run (a restart
+  replays the same cookie), and no sticky route outlives it;
 - plus the seed's store invariants (the apex serves, the primary is never scaled to zero).
+
+`ROUTERS` holds the runs: Gateway API, and Istio with session affinity.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +24,7 @@ from ensign.localcluster.store import Store, WatchEvent
 from ensign.testing import manifests as m
 from ensign.testing.crash import CrashHarness, Write
 from ensign.testing.invariants import StoreMonitor
-from ensign.traffic import Request, route_http, starved
+from ensign.traffic import Request, Routing, route_http, route_virtualservice, starved
 from tests.crash._seed import (
     NAME,
     NEW_IMAGE,
@@ -34,8 +40,82 @@ from tests.crash._seed import (
 MAX_WEIGHT = 30
 STEP = 15
 INTERVAL = "100ms"
-ROUTES = ("gateway.networking.k8s.io", "httproutes")
-WATCHED = (("apps", "deployments"), ("", "services"), ROUTES)
+AFFINITY = {"cookieName": "flagger-cookie", "maxAge": 60}
+
+
+@dataclass(frozen=True)
+class Router:
+    """One router's crash run: its provider, the object it writes, how the data plane reads
+    it, and the analysis fields it adds."""
+
+    provider: str
+    api_version: str
+    kind: str
+    plural: str
+    route: Callable[[list[dict[str, Any]], Request], Routing]
+    analysis: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        return self.api_version.split("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.split("/")[1]
+
+
+ROUTERS = {
+    "gatewayapi": Router(
+        "gatewayapi:v1",
+        "gateway.networking.k8s.io/v1",
+        "HTTPRoute",
+        "httproutes",
+        lambda objs, req: route_http(objs, req),
+    ),
+    "istio": Router(
+        "istio",
+        "networking.istio.io/v1beta1",
+        "VirtualService",
+        "virtualservices",
+        lambda objs, req: route_virtualservice(objs, req),
+        {"sessionAffinity": AFFINITY},
+    ),
+}
+
+
+def canary_weights(router: Router, obj: dict[str, Any]) -> list[int]:
+    """Every canary weight the object holds (backendRefs or route destinations)."""
+    if router.kind == "HTTPRoute":
+        return [
+            int(ref.get("weight", 1))
+            for rule in obj["spec"].get("rules") or []
+            for ref in rule.get("backendRefs") or []
+            if ref["name"].endswith("-canary") and len(rule.get("backendRefs") or []) == 2
+        ]
+    return [
+        int(d.get("weight", 0))
+        for route in obj["spec"].get("http") or []
+        if not _cookie_match(route)  # sticky routes send a cookie's holders, not a share
+        for d in route.get("route") or []
+        if d["destination"]["host"].endswith("-canary") and len(route.get("route") or []) == 2
+    ]
+
+
+def _cookie_match(route: dict[str, Any]) -> bool:
+    return any("cookie" in str(m.get("headers", {})).lower() for m in route.get("match") or [])
+
+
+def sticky_routes(obj: dict[str, Any]) -> int:
+    """Routes that send a cookie's holders to the canary (VirtualService)."""
+    return sum(
+        1
+        for route in obj["spec"].get("http") or []
+        if _cookie_match(route)
+        and any(
+            d["destination"]["host"].endswith("-canary") and d.get("weight") == 100
+            for d in route.get("route") or []
+        )
+    )
 
 
 @dataclass
@@ -43,12 +123,20 @@ class TrafficMonitor:
     """Checks the traffic invariants after every change of a route, Service or Deployment."""
 
     store: Store
+    router: Router
     violations: list[str] = field(default_factory=list)
     checks: int = 0
     weights: list[int] = field(default_factory=list)
+    cookies: list[str] = field(default_factory=list)
 
     def start(self) -> TrafficMonitor:
-        self._subs = [self.store.subscribe(key, self._on_event) for key in WATCHED]
+        watched = (
+            ("apps", "deployments"),
+            ("", "services"),
+            ("flagger.app", "canaries"),
+            (self.router.group, self.router.plural),
+        )
+        self._subs = [self.store.subscribe(key, self._on_event) for key in watched]
         return self
 
     def stop(self) -> None:
@@ -61,18 +149,20 @@ class TrafficMonitor:
 
     def _on_event(self, event: WatchEvent) -> None:
         self.checks += 1
-        routes = self._items("gateway.networking.k8s.io", "v1", "httproutes")
+        for canary in self._items("flagger.app", "v1beta1", "canaries"):
+            cookie = (canary.get("status") or {}).get("sessionAffinityCookie")
+            if cookie and cookie not in self.cookies:
+                self.cookies.append(cookie)
+        routes = self._items(self.router.group, self.router.version, self.router.plural)
         if not routes:
             return
-        for rule in routes[0]["spec"]["rules"]:
-            for ref in rule.get("backendRefs") or []:
-                if ref["name"].endswith("-canary"):
-                    weight = int(ref.get("weight", 1))
-                    if not self.weights or self.weights[-1] != weight:
-                        self.weights.append(weight)
-                    if weight > MAX_WEIGHT:
-                        self.violations.append(f"canary weight {weight} > maxWeight")
-        routing = route_http(routes, Request(host="app.example.com", path="/"))
+        for weight in canary_weights(self.router, routes[0]):
+            if not self.weights or self.weights[-1] != weight:
+                self.weights.append(weight)
+            if weight > MAX_WEIGHT:
+                self.violations.append(f"canary weight {weight} > maxWeight")
+        host = "app.example.com" if self.router.kind == "HTTPRoute" else "podinfo"
+        routing = self.router.route(routes, Request(host=host, path="/"))
         services = self._items("", "v1", "services")
         workloads = self._items("apps", "v1", "deployments")
         for service in starved(routing, services, workloads):
@@ -87,24 +177,34 @@ class GatewayRun:
     restarts: int = 0
     final: dict[str, Any] = field(default_factory=dict)
     weights: list[int] = field(default_factory=list)
+    cookies: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
-async def run_gateway(crash_after: int | None = None) -> GatewayRun:
+async def run_gateway(crash_after: int | None = None, router: str = "gatewayapi") -> GatewayRun:
     result = GatewayRun(crash_after=crash_after)
+    chosen = ROUTERS[router]
     with capture_errors() as errors:
         async with CrashHarness(
-            crash_after=crash_after, ready_delay=READY_DELAY, min_interval=0.1, gateway_api=True
+            crash_after=crash_after,
+            ready_delay=READY_DELAY,
+            min_interval=0.1,
+            gateway_api=chosen.kind == "HTTPRoute",
+            istio=chosen.kind == "VirtualService",
         ) as h:
             store_monitor = StoreMonitor(h.cluster.store).start()
-            traffic = TrafficMonitor(h.cluster.store).start()
+            traffic = TrafficMonitor(h.cluster.store, chosen).start()
             supervisor = (
                 asyncio.create_task(h.restart_after_crash()) if crash_after is not None else None
             )
             try:
-                canary = m.routed(m.canary(NAME, NS, interval=INTERVAL), "gatewayapi:v1")
+                canary = m.routed(m.canary(NAME, NS, interval=INTERVAL), chosen.provider)
                 canary = m.with_analysis(
-                    canary, iterations=None, stepWeight=STEP, maxWeight=MAX_WEIGHT
+                    canary,
+                    iterations=None,
+                    stepWeight=STEP,
+                    maxWeight=MAX_WEIGHT,
+                    **chosen.analysis,
                 )
                 await h.apply(m.namespace(NS), m.deployment(NAME, NS, image=OLD_IMAGE), canary)
                 await h.wait_phase(NS, NAME, "Initialized", timeout=STEP_TIMEOUT)
@@ -123,12 +223,18 @@ async def run_gateway(crash_after: int | None = None) -> GatewayRun:
                 store_monitor.stop()
                 traffic.stop()
             result.final = final_state(h)
-            route = h.get_object("gateway.networking.k8s.io/v1", "HTTPRoute", NS, NAME)
-            result.final["route.rules"] = (route or {}).get("spec", {}).get("rules")
+            route = h.get_object(chosen.api_version, chosen.kind, NS, NAME) or {}
+            spec = json.dumps(route.get("spec"), sort_keys=True)
+            for cookie in traffic.cookies:  # derived from the canary's uid, new every run
+                spec = spec.replace(cookie.split("=", 1)[1], "<cookie>")
+            result.final["route.spec"] = json.loads(spec)
+            if chosen.kind == "VirtualService" and sticky_routes(route):
+                result.problems.append("a sticky route outlived the run")
             result.writes = list(h.writes)
             result.restarts = h.restarts
             result.weights = traffic.weights
-            result.problems = (
+            result.cookies = traffic.cookies
+            result.problems += (
                 [f"store: {v}" for v in store_monitor.messages()]
                 + [f"traffic: {v}" for v in traffic.violations]
                 + [f"log: {e}" for e in errors.messages()]

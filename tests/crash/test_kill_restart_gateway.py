@@ -1,10 +1,12 @@
-"""Kill and restart at every write of a progressive canary on Gateway API.
+"""Kill and restart at every write of a progressive canary on Gateway API, and on Istio with
+session affinity.
 
 The uninterrupted run fixes W (the controller's writes) and the final state (the canary, the
-workloads, the Services and the HTTPRoute's rules). Then, for every position N in 1..W, the
-controller is killed right after its N-th write and a fresh one finishes the job: the end
-state must be the same, the HTTPRoute must never give the canary more than `maxWeight`, and
-the traffic model must never send traffic to a Service with zero ready pods.
+workloads, the Services and the router object's spec). Then, for every position N in 1..W,
+the controller is killed right after its N-th write and a fresh one finishes the job: the end
+state must be the same, the router object must never give the canary more than `maxWeight`,
+the traffic model must never send traffic to a Service with zero ready pods, and (Istio) the
+run's cookie must never change and no sticky route may be left behind.
 """
 
 from __future__ import annotations
@@ -15,25 +17,30 @@ import pytest
 
 from tests.crash._gateway import MAX_WEIGHT, STEP, run_gateway
 
+ROUTER_IDS = ("gatewayapi", "istio")
 
-async def test_uninterrupted_gateway_run() -> None:
-    run = await run_gateway(None)
+
+@pytest.mark.parametrize("router", ROUTER_IDS)
+async def test_uninterrupted_run(router: str) -> None:
+    run = await run_gateway(None, router)
     assert not run.problems, run.problems
     assert run.final["phase"] == "Succeeded"
     assert run.weights == [0, STEP, 2 * STEP, 0]
     assert run.final["canaryWeight"] == 0
+    assert len(run.cookies) == (1 if router == "istio" else 0)
 
 
 @pytest.mark.timeout(300)
-async def test_kill_and_restart_after_every_gateway_write() -> None:
+@pytest.mark.parametrize("router", ROUTER_IDS)
+async def test_kill_and_restart_after_every_write(router: str) -> None:
     started = time.monotonic()
-    baseline = await run_gateway(None)
+    baseline = await run_gateway(None, router)
     assert not baseline.problems, baseline.problems
     failures: list[str] = []
     for position in range(1, len(baseline.writes) + 1):
         where = f"write {position} ({baseline.writes[position - 1].describe()})"
         try:
-            run = await run_gateway(position)
+            run = await run_gateway(position, router)
         except TimeoutError as exc:
             failures.append(f"{where}: {exc}")
             continue
@@ -50,6 +57,8 @@ async def test_kill_and_restart_after_every_gateway_write() -> None:
             failures.append(f"{where}: final state differs (expected, actual): {diff}")
         if max(run.weights, default=0) > MAX_WEIGHT:
             failures.append(f"{where}: weights {run.weights}")
+        if len(run.cookies) != len(baseline.cookies):  # one cookie per run, never redrawn
+            failures.append(f"{where}: cookies {run.cookies} (baseline {baseline.cookies})")
         failures += [f"{where}: {p}" for p in run.problems]
     print(f"\nW={len(baseline.writes)}; {time.monotonic() - started:.1f}s")
     assert not failures, "\n".join(failures)

@@ -237,12 +237,14 @@ class CrashHarness(Harness):
         client_timeout: float = 10.0,
         concurrency: int = 16,
         gateway_api: bool = False,
+        istio: bool = False,
     ) -> None:
         super().__init__(
             ready_delay=ready_delay,
             min_interval=min_interval,
             start_controller=start_controller,
             gateway_api=gateway_api,
+            istio=istio,
         )
         self.crash_after = crash_after
         self.client_timeout = client_timeout
