@@ -123,7 +123,9 @@ class SplitScreen:
 
 
 async def run_canary_demo(*, kubeconfig: Path | None = None, svg: Path | None = None) -> None:
-    logging.getLogger().setLevel(logging.ERROR)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the screen and the events tell the story
     metrics = await SuccessRate().start()
     try:
         async with Harness(ready_delay=0.5, min_interval=1.0, gateway_api=True) as h:
@@ -160,6 +162,7 @@ async def run_canary_demo(*, kubeconfig: Path | None = None, svg: Path | None = 
                 click.echo(f"\n(the same graph as SVG: {svg})")
     finally:
         await metrics.stop()
+        root.setLevel(level)
 
 
 async def _until(screen: SplitScreen, done: Any, seconds: float) -> None:
