@@ -177,3 +177,21 @@ async def test_a_users_virtual_service_is_taken_over_and_restored() -> None:
         restored = router_object(h, ISTIO)
         assert restored is not None
         assert restored["spec"] == original_spec
+
+
+async def test_session_affinity_previous_cookie_expired_after_promotion() -> None:
+    affinity = {"cookieName": "flagger-cookie", "maxAge": 60}
+    async with harness(ISTIO) as h:
+        await started(h, canary(stepWeight=50, sessionAffinity=affinity))
+        h.set_image(NS, "podinfo", NEW_IMAGE)
+        await h.wait_for(lambda: status(h).get("canaryWeight") == 50, what="50", timeout=20)
+        cookie = status(h)["sessionAffinityCookie"]
+        name, value = cookie.split("=", 1)
+        sticky = Request(host="podinfo", cookies={name: value})
+        assert split_for(h, sticky).canary == 100
+        await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
+        assert status(h)["previousSessionAffinityCookie"] == cookie
+        routing = split_for(h, sticky)
+        assert routing.primary == 100
+        assert any(c.startswith(f"{cookie}; Max-Age=-1") for c in routing.set_cookies)
+        assert split_for(h, Request(host="podinfo")).set_cookies == ()
