@@ -157,6 +157,11 @@ async def _serve(
     help="Annotation prefix of the NGINX router's canary Ingress (Flagger's flag).",
 )
 @click.option(
+    "--ingress-class",
+    default="",
+    help="spec.ingressClassName of the Contour router's HTTPProxy (Flagger's flag).",
+)
+@click.option(
     "--event-webhook",
     default="",
     envvar="EVENT_WEBHOOK_URL",
@@ -220,6 +225,7 @@ def controller(
     log_format: str,
     mesh_provider: str,
     ingress_annotations_prefix: str,
+    ingress_class: str,
     event_webhook: str,
     selector_labels: str,
     include_label_prefix: str,
@@ -258,6 +264,7 @@ def build_settings(params: Mapping[str, Any], env: Mapping[str, str] | None = No
         metrics_addr=f"0.0.0.0:{port}" if port else values["metrics_addr"],
         mesh_provider=values["mesh_provider"],
         ingress_annotations_prefix=values["ingress_annotations_prefix"],
+        ingress_class=values["ingress_class"],
         event_webhook=values["event_webhook"],
         selector_labels=tuple(x for x in values["selector_labels"].split(",") if x),
         include_label_prefixes=tuple(x for x in values["include_label_prefix"].split(",") if x),

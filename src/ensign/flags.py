@@ -175,7 +175,6 @@ RESERVED: tuple[Reserved, ...] = (
     Reserved("kubeconfig-burst", "Ensign does no client-side rate limiting", int),
     Reserved("kubeconfig-service-mesh", "mesh and ingress routers are not implemented"),
     Reserved("control-loop-interval", "Ensign reacts to watch events; there is no global tick"),
-    Reserved("ingress-class", "the Contour router is not implemented"),
     Reserved("zap-replace-globals", "Ensign's logging is not zap", bool, False, True),
     Reserved(
         "no-cross-namespace-refs",

@@ -189,6 +189,11 @@ class _Tick:
     def to(self, phase: Phase, **fields: object) -> None:
         self.status = replace(self.status, phase=phase, **fields)  # type: ignore[arg-type]
 
+    def reconcile_router(self) -> None:
+        """Reconcile the router's objects (once per tick)."""
+        if not any(isinstance(a, ReconcileRouter) for a in self.actions):
+            self.actions.append(ReconcileRouter())
+
     def set_routes(self, routes: weights.Routes, *, matched_only: bool = True) -> None:
         """Put `routes` in force, with this run's session-affinity cookies (derived from the
         canary's uid and revision, so a replayed tick renders the same cookie)."""
@@ -293,13 +298,16 @@ class _Tick:
             return self.hold("TargetUnavailable", self.snap.problem)
         if self.snap.router_problem:
             return self.hold("RouterUnavailable", self.snap.router_problem)
-        self.actions += [
-            ReconcileServices(roles=frozenset({ServiceRole.CANARY, ServiceRole.PRIMARY})),
-            EnsurePrimary(),
-        ]
+        self.actions.append(
+            ReconcileServices(roles=frozenset({ServiceRole.CANARY, ServiceRole.PRIMARY}))
+        )
+        if Capability.RECONCILE_FIRST in self.snap.capabilities:
+            self.reconcile_router()  # App Mesh: virtual nodes before the primary's pods
+        self.actions.append(EnsurePrimary())
         if self.status.phase in INITIALISING:
             return self.initialise()
-        self.actions += [ReconcileServices(roles=frozenset({ServiceRole.APEX})), ReconcileRouter()]
+        self.actions.append(ReconcileServices(roles=frozenset({ServiceRole.APEX})))
+        self.reconcile_router()
         if not self.should_advance():
             self.idle = True
             if self.status.phase == P.FAILED:  # keep saying why it failed
@@ -362,7 +370,9 @@ class _Tick:
                 return self.hold("WaitingForPrimary", self.snap.primary.message)
         self.actions += [
             ReconcileServices(roles=frozenset({ServiceRole.APEX})),
-            ReconcileRouter(),
+        ]
+        self.reconcile_router()
+        self.actions += [
             ScaleTarget(up=False),
         ]
         self.to(

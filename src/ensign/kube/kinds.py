@@ -59,11 +59,57 @@ VIRTUALSERVICE = Kind(
 DESTINATIONRULE = Kind(
     "networking.istio.io", "v1beta1", "DestinationRule", "destinationrules", verbs=_WRITE
 )
+TRAFFICSPLIT_V1ALPHA1 = Kind(
+    "split.smi-spec.io", "v1alpha1", "TrafficSplit", "trafficsplits", verbs=_WRITE
+)
+TRAFFICSPLIT_V1ALPHA2 = Kind(
+    "split.smi-spec.io", "v1alpha2", "TrafficSplit", "trafficsplits", verbs=_WRITE
+)
+TRAFFICSPLIT_V1ALPHA3 = Kind(
+    "split.smi-spec.io", "v1alpha3", "TrafficSplit", "trafficsplits", verbs=_WRITE
+)
+HTTPPROXY = Kind("projectcontour.io", "v1", "HTTPProxy", "httpproxies", verbs=_WRITE)
+GLOO_UPSTREAM = Kind("gloo.solo.io", "v1", "Upstream", "upstreams", verbs=_WRITE)
+GLOO_ROUTETABLE = Kind("gateway.solo.io", "v1", "RouteTable", "routetables", verbs=_WRITE)
+TRAEFIKSERVICE = Kind("traefik.io", "v1alpha1", "TraefikService", "traefikservices", verbs=_WRITE)
+APISIXROUTE = Kind("apisix.apache.org", "v2", "ApisixRoute", "apisixroutes", verbs=_WRITE)
+KUMA_TRAFFICROUTE = Kind(
+    "kuma.io", "v1alpha1", "TrafficRoute", "trafficroutes", namespaced=False, verbs=_WRITE
+)
+APPMESH_V1BETA1_VIRTUALNODE = Kind(
+    "appmesh.k8s.aws", "v1beta1", "VirtualNode", "virtualnodes", verbs=_WRITE
+)
+APPMESH_V1BETA1_VIRTUALSERVICE = Kind(
+    "appmesh.k8s.aws", "v1beta1", "VirtualService", "virtualservices", verbs=_WRITE
+)
+APPMESH_VIRTUALNODE = Kind(
+    "appmesh.k8s.aws", "v1beta2", "VirtualNode", "virtualnodes", verbs=_WRITE
+)
+APPMESH_VIRTUALROUTER = Kind(
+    "appmesh.k8s.aws", "v1beta2", "VirtualRouter", "virtualrouters", verbs=_WRITE
+)
+APPMESH_VIRTUALSERVICE = Kind(
+    "appmesh.k8s.aws", "v1beta2", "VirtualService", "virtualservices", verbs=_WRITE
+)
 ROUTER_KINDS: tuple[Kind, ...] = (
     HTTPROUTE_V1,
     HTTPROUTE_V1BETA1,
     VIRTUALSERVICE,
     DESTINATIONRULE,
+    TRAFFICSPLIT_V1ALPHA1,
+    TRAFFICSPLIT_V1ALPHA2,
+    TRAFFICSPLIT_V1ALPHA3,
+    HTTPPROXY,
+    GLOO_UPSTREAM,
+    GLOO_ROUTETABLE,
+    TRAEFIKSERVICE,
+    APISIXROUTE,
+    KUMA_TRAFFICROUTE,
+    APPMESH_V1BETA1_VIRTUALNODE,
+    APPMESH_V1BETA1_VIRTUALSERVICE,
+    APPMESH_VIRTUALNODE,
+    APPMESH_VIRTUALROUTER,
+    APPMESH_VIRTUALSERVICE,
 )
 
 CORE: tuple[Kind, ...] = (

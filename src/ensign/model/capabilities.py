@@ -48,6 +48,12 @@ class Capability(StrEnum):
     """`service.corsPolicy` on the route."""
     PARENT_STATUS = "parent-status"
     """Routes are checked against their parents' status before weights are trusted."""
+    RECONCILE_FIRST = "reconcile-first"
+    """The router's objects are reconciled before the primary workload is created (App Mesh:
+    the virtual nodes must exist before the primary pods start)."""
+    UNOWNED_OBJECTS = "unowned-objects"
+    """The router writes objects without an owner reference to the Canary (Kuma's
+    cluster-scoped TrafficRoute): the Canary carries the finalizer so they are cleaned up."""
 
 
 C = Capability
@@ -81,8 +87,8 @@ CAPABILITIES: Final[Mapping[Provider, frozenset[Capability]]] = MappingProxyType
         # Flagger's other routers (§3.8 of the behaviour notes); Ensign refuses them by name
         # until their routers land, but their specs are already checked against these rows.
         Provider.ISTIO: frozenset(Capability) - {C.PARENT_STATUS},
-        Provider.APPMESH: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS},
-        Provider.APPMESH_V1BETA2: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS},
+        Provider.APPMESH: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS, C.RECONCILE_FIRST},
+        Provider.APPMESH_V1BETA2: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS, C.RECONCILE_FIRST},
         Provider.CONTOUR: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS},
         Provider.GLOO: _AB | {C.MATCHED_WEIGHTS},
         Provider.LINKERD: _MESH,
@@ -93,7 +99,7 @@ CAPABILITIES: Final[Mapping[Provider, frozenset[Capability]]] = MappingProxyType
         Provider.SKIPPER: _MESH,
         Provider.TRAEFIK: _MESH,
         Provider.APISIX: _MESH,
-        Provider.KUMA: _MESH,
+        Provider.KUMA: _MESH | {C.UNOWNED_OBJECTS},
         Provider.KNATIVE: _MESH,
     }
 )
@@ -101,12 +107,36 @@ CAPABILITIES: Final[Mapping[Provider, frozenset[Capability]]] = MappingProxyType
 the router registry's business)."""
 
 
-def capabilities_of(provider: Provider | str) -> frozenset[Capability]:
-    """The provider's capabilities; empty for a provider this build does not implement."""
+def base_provider(provider: Provider | str) -> Provider | None:
+    """The `spec.provider` value a provider string stands for: itself, or for the suffixed
+    forms Flagger accepts in `-mesh-provider` (`smi:v1alpha3:<mesh>`, `appmesh:v1beta2…`,
+    `gloo…`, `gatewayapi:v1…`) the provider they select; None for an unknown string."""
+    text = str(provider)
     try:
-        return CAPABILITIES.get(Provider(str(provider)), frozenset())
+        return Provider(text)
     except ValueError:
-        return frozenset()
+        pass
+    for prefix, chosen in _PREFIXES:
+        if text.startswith(prefix):
+            return chosen
+    return None
+
+
+_PREFIXES: Final = (
+    ("smi:v1alpha1:", Provider.SMI_V1ALPHA1),
+    ("smi:v1alpha2:", Provider.SMI_V1ALPHA2),
+    ("smi:v1alpha3:", Provider.SMI_V1ALPHA3),
+    ("appmesh:v1beta2", Provider.APPMESH_V1BETA2),
+    ("gatewayapi:v1beta1", Provider.GATEWAYAPI_V1BETA1),
+    ("gatewayapi:v1", Provider.GATEWAYAPI_V1),
+    ("gloo", Provider.GLOO),
+)
+
+
+def capabilities_of(provider: Provider | str) -> frozenset[Capability]:
+    """The provider's capabilities; empty for an unknown provider string."""
+    chosen = base_provider(provider)
+    return CAPABILITIES.get(chosen, frozenset()) if chosen is not None else frozenset()
 
 
 def capability_errors(
@@ -120,7 +150,7 @@ def capability_errors(
     the provider cannot do. The kubernetes provider is left to its documented Blue/Green
     fallback (its ignored fields are warnings, see `parse_spec`)."""
     caps = capabilities_of(provider)
-    if not caps or provider == Provider.KUBERNETES:
+    if not caps or base_provider(provider) == Provider.KUBERNETES:
         return ()
     out: list[tuple[str, str]] = []
 

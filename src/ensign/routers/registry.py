@@ -16,39 +16,89 @@ from types import MappingProxyType
 from typing import Final, TypeAlias
 
 from ensign.model.canary import Provider
+from ensign.model.capabilities import base_provider
 from ensign.routers.protocol import Router, RouterSettings
 
-RouterFactory: TypeAlias = Callable[[RouterSettings], Router]
+RouterFactory: TypeAlias = Callable[[RouterSettings, str], Router]
+"""Makes a router from the settings and the provider string (which may carry a suffix)."""
 
 
-def _kubernetes(settings: RouterSettings) -> Router:
+def _kubernetes(settings: RouterSettings, provider: str) -> Router:
     from ensign.routers.kubernetes import KubernetesRouter
 
     return KubernetesRouter()
 
 
-def _gatewayapi_v1(settings: RouterSettings) -> Router:
+def _gatewayapi_v1(settings: RouterSettings, provider: str) -> Router:
     from ensign.routers.gatewayapi import GatewayApiRouter
 
     return GatewayApiRouter.v1()
 
 
-def _gatewayapi_v1beta1(settings: RouterSettings) -> Router:
+def _gatewayapi_v1beta1(settings: RouterSettings, provider: str) -> Router:
     from ensign.routers.gatewayapi import GatewayApiRouter
 
     return GatewayApiRouter.v1beta1()
 
 
-def _nginx(settings: RouterSettings) -> Router:
+def _nginx(settings: RouterSettings, provider: str) -> Router:
     from ensign.routers.nginx import NginxRouter
 
     return NginxRouter(annotations_prefix=settings.ingress_annotations_prefix)
 
 
-def _istio(settings: RouterSettings) -> Router:
+def _istio(settings: RouterSettings, provider: str) -> Router:
     from ensign.routers.istio import IstioRouter
 
     return IstioRouter()
+
+
+def _smi(settings: RouterSettings, provider: str) -> Router:
+    from ensign.routers.smi import SmiRouter
+
+    return SmiRouter.for_provider(provider)
+
+
+def _contour(settings: RouterSettings, provider: str) -> Router:
+    from ensign.routers.contour import ContourRouter
+
+    return ContourRouter(ingress_class=settings.ingress_class)
+
+
+def _gloo(settings: RouterSettings, provider: str) -> Router:
+    from ensign.routers.gloo import GlooRouter
+
+    return GlooRouter()
+
+
+def _traefik(settings: RouterSettings, provider: str) -> Router:
+    from ensign.routers.traefik import TraefikRouter
+
+    return TraefikRouter()
+
+
+def _skipper(settings: RouterSettings, provider: str) -> Router:
+    from ensign.routers.skipper import SkipperRouter
+
+    return SkipperRouter()
+
+
+def _apisix(settings: RouterSettings, provider: str) -> Router:
+    from ensign.routers.apisix import ApisixRouter
+
+    return ApisixRouter()
+
+
+def _kuma(settings: RouterSettings, provider: str) -> Router:
+    from ensign.routers.kuma import KumaRouter
+
+    return KumaRouter()
+
+
+def _appmesh(settings: RouterSettings, provider: str) -> Router:
+    from ensign.routers.appmesh import AppMeshRouter
+
+    return AppMeshRouter.for_provider(provider)
 
 
 DEFAULT_FACTORIES: Final[Mapping[str, RouterFactory]] = MappingProxyType(
@@ -97,8 +147,14 @@ def make_router(
     settings: RouterSettings | None = None,
     factories: Mapping[str, RouterFactory] = DEFAULT_FACTORIES,
 ) -> Router:
-    """A router for `provider`; raises `UnknownProviderError` when there is none."""
-    factory = factories.get(str(provider))
+    """A router for `provider`; raises `UnknownProviderError` when there is none. A suffixed
+    `-mesh-provider` value (`smi:v1alpha3:istio`, `gloo:...`) selects its base provider's
+    router, which receives the whole string."""
+    text = str(provider)
+    factory = factories.get(text)
     if factory is None:
-        raise UnknownProviderError(str(provider), known=factories)
-    return factory(settings or RouterSettings())
+        base = base_provider(text)
+        factory = factories.get(base.value) if base is not None else None
+    if factory is None:
+        raise UnknownProviderError(text, known=factories)
+    return factory(settings or RouterSettings(), text)

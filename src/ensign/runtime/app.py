@@ -73,6 +73,8 @@ class Settings:
     mesh_provider: str = "kubernetes"
     # Flagger's -ingress-annotations-prefix (the NGINX router's annotations).
     ingress_annotations_prefix: str = "nginx.ingress.kubernetes.io"
+    # Flagger's -ingress-class (the Contour router's HTTPProxy ingressClassName).
+    ingress_class: str = ""
     # Flagger's -metrics-server: Prometheus for builtin checks without spec.metricsServer.
     metrics_server: str = "http://prometheus:9090"
     # The global notifier (Flagger's -slack-*, -msteams-* flags) and -cluster-name.
@@ -181,7 +183,8 @@ class Controller:
             default_provider=settings.mesh_provider,
             routing=self.routing,
             router_settings=RouterSettings(
-                ingress_annotations_prefix=settings.ingress_annotations_prefix
+                ingress_annotations_prefix=settings.ingress_annotations_prefix,
+                ingress_class=settings.ingress_class,
             ),
             analyzer=MetricAnalyzer(
                 self.caches,
@@ -193,6 +196,7 @@ class Controller:
         self.reconciler.finalizer = Finalizer(api, self.caches, self.events)
         self.reconciler.finalizer.router_changes = self.reconciler.router_finalize
         self.reconciler.finalizer.apply = executor.apply
+        self.reconciler.finalizer.router_cleanup = self.reconciler.router_leaves_objects
         self.scheduler = Scheduler(
             self.reconciler,
             self.caches,

@@ -45,10 +45,19 @@ class Finalizer:
         # one): what it says and how to apply it, set by the controller.
         self.router_changes: Callable[[Canary], tuple[ObjectChange, ...]] | None = None
         self.apply: Callable[[ObjectChange], Awaitable[None]] | None = None
+        # Whether the canary's router writes objects no owner reference cleans up (Kuma):
+        # then the finalizer is kept even without revertOnDeletion.
+        self.router_cleanup: Callable[[Canary], bool] | None = None
+
+    def wanted(self, canary: Canary) -> bool:
+        """The finalizer is needed for revertOnDeletion, or to clean up unowned router
+        objects (Flagger leaves those behind)."""
+        cleanup = self.router_cleanup(canary) if self.router_cleanup is not None else False
+        return canary.spec.revert_on_deletion or cleanup
 
     async def sync(self, canary: Canary, body: JSON) -> JSON:
-        """Add or remove the finalizer to match `revertOnDeletion` (not while deleting)."""
-        want = canary.spec.revert_on_deletion
+        """Add or remove the finalizer to match `wanted` (not while deleting)."""
+        want = self.wanted(canary)
         if want == has_finalizer(body):
             return body
         meta = body["metadata"]
@@ -83,7 +92,8 @@ class Finalizer:
         kind = str(canary.spec.target_ref.kind)
         informer = self.caches[kind] if kind in ("Deployment", "DaemonSet") else None
         target = informer.get(ns, canary.spec.target_ref.name) if informer else None
-        if target is not None and informer is not None:
+        revert = canary.spec.revert_on_deletion  # else: only the router's clean-up
+        if revert and target is not None and informer is not None:
             if not await self._revert_target(canary, target, kind=kind, now=now):
                 return False
             await self._revert_apex(canary, target)

@@ -20,6 +20,7 @@ from ensign.engine.status import dump_status, parse_status, rfc3339, with_condit
 from ensign.kube import kinds
 from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound
 from ensign.model import Canary, HookType, InvalidSpec, parse_canary, parse_duration
+from ensign.model.capabilities import Capability
 from ensign.routers.protocol import ObjectChange, RouteError, Router, RouterSettings
 from ensign.routers.registry import UnknownProviderError, make_router
 from ensign.runtime.analysis import MetricAnalyzer
@@ -99,6 +100,11 @@ class Reconciler:
         """What the canary's router restores or deletes when the canary goes."""
         router = self.router(canary)
         return () if isinstance(router, str) else router.finalize(canary, self.routing.view)
+
+    def router_leaves_objects(self, canary: Canary) -> bool:
+        """Whether the router writes objects that garbage collection will not remove."""
+        router = self.router(canary)
+        return not isinstance(router, str) and (Capability.UNOWNED_OBJECTS in router.capabilities)
 
     def forget(self, key: Key) -> None:
         """The canary is gone: release what was kept for it (its router caches)."""

@@ -115,7 +115,7 @@ def test_flagger_provider_not_yet_implemented() -> None:
         make_router("linkerd")
 
 
-def _kubernetes(settings: RouterSettings) -> KubernetesRouter:
+def _kubernetes(settings: RouterSettings, provider: str) -> KubernetesRouter:
     return KubernetesRouter()
 
 
