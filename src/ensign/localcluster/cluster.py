@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from ensign.localcluster import gatewayapi, istio
+from ensign.localcluster import crd_bundles, gatewayapi, istio
 from ensign.localcluster.faults import Faults
 from ensign.localcluster.gateways import GatewaySimulator
 from ensign.localcluster.server import ApiServer
@@ -141,6 +141,11 @@ class LocalCluster:
     def install_gateway_api(self) -> list[str]:
         """Create the Gateway API CRDs (GatewayClass, Gateway, HTTPRoute); the names created."""
         return gatewayapi.install_gateway_api(self.store)
+
+    def install_crds(self, bundle: str) -> list[str]:
+        """Create the CRDs of a bundle (`crd_bundles.py`: `smi`, `contour`, ...); the names
+        created."""
+        return crd_bundles.install_bundle(self.store, bundle)
 
     def install_istio(self) -> list[str]:
         """Create the Istio CRDs (VirtualService, DestinationRule); the names created."""

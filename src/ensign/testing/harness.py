@@ -37,6 +37,7 @@ class Harness:
         settings: dict[str, Any] | None = None,
         gateway_api: bool = False,
         istio: bool = False,
+        crds: tuple[str, ...] = (),
     ) -> None:
         """`settings` are extra controller Settings (metrics_server, slack_url, ...).
 
@@ -52,6 +53,7 @@ class Harness:
         self.settings = dict(settings or {})
         self.gateway_api = gateway_api
         self.istio = istio
+        self.crd_bundles = crds  # more CRD bundles to install (localcluster/crd_bundles.py)
         self.controller: Controller | None = None
         self.api: LightkubeApi | None = None
 
@@ -64,6 +66,8 @@ class Harness:
             self.cluster.install_gateway_api()
         if self.istio:
             self.cluster.install_istio()
+        for bundle in self.crd_bundles:
+            self.cluster.install_crds(bundle)
         if self.start_controller:
             await self.start()
         return self
@@ -134,6 +138,13 @@ class Harness:
         created = self.cluster.install_gateway_api()
         self.cluster.api.on_write and self.cluster.api.on_write()
         await asyncio.sleep(0)  # let watchers and the gateway simulator see the new CRDs
+        return created
+
+    async def install_crds(self, bundle: str) -> list[str]:
+        """Install a CRD bundle now (served at once); the CRD names created."""
+        created = self.cluster.install_crds(bundle)
+        self.cluster.api.on_write and self.cluster.api.on_write()
+        await asyncio.sleep(0)  # let watchers and simulators see the new CRDs
         return created
 
     async def install_istio(self) -> list[str]:
