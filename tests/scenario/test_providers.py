@@ -1,0 +1,228 @@
+"""Every provider Flagger accepts, end to end, from one table: a progressive canary to
+Succeeded, then a new revision whose checks fail, to Failed, with the real controller on the
+local cluster serving the provider's CRDs.
+
+The split is read at every step through the traffic model (`ensign.traffic`), which reads
+the router objects as the provider's data plane would, so each row also checks that the
+model and `ensign describe` understand that router's objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ensign.kube import kinds
+from ensign.localcluster.errors import ApiError
+from ensign.testing import manifests as m
+from ensign.testing.gate import GateServer
+from ensign.testing.harness import Harness
+from ensign.traffic import live_split
+from tests.scenario.support import NEW_IMAGE, NEWER_IMAGE, OLD_IMAGE
+
+JSON = dict[str, Any]
+NS = "test"
+CORE = (
+    ("", "v1", "services"),
+    ("apps", "v1", "deployments"),
+    ("networking.k8s.io", "v1", "ingresses"),
+)
+
+
+def apisix_route() -> JSON:
+    return {
+        "apiVersion": "apisix.apache.org/v2",
+        "kind": "ApisixRoute",
+        "metadata": {"name": "podinfo", "namespace": NS},
+        "spec": {
+            "http": [
+                {
+                    "name": "method",
+                    "match": {"hosts": ["app.example.com"], "paths": ["/*"]},
+                    "backends": [{"serviceName": "podinfo", "servicePort": 80}],
+                }
+            ]
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Row:
+    """One provider: its CRD bundles, the objects a user has beside the Canary, and the
+    Canary fields it needs."""
+
+    provider: str
+    crds: tuple[str, ...] = ()
+    objects: Callable[[], list[JSON]] = list
+    spec: JSON = field(default_factory=dict)
+    service: JSON = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    weights: bool = True  # a progressive canary; else Blue/Green
+
+    def canary(self, webhooks: list[JSON]) -> JSON:
+        body = m.with_spec(
+            m.canary(interval="250ms", iterations=0, threshold=1, webhooks=webhooks),
+            provider=self.provider,
+            **self.spec,
+        )
+        analysis: JSON = (
+            {"iterations": None, "stepWeight": 50, "maxWeight": 50}
+            if self.weights
+            else {"iterations": 1}
+        )
+        body = m.with_analysis(body, **analysis)
+        body["spec"]["service"].update(self.service)
+        if self.annotations:
+            body = m.annotated(body, self.annotations)
+        return body
+
+
+INGRESS_REF = {
+    "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "podinfo"}
+}
+GATEWAY = {"hosts": ["app.example.com"], "gatewayRefs": [{"name": "gateway", "namespace": "gw"}]}
+
+ROWS = [
+    Row("kubernetes", weights=False),
+    Row("istio", crds=("istio",)),
+    Row("gatewayapi:v1", crds=("gateway-api",), service=GATEWAY),
+    Row("gatewayapi:v1beta1", crds=("gateway-api",), service=GATEWAY),
+    Row("nginx", objects=lambda: [m.ingress()], spec=INGRESS_REF),
+]
+PENDING = {  # provider → the router module that is not in this build yet
+    "linkerd": "smi",
+    "smi:v1alpha1": "smi",
+    "smi:v1alpha2": "smi",
+    "smi:v1alpha3": "smi",
+    "osm": "smi",
+    "contour": "contour",
+    "gloo": "gloo",
+    "traefik": "traefik",
+    "skipper": "skipper",
+    "apisix": "apisix",
+    "kuma": "kuma",
+    "appmesh": "appmesh",
+    "appmesh:v1beta2": "appmesh",
+}
+MORE = [
+    Row("linkerd", crds=("smi",)),
+    Row("smi:v1alpha1", crds=("smi",)),
+    Row("smi:v1alpha2", crds=("smi",)),
+    Row("smi:v1alpha3", crds=("smi",)),
+    Row("osm", crds=("smi",)),
+    Row("contour", crds=("contour",)),
+    Row("gloo", crds=("gloo",)),
+    Row("traefik", crds=("traefik",)),
+    Row("skipper", objects=lambda: [m.ingress()], spec=INGRESS_REF),
+    Row(
+        "apisix",
+        crds=("apisix",),
+        objects=lambda: [apisix_route()],
+        spec={
+            "routeRef": {
+                "apiVersion": "apisix.apache.org/v2",
+                "kind": "ApisixRoute",
+                "name": "podinfo",
+            }
+        },
+    ),
+    Row("kuma", crds=("kuma",), annotations={"kuma.io/mesh": "default"}),
+    Row("appmesh", crds=("appmesh",)),
+    Row("appmesh:v1beta2", crds=("appmesh",)),
+]
+
+
+def _available(row: Row) -> bool:
+    module = PENDING.get(row.provider)
+    if module is None:
+        return True
+    try:
+        __import__(f"ensign.routers.{module}")
+    except ImportError:
+        return False
+    return True
+
+
+ALL_ROWS = ROWS + [r for r in MORE if _available(r)]
+
+
+def everything(h: Harness) -> list[JSON]:
+    """The Services, workloads, Ingresses and router objects of the namespace (and the
+    cluster-scoped router objects), with their kinds, as the traffic model takes them."""
+    out: list[JSON] = []
+    types = [*CORE, *((k.group, k.version, k.plural) for k in kinds.ROUTER_KINDS)]
+    for group, version, plural in types:
+        try:
+            served = h.type(group, version, plural)
+        except Exception:
+            continue
+        try:
+            items, _, _ = h.cluster.store.list(served, NS if served.namespaced else "")
+        except ApiError:
+            continue
+        for item in items:
+            out.append({"apiVersion": served.api_version, "kind": served.kind, **item})
+    return out
+
+
+@dataclass
+class Trace:
+    model: list[float] = field(default_factory=list)
+    status: list[int] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def tracing(h: Harness) -> AsyncIterator[Trace]:
+    trace = Trace()
+
+    async def run() -> None:
+        while True:
+            canary = h.canary(NS, "podinfo")
+            weight = int((canary.get("status") or {}).get("canaryWeight") or 0)
+            share = live_split(canary, *everything(h)).plain.canary
+            if not trace.model or trace.model[-1] != share:
+                trace.model.append(share)
+            if not trace.status or trace.status[-1] != weight:
+                trace.status.append(weight)
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(run())
+    try:
+        yield trace
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.parametrize("row", ALL_ROWS, ids=[r.provider for r in ALL_ROWS])
+async def test_provider_promotes_then_rolls_back(row: Row, gate: GateServer) -> None:
+    hook = m.hook("check", "rollout", gate.url("check"))
+    async with Harness(crds=row.crds) as h:
+        await h.apply(m.namespace(NS), m.deployment(), *row.objects(), row.canary([hook]))
+        await h.wait_phase(NS, "podinfo", "Initialized", timeout=20)
+        async with tracing(h) as trace:
+            h.set_image(NS, "podinfo", NEW_IMAGE)
+            await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
+        if row.weights:
+            assert trace.model == [0, 50, 0], trace
+            assert trace.status == [0, 50, 0], trace
+        primary = h.get("Deployment", NS, "podinfo-primary")
+        assert primary is not None
+        assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+
+        gate.close("check")
+        async with tracing(h) as trace:
+            h.set_image(NS, "podinfo", NEWER_IMAGE)
+            await h.wait_phase(NS, "podinfo", "Progressing", timeout=10)
+            await h.wait_phase(NS, "podinfo", "Failed", timeout=30)
+        assert trace.model[-1] == 0
+        primary = h.get("Deployment", NS, "podinfo-primary")
+        assert primary is not None
+        assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == NEW_IMAGE
+        assert OLD_IMAGE != NEW_IMAGE
