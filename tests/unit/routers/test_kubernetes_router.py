@@ -90,7 +90,12 @@ def test_registry_makes_kubernetes_router() -> None:
         "gatewayapi:v1beta1",
         "istio",
         "kubernetes",
+        "linkerd",
         "nginx",
+        "osm",
+        "smi:v1alpha1",
+        "smi:v1alpha2",
+        "smi:v1alpha3",
     )
     router = make_router("kubernetes")
     assert isinstance(router, KubernetesRouter)
@@ -101,18 +106,30 @@ def test_unknown_provider_is_an_error_not_istio() -> None:
         make_router("kubernetis")
     error = caught.value
     assert error.provider == "kubernetis"
-    assert error.known == ("gatewayapi:v1", "gatewayapi:v1beta1", "istio", "kubernetes", "nginx")
+    assert error.known == (
+        "gatewayapi:v1",
+        "gatewayapi:v1beta1",
+        "istio",
+        "kubernetes",
+        "linkerd",
+        "nginx",
+        "osm",
+        "smi:v1alpha1",
+        "smi:v1alpha2",
+        "smi:v1alpha3",
+    )
     assert str(error) == (
         "provider 'kubernetis' is not a known routing provider; known providers:"
-        " gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, nginx"
+        " gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, linkerd, nginx, osm,"
+        " smi:v1alpha1, smi:v1alpha2, smi:v1alpha3"
         " (Ensign never falls back to istio as Flagger does)"
     )
     assert isinstance(error, LookupError)
 
 
 def test_flagger_provider_not_yet_implemented() -> None:
-    with pytest.raises(UnknownProviderError, match="'linkerd' is a Flagger provider that Ensign"):
-        make_router("linkerd")
+    with pytest.raises(UnknownProviderError, match="'knative' is a Flagger provider that Ensign"):
+        make_router("knative")
 
 
 def _kubernetes(settings: RouterSettings, provider: str) -> KubernetesRouter:
