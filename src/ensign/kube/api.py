@@ -42,6 +42,20 @@ class Rejected(KubeError):
     pass
 
 
+class WriteRefused(KubeError):
+    """The API server answered a write the tick needed with an error (422, 403, a quota or
+    an admission webhook's denial, a 500 such as "failed to allocate a serviceIP: range is
+    full"). `what` names the write and the object, e.g. `create Service test/podinfo`."""
+
+    def __init__(self, what: str, cause: KubeError) -> None:
+        super().__init__(str(cause), code=cause.code)
+        self.what = what
+        self.cause = cause
+
+    def explain(self) -> str:
+        return f"{self.what} refused by the API server (HTTP {self.code}): {self.cause}"
+
+
 class KubeApi(Protocol):
     async def get(self, kind: Kind, name: str, *, namespace: str | None = None) -> JSON: ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from ensign.engine.actions import (
     SetRoutes,
 )
 from ensign.kube import kinds
-from ensign.kube.api import JSON, KubeApi, NotFound
+from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound, WriteRefused
 from ensign.kube.kinds import cache_key
 from ensign.model import Canary
 from ensign.routers.metadata import unmanaged_metadata
@@ -103,13 +103,20 @@ class Executor:
         self, kind: kinds.Kind, existing: Mapping[str, Any] | None, body: JSON
     ) -> JSON:
         informer = self.caches[kind.kind]
-        written = await (self.api.replace(kind, body) if existing else self.api.create(kind, body))
+        verb = "update" if existing else "create"
+        async with refusals(verb, kind, body):
+            written = await (
+                self.api.replace(kind, body) if existing else self.api.create(kind, body)
+            )
         informer.observe(written)
         return written
 
     async def _patch(self, kind: kinds.Kind, obj: Mapping[str, Any], patch: JSON) -> None:
         meta = obj["metadata"]
-        written = await self.api.patch(kind, meta["name"], patch, namespace=meta.get("namespace"))
+        async with refusals("patch", kind, obj):
+            written = await self.api.patch(
+                kind, meta["name"], patch, namespace=meta.get("namespace")
+            )
         self.caches[kind.kind].observe(written)
 
     # ------------------------------------------------------------- actions
@@ -128,17 +135,23 @@ class Executor:
         """Apply one router change and feed the result back to its cache."""
         informer = self.caches.get(cache_key(change.kind))
         if isinstance(change, DeleteObject):
+            target = {"metadata": {"name": change.name, "namespace": change.namespace}}
             with contextlib.suppress(NotFound):
-                await self.api.delete(change.kind, change.name, namespace=change.namespace or None)
+                async with refusals("delete", change.kind, target):
+                    await self.api.delete(
+                        change.kind, change.name, namespace=change.namespace or None
+                    )
             if informer is not None:
                 informer.forget(change.namespace, change.name)
             return
         body = dict(change.body)
         if isinstance(change, CreateObject):
-            written = await self.api.create(change.kind, body)
+            async with refusals("create", change.kind, body):
+                written = await self.api.create(change.kind, body)
         else:
             assert isinstance(change, ReplaceObject)
-            written = await self.api.replace(change.kind, body)
+            async with refusals("update", change.kind, body):
+                written = await self.api.replace(change.kind, body)
         if informer is not None:
             informer.observe(written)
 
@@ -310,6 +323,23 @@ class Executor:
         if _same(desired, observed.primary, ("spec", "metadata.labels", "metadata.annotations")):
             return
         observed.primary = await self._write(kinds.BY_KIND[kind], observed.primary, desired)
+
+
+@contextlib.asynccontextmanager
+async def refusals(verb: str, kind: kinds.Kind, obj: Mapping[str, Any]) -> AsyncIterator[None]:
+    """Turn the API server's answer to a refused write into `WriteRefused`, naming the write
+    and the object. A conflict (the tick starts over) and a missing object are not refusals;
+    neither is a transport failure with no answer (code 0)."""
+    try:
+        yield
+    except (Conflict, NotFound):
+        raise
+    except KubeError as exc:
+        if not exc.code:
+            raise
+        meta = obj.get("metadata") or {}
+        where = "/".join(str(x) for x in (meta.get("namespace"), meta.get("name")) if x)
+        raise WriteRefused(f"{verb} {kind.kind} {where}", exc) from exc
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any], paths: tuple[str, ...]) -> bool:

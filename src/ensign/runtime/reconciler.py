@@ -18,7 +18,7 @@ from ensign.engine.observations import HookOutcome, MetricOutcome, MetricsReques
 from ensign.engine.phases import ACTIVE
 from ensign.engine.status import dump_status, parse_status, rfc3339, with_conditions
 from ensign.kube import kinds
-from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound
+from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound, WriteRefused
 from ensign.model import Canary, HookType, InvalidSpec, parse_canary, parse_duration
 from ensign.model.capabilities import Capability
 from ensign.routers.protocol import ObjectChange, RouteError, Router, RouterSettings
@@ -146,6 +146,10 @@ class Reconciler:
                 self.metrics.observe_decision(canary, observed.snapshot, decision, started=started)
         except Conflict as exc:
             return TickResult(interval=interval, error=str(exc), retry_soon=True)
+        except WriteRefused as refused:
+            log.warning("tick of %s.%s stopped: %s", key[1], key[0], refused.explain())
+            await self._report_refused(canary, body, refused)
+            return TickResult(interval=interval, error=refused.explain(), retry_soon=True)
         except RouteError as exc:  # observe() checks renders first; this is a late change
             log.warning("tick of %s.%s stopped: router: %s", key[1], key[0], exc)
             return TickResult(interval=interval, error=str(exc), retry_soon=True)
@@ -240,6 +244,34 @@ class Reconciler:
         )
         self.status_writes += 1
         self.caches["Canary"].observe(written)
+
+    async def _report_refused(self, canary: Canary, body: JSON, refused: WriteRefused) -> None:
+        """Say in the Ready condition which write the API server refused, on which object,
+        and its message; a Warning Event says the same, once per distinct refusal. The next
+        tick whose writes succeed replaces the condition."""
+        current = self.current((canary.namespace or "", canary.name)) or body
+        status = parse_status(current.get("status"))
+        message = refused.explain()
+        old = status.condition("Ready")
+        if old is not None and old.message == message:
+            return
+        await self.executor.events.record(canary, current, message=message, warning=True)
+        new = with_conditions(
+            status,
+            kind=str(canary.spec.target_ref.kind),
+            ready=False,
+            reason="WriteRefused",
+            message=message,
+            now=self.clock(),
+        )
+        raw = dump_status(new)
+        raw["lastTransitionTime"] = rfc3339(self.clock())
+        try:
+            await self._write_status(current, current.get("status") or {}, raw)
+        except (Conflict, NotFound):
+            return
+        except KubeError as exc:
+            log.warning("could not report the refused write: %s", exc)
 
     async def _report_invalid(self, body: JSON, invalid: InvalidSpec) -> None:
         status = parse_status(body.get("status"))
