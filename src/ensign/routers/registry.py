@@ -108,6 +108,8 @@ DEFAULT_FACTORIES: Final[Mapping[str, RouterFactory]] = MappingProxyType(
         Provider.GATEWAYAPI_V1BETA1.value: _gatewayapi_v1beta1,
         Provider.NGINX.value: _nginx,
         Provider.ISTIO.value: _istio,
+        Provider.CONTOUR.value: _contour,
+        Provider.GLOO.value: _gloo,
         Provider.LINKERD.value: _smi,
         Provider.SMI_V1ALPHA1.value: _smi,
         Provider.SMI_V1ALPHA2.value: _smi,
