@@ -86,8 +86,10 @@ def test_routes_must_sum_to_100(primary: int, canary: int) -> None:
 
 def test_registry_makes_kubernetes_router() -> None:
     assert known_providers() == (
+        "contour",
         "gatewayapi:v1",
         "gatewayapi:v1beta1",
+        "gloo",
         "istio",
         "kubernetes",
         "linkerd",
@@ -107,8 +109,10 @@ def test_unknown_provider_is_an_error_not_istio() -> None:
     error = caught.value
     assert error.provider == "kubernetis"
     assert error.known == (
+        "contour",
         "gatewayapi:v1",
         "gatewayapi:v1beta1",
+        "gloo",
         "istio",
         "kubernetes",
         "linkerd",
@@ -120,8 +124,8 @@ def test_unknown_provider_is_an_error_not_istio() -> None:
     )
     assert str(error) == (
         "provider 'kubernetis' is not a known routing provider; known providers:"
-        " gatewayapi:v1, gatewayapi:v1beta1, istio, kubernetes, linkerd, nginx, osm,"
-        " smi:v1alpha1, smi:v1alpha2, smi:v1alpha3"
+        " contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, istio, kubernetes, linkerd, nginx,"
+        " osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3"
         " (Ensign never falls back to istio as Flagger does)"
     )
     assert isinstance(error, LookupError)
