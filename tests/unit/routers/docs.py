@@ -56,6 +56,13 @@ _ROUTERS = {
         "`--ingress-annotations-prefix`, `nginx.ingress.kubernetes.io` by default); the user's "
         "Ingress is never written.",
     ),
+    "smi": (
+        "SMI (Linkerd, OSM)",
+        "`linkerd`, `osm` and `smi:v1alpha1`/`v1alpha2`/`v1alpha3` write one TrafficSplit "
+        "(split.smi-spec.io) named after the apex Service, whose backends `<apex>-canary` and "
+        "`<apex>-primary` carry the weights (quantities in v1alpha1, integers after); "
+        "`linkerd` writes v1alpha1 and `osm` v1alpha2. The weights are read back from it.",
+    ),
 }
 
 
