@@ -115,6 +115,10 @@ DEFAULT_FACTORIES: Final[Mapping[str, RouterFactory]] = MappingProxyType(
         Provider.SMI_V1ALPHA2.value: _smi,
         Provider.SMI_V1ALPHA3.value: _smi,
         Provider.OSM.value: _smi,
+        Provider.TRAEFIK.value: _traefik,
+        Provider.SKIPPER.value: _skipper,
+        Provider.APISIX.value: _apisix,
+        Provider.KUMA.value: _kuma,
     }
 )
 """The routers shipped with this build, by provider string."""
