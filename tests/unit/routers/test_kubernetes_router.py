@@ -86,18 +86,22 @@ def test_routes_must_sum_to_100(primary: int, canary: int) -> None:
 
 def test_registry_makes_kubernetes_router() -> None:
     assert known_providers() == (
+        "apisix",
         "contour",
         "gatewayapi:v1",
         "gatewayapi:v1beta1",
         "gloo",
         "istio",
         "kubernetes",
+        "kuma",
         "linkerd",
         "nginx",
         "osm",
+        "skipper",
         "smi:v1alpha1",
         "smi:v1alpha2",
         "smi:v1alpha3",
+        "traefik",
     )
     router = make_router("kubernetes")
     assert isinstance(router, KubernetesRouter)
@@ -109,23 +113,27 @@ def test_unknown_provider_is_an_error_not_istio() -> None:
     error = caught.value
     assert error.provider == "kubernetis"
     assert error.known == (
+        "apisix",
         "contour",
         "gatewayapi:v1",
         "gatewayapi:v1beta1",
         "gloo",
         "istio",
         "kubernetes",
+        "kuma",
         "linkerd",
         "nginx",
         "osm",
+        "skipper",
         "smi:v1alpha1",
         "smi:v1alpha2",
         "smi:v1alpha3",
+        "traefik",
     )
     assert str(error) == (
         "provider 'kubernetis' is not a known routing provider; known providers:"
-        " contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, istio, kubernetes, linkerd, nginx,"
-        " osm, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3"
+        " apisix, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, istio, kubernetes, kuma,"
+        " linkerd, nginx, osm, skipper, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik"
         " (Ensign never falls back to istio as Flagger does)"
     )
     assert isinstance(error, LookupError)
