@@ -188,11 +188,6 @@ async def test_gateway_and_gateway_class(gw: Kube) -> None:
 
 
 async def test_gateway_class_controller_name_is_immutable(gw: Kube) -> None:
-    if gw.is_local:
-        pytest.xfail(
-            "the local cluster does not evaluate CRD transition rules (oldSelf) yet: "
-            "admission.admit validates custom resources without the old object"
-        )
     class_name = gw.name("ensign-contract")
     gw.defer(lambda: gw.client.delete(GatewayClass, class_name))
     await gw.client.create(

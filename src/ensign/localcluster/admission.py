@@ -40,11 +40,18 @@ def tracks_generation(rt: ResourceType) -> bool:
 
 
 def spec_changed(rt: ResourceType, old: JSON, new: JSON) -> bool:
-    """Generation bumps on changes outside metadata (and outside status when it is a subresource)."""
+    """Generation bumps on changes outside metadata (and outside status when it is a
+    subresource). apps/v1 Deployments also bump on an annotation change (the deployment
+    strategy compares annotations too, for the old rollback annotation)."""
     ignored = {"metadata", "status"} if rt.status else {"metadata"}
     ignored |= {"apiVersion", "kind"}
     keys = (set(old) | set(new)) - ignored
-    return any(old.get(k) != new.get(k) for k in keys)
+    if any(old.get(k) != new.get(k) for k in keys):
+        return True
+    if rt.builtin and rt.storage_key == ("apps", "deployments"):
+        annotations = [(x.get("metadata") or {}).get("annotations") or {} for x in (old, new)]
+        return annotations[0] != annotations[1]
+    return False
 
 
 def merge_subresource(rt: ResourceType, old: JSON, new: JSON, subresource: str) -> JSON:
@@ -131,7 +138,7 @@ def admit(
         pruned = rt.schema.prune(body)
         body.clear()
         body.update(rt.schema.default(pruned))
-        causes += [StatusCause(c.type, c.message, c.field) for c in rt.schema.validate(body)]
+        causes += [StatusCause(c.type, c.message, c.field) for c in rt.schema.validate(body, old=old)]
     if causes:
         raise errors.invalid(kind=rt.kind, group=rt.group, name=name, causes=_dedupe(causes))
 

@@ -47,6 +47,8 @@ class ResourceType:
     schema: Any = None
     printer_columns: tuple[dict[str, Any], ...] = field(default=())
     generation_includes_metadata: bool = False
+    # Verbs this type does not serve (namespaces have no deletecollection).
+    missing_verbs: frozenset[str] = frozenset()
 
     @property
     def api_version(self) -> str:
@@ -75,7 +77,7 @@ class ResourceType:
             "singularName": self.singular,
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": list(VERBS),
+            "verbs": [v for v in VERBS if v not in self.missing_verbs],
         }
         if self.short_names:
             main["shortNames"] = list(self.short_names)
@@ -131,6 +133,7 @@ def _builtin(
         status=status,
         scale=ScaleSpec() if scale else None,
         field_labels=frozenset(fields),
+        missing_verbs=frozenset({"deletecollection"}) if plural == "namespaces" else frozenset(),
     )
 
 

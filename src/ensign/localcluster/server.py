@@ -270,6 +270,8 @@ class ApiServer:
     async def _do_deletecollection(
         self, request: web.Request, rt: ResourceType, t: paths.Target
     ) -> web.Response:
+        if "deletecollection" in rt.missing_verbs:  # namespaces: 405, as kube-apiserver
+            raise errors.method_not_allowed()
         labels, fields = _selectors(rt, request.query)
         items = self.store.delete_collection(rt, t.namespace or None, labels=labels, fields=fields)
         return json_response(

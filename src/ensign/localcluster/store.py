@@ -267,8 +267,10 @@ class Store:
         if not rv and rt.builtin:
             rv = old["metadata"]["resourceVersion"]  # built-ins allow unconditional updates
         if not rv:
+            # The generic registry names the resource, not the kind, here (a real API
+            # server answers `widgets.example.com "w" is invalid`, details.kind "widgets").
             raise errors.invalid(
-                kind=rt.kind,
+                kind=rt.plural,
                 group=rt.group,
                 name=name,
                 causes=[
