@@ -1,8 +1,8 @@
 """The live split of a canary, read from the objects the way the data plane reads them. Pure.
 
 `live_split(canary, *objects)` takes the Canary and whatever was read from the cluster
-(HTTPRoutes, Ingresses, VirtualServices, DestinationRules, Services, Deployments,
-DaemonSets; plain dicts, in any order) and
+(HTTPRoutes, Ingresses, VirtualServices, DestinationRules, TrafficSplits, Services,
+Deployments, DaemonSets; plain dicts, in any order) and
 answers, for a plain request and for a request that matches `analysis.match`, the shares
 the primary and the canary get, whether the canary is mirrored, and which object and rule
 enforce it:
@@ -27,6 +27,7 @@ from ensign.traffic.endpoints import endpoints
 from ensign.traffic.httproute import route_http
 from ensign.traffic.ingress import DEFAULT_PREFIX, route_ingress
 from ensign.traffic.request import Destination, Request, Routing
+from ensign.traffic.trafficsplit import claims, route_trafficsplit
 from ensign.traffic.virtualservice import applies, route_delegate, route_virtualservice
 
 __all__ = [
@@ -44,6 +45,7 @@ JSON = Mapping[str, Any]
 GATEWAY_PROVIDERS = ("gatewayapi:v1", "gatewayapi:v1beta1")
 NGINX = "nginx"
 ISTIO = "istio"
+SMI_PROVIDERS = ("linkerd", "osm", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3")
 WORKLOAD_KINDS = ("Deployment", "DaemonSet")
 
 
@@ -57,6 +59,7 @@ class Objects:
     workloads: tuple[JSON, ...] = ()
     virtualservices: tuple[JSON, ...] = ()
     destination_rules: tuple[JSON, ...] = ()
+    trafficsplits: tuple[JSON, ...] = ()
 
     @classmethod
     def of(cls, objects: Iterable[JSON]) -> Objects:
@@ -67,6 +70,7 @@ class Objects:
             "Service": "services",
             "VirtualService": "vs",
             "DestinationRule": "dr",
+            "TrafficSplit": "ts",
             **{kind: "w" for kind in WORKLOAD_KINDS},
         }
         found: dict[str, list[JSON]] = {key: [] for key in keys.values()}
@@ -81,6 +85,7 @@ class Objects:
             tuple(found["w"]),
             tuple(found["vs"]),
             tuple(found["dr"]),
+            trafficsplits=tuple(found["ts"]),
         )
 
     def service(self, name: str) -> JSON | None:
@@ -90,6 +95,8 @@ class Objects:
 def _kind_by_shape(obj: JSON) -> str:
     spec = obj.get("spec") or {}
     rules = spec.get("rules") or []
+    if "backends" in spec and "service" in spec:
+        return "TrafficSplit"
     if any(key in spec for key in ("http", "tcp", "tls", "gateways", "hosts")):
         return "VirtualService"
     if "host" in spec and any(key in spec for key in ("trafficPolicy", "subsets")):
@@ -141,7 +148,8 @@ def route(
     """Where `request` goes under `provider` (Gateway API: the HTTPRoutes; nginx: the
     Ingresses; istio: the VirtualServices (the delegate `<apex>` when none claims the
     host), and the apex Service for a mesh request to the apex that no VirtualService
-    claims; anything else: the apex Service, as the kubernetes
+    claims; SMI (linkerd, osm, smi:*): the TrafficSplit whose root service the request
+    addresses, else the apex Service; anything else: the apex Service, as the kubernetes
     provider leaves it)."""
     if provider in GATEWAY_PROVIDERS:
         return route_http(objects.routes, request)
@@ -164,6 +172,8 @@ def route(
             return route_delegate(delegate, request, destination_rules=rules)
         if claimed or not _names_apex(request, apex, objects):
             return route_virtualservice(objects.virtualservices, request, destination_rules=rules)
+    if is_smi(provider) and claims(objects.trafficsplits, request):
+        return route_trafficsplit(objects.trafficsplits, request)
     svc = objects.service(apex)
     if svc is None:
         return Routing(status=503, reason=f"Service {apex} not found")
@@ -172,7 +182,16 @@ def route(
     where = f"Service {_meta_ns_name(svc)} selector {shown}"
     if provider == ISTIO:
         where += " (no VirtualService for this host)"
+    if is_smi(provider):
+        where += " (no TrafficSplit for this host)"
     return Routing((Destination(apex, 100.0, 100),), enforced_by=where)
+
+
+def is_smi(provider: str) -> bool:
+    """Whether `provider` writes a TrafficSplit (`linkerd`, `osm`, `smi:v1alphaN[:<mesh>]`)."""
+    return provider in SMI_PROVIDERS or provider.startswith(
+        tuple(f"{p}:" for p in SMI_PROVIDERS if p.startswith("smi:"))
+    )
 
 
 def _names_apex(request: Request, apex: str, objects: Objects) -> bool:
@@ -281,7 +300,7 @@ def plain_request(canary: JSON, objects: Objects, *, provider: str = "") -> Requ
         ]
     for vs in objects.virtualservices:
         hosts += [str(h) for h in (vs.get("spec") or {}).get("hosts") or [] if h and h != "*"]
-    if provider == ISTIO:
+    if provider == ISTIO or is_smi(provider):
         hosts.append(_Names.of(canary).apex)
     host = next(iter(hosts), "")
     if host.startswith("*."):
