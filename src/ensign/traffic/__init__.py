@@ -7,12 +7,13 @@ that, and the response headers the rule adds (`Routing`):
 - `route_http`: Gateway API HTTPRoutes (`httproute`);
 - `route_ingress`: an NGINX Ingress and its canary Ingress (`ingress`);
 - `route_virtualservice`: Istio VirtualServices (`virtualservice`);
+- `route_trafficsplit`: SMI TrafficSplits (Linkerd, OSM) (`trafficsplit`);
 - `route`: any of these by provider, or the apex Service for the kubernetes provider
   (`model`);
 - `endpoints`, `starved`: the ready pods behind a Service, from the workloads (`endpoints`);
 - `live_split`: a canary's primary/canary shares for a plain and an A/B request (`model`);
-- `rules_of`, `rules_of_ingress`, `rules_of_virtualservice`: a router object's rules, for
-  display.
+- `rules_of`, `rules_of_ingress`, `rules_of_virtualservice`, `rules_of_trafficsplit`: a
+  router object's rules, for display.
 """
 
 from ensign.traffic.endpoints import Endpoints, endpoints, starved
@@ -35,6 +36,7 @@ from ensign.traffic.model import (
     to_split,
 )
 from ensign.traffic.request import Destination, Header, Mirror, Request, Routing, Rule
+from ensign.traffic.trafficsplit import route_trafficsplit, rules_of_trafficsplit
 from ensign.traffic.virtualservice import (
     describe_istio_match,
     route_delegate,
@@ -67,9 +69,11 @@ __all__ = [
     "route_delegate",
     "route_http",
     "route_ingress",
+    "route_trafficsplit",
     "route_virtualservice",
     "rules_of",
     "rules_of_ingress",
+    "rules_of_trafficsplit",
     "rules_of_virtualservice",
     "service_of",
     "starved",
