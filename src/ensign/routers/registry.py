@@ -119,6 +119,8 @@ DEFAULT_FACTORIES: Final[Mapping[str, RouterFactory]] = MappingProxyType(
         Provider.SKIPPER.value: _skipper,
         Provider.APISIX.value: _apisix,
         Provider.KUMA.value: _kuma,
+        Provider.APPMESH.value: _appmesh,
+        Provider.APPMESH_V1BETA2.value: _appmesh,
     }
 )
 """The routers shipped with this build, by provider string."""
