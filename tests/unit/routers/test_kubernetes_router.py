@@ -87,6 +87,8 @@ def test_routes_must_sum_to_100(primary: int, canary: int) -> None:
 def test_registry_makes_kubernetes_router() -> None:
     assert known_providers() == (
         "apisix",
+        "appmesh",
+        "appmesh:v1beta2",
         "contour",
         "gatewayapi:v1",
         "gatewayapi:v1beta1",
@@ -114,6 +116,8 @@ def test_unknown_provider_is_an_error_not_istio() -> None:
     assert error.provider == "kubernetis"
     assert error.known == (
         "apisix",
+        "appmesh",
+        "appmesh:v1beta2",
         "contour",
         "gatewayapi:v1",
         "gatewayapi:v1beta1",
@@ -132,8 +136,9 @@ def test_unknown_provider_is_an_error_not_istio() -> None:
     )
     assert str(error) == (
         "provider 'kubernetis' is not a known routing provider; known providers:"
-        " apisix, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo, istio, kubernetes, kuma,"
-        " linkerd, nginx, osm, skipper, smi:v1alpha1, smi:v1alpha2, smi:v1alpha3, traefik"
+        " apisix, appmesh, appmesh:v1beta2, contour, gatewayapi:v1, gatewayapi:v1beta1, gloo,"
+        " istio, kubernetes, kuma, linkerd, nginx, osm, skipper, smi:v1alpha1, smi:v1alpha2,"
+        " smi:v1alpha3, traefik"
         " (Ensign never falls back to istio as Flagger does)"
     )
     assert isinstance(error, LookupError)
