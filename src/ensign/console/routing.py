@@ -4,7 +4,8 @@ live split the traffic model reads from them. Pure.
 `build_traffic` takes what `describing` read (plain dicts) and returns a `Traffic`: the
 provider in force (`spec.provider`, else the controller's default), the router objects it
 expects (HTTPRoute `<apex>`; or Ingress `<ingressRef>` and `<ingressRef>-canary`; or
-VirtualService `<apex>` and DestinationRules `<apex>-primary`/`<apex>-canary`), present or
+VirtualService `<apex>` and DestinationRules `<apex>-primary`/`<apex>-canary`; or, for the
+SMI providers, TrafficSplit `<apex>`), present or
 not and why, each one's rules, and the shares of a plain request and of a request that
 matches `analysis.match`, with the object and rule that enforce them.
 """
@@ -25,8 +26,10 @@ from ensign.traffic import (
     live_split,
     rules_of,
     rules_of_ingress,
+    rules_of_trafficsplit,
     rules_of_virtualservice,
 )
+from ensign.traffic.model import is_smi
 
 JSON = dict[str, Any]
 GATEWAY = ("gatewayapi:v1", "gatewayapi:v1beta1")
@@ -38,7 +41,7 @@ ADVISORY_ROLES = ("destination-rule",)  # missing, they leave the split readable
 
 @dataclass(frozen=True, slots=True)
 class RouterObject:
-    kind: str  # HTTPRoute, Ingress, VirtualService, DestinationRule
+    kind: str  # HTTPRoute, Ingress, VirtualService, DestinationRule, TrafficSplit
     name: str
     role: str  # route, ingress (the user's), canary-ingress, destination-rule
     present: bool
@@ -73,6 +76,7 @@ def build_traffic(
     prefix: str = DEFAULT_PREFIX,
     virtualservices: Sequence[Mapping[str, Any]] = (),
     destination_rules: Sequence[Mapping[str, Any]] = (),
+    trafficsplits: Sequence[Mapping[str, Any]] = (),
 ) -> Traffic:
     spec = canary.get("spec") or {}
     target = str((spec.get("targetRef") or {}).get("name") or "")
@@ -107,9 +111,14 @@ def build_traffic(
             objects.append(_dr_object(f"{apex}-{side}", rule, "DestinationRule" in missing))
         used += [vs] if vs is not None else []
         used += [{"kind": "DestinationRule", **r} for r in present_drs]
+    elif is_smi(provider):
+        split = next((t for t in trafficsplits if _name(t) == apex), None)
+        objects.append(_ts_object(apex, split, "TrafficSplit" in missing))
+        used += [{"kind": "TrafficSplit", **split}] if split is not None else []
     notes = tuple(f"{o.kind} {o.name}: {o.note}" for o in objects if not o.present)
     blocked = [o for o in objects if not o.present and o.role not in ADVISORY_ROLES]
-    if provider in ROUTING_PROVIDERS and (blocked or not used):
+    routes_traffic = provider in ROUTING_PROVIDERS or is_smi(provider)
+    if routes_traffic and (blocked or not used):
         return Traffic(provider, True, tuple(objects), None, None, None, None, notes)
     live = live_split(
         canary,
@@ -121,7 +130,7 @@ def build_traffic(
     )
     return Traffic(
         provider,
-        provider in ROUTING_PROVIDERS,
+        routes_traffic,
         tuple(objects),
         live.request,
         live.plain,
@@ -153,6 +162,17 @@ def _vs_object(
     gateways = tuple(str(g) for g in spec.get("gateways") or [])
     rules = rules_of_virtualservice(vs, destination_rules=destination_rules or None)
     return RouterObject("VirtualService", name, "route", True, "", hosts, rules, gateways)
+
+
+def _ts_object(name: str, split: Mapping[str, Any] | None, no_crd: bool) -> RouterObject:
+    if split is None:
+        note = "TrafficSplit CRD not installed" if no_crd else "not found"
+        return RouterObject("TrafficSplit", name, "route", False, note, (), ())
+    root = str((split.get("spec") or {}).get("service") or "")
+    hosts = (root,) if root else ()
+    return RouterObject(
+        "TrafficSplit", name, "route", True, "", hosts, rules_of_trafficsplit(split)
+    )
 
 
 def _dr_object(name: str, rule: Mapping[str, Any] | None, no_crd: bool) -> RouterObject:
