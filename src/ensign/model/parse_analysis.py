@@ -6,6 +6,7 @@ in `parse_spec`. Every problem is appended to the shared error list; see `parse.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ensign.model.analysis import (
@@ -70,6 +71,10 @@ SESSION_AFFINITY_FIELDS = frozenset(
     }
 )
 STEPPING_FIELDS = ("iterations", "stepWeight", "stepWeights")
+_DNS_SUBDOMAIN = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 HEADER_MATCH_KINDS = ("exact", "prefix", "suffix", "regex")
 
 
@@ -88,6 +93,12 @@ def parse_analysis(fields: Fields) -> Analysis:
         fields.error("mirrorWeight", "requires mirror: true")
     match = _match(fields)
     _check_stepping(fields, has_match=bool(match))
+    if step_weight and max_weight and step_weight > max_weight:
+        fields.error(
+            "stepWeight",
+            f"must not be above maxWeight (got {step_weight} > {max_weight}): the first step"
+            " would already pass the maximum",
+        )
     return Analysis(
         interval=interval_text,
         interval_seconds=max(MIN_INTERVAL_SECONDS, interval_seconds),
@@ -288,6 +299,10 @@ def _template_ref(entry: Fields) -> TemplateRef | None:
     nested.known({"name", "namespace", "apiVersion", "kind"})
     name = nested.string("name", required=True)
     namespace = nested.string("namespace") or None
+    if name and not _DNS_SUBDOMAIN.match(name):
+        nested.error("name", f"must be a valid Kubernetes object name (got {name!r})")
+    if namespace and not _DNS_LABEL.match(namespace):
+        nested.error("namespace", f"must be a valid namespace name (got {namespace!r})")
     nested.string("apiVersion")
     nested.string("kind")
     return TemplateRef(name=name or "", namespace=namespace)

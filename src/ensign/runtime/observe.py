@@ -16,6 +16,7 @@ from ensign.engine.status import parse_status
 from ensign.engine.weights import ALL_PRIMARY, Routes
 from ensign.model import Canary
 from ensign.model.capabilities import capability_errors
+from ensign.queries.render import RenderError, query_model, render
 from ensign.routers.protocol import ObjectView, RouteError, Router, Split
 from ensign.runtime.cache import Caches
 from ensign.workloads import configs as config_tracking
@@ -99,6 +100,10 @@ def observe(
         for path, message in capability_errors(router.name, spec.analysis, spec.service):
             observed.snapshot = _problem(base, f"spec.{path}: {message} (the default provider)")
             return observed
+    broken = _broken_template(canary, caches)
+    if broken:
+        observed.snapshot = _problem(base, broken)
+        return observed
     unsupported = _unsupported(canary)
     if unsupported:
         observed.snapshot = _problem(base, unsupported)
@@ -187,6 +192,30 @@ def _render_problem(
         router.render(canary, view, Split(routes=routes, cookies=status.cookies), canary_uid=uid)
     except RouteError as exc:
         return str(exc)
+    return ""
+
+
+def _broken_template(canary: Canary, caches: Caches) -> str:
+    """The first MetricTemplate whose query Go's text/template would refuse, named with the
+    metric that uses it; checked whenever the canary is observed, not at the first analysis.
+    A template that is missing or malformed otherwise is reported by the analysis."""
+    informer = caches.get("MetricTemplate")
+    for index, check in enumerate(canary.spec.effective_analysis.metrics):
+        ref = check.template_ref
+        if ref is None or informer is None:
+            continue
+        namespace = ref.namespace or canary.namespace or ""
+        body = informer.get(namespace, ref.name)
+        query = ((body or {}).get("spec") or {}).get("query")
+        if not isinstance(query, str):
+            continue
+        try:
+            render(query, query_model(canary, check))
+        except RenderError as exc:
+            return (
+                f"spec.analysis.metrics[{index}].templateRef: MetricTemplate "
+                f"{namespace}/{ref.name}: spec.query is not a valid template: {exc}"
+            )
     return ""
 
 

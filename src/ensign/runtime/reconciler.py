@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,15 @@ from ensign.engine.phases import ACTIVE
 from ensign.engine.status import dump_status, parse_status, rfc3339, with_conditions
 from ensign.kube import kinds
 from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound, WriteRefused
-from ensign.model import Canary, HookType, InvalidSpec, parse_canary, parse_duration
+from ensign.model import (
+    Canary,
+    HookType,
+    InvalidSpec,
+    SpecError,
+    format_duration,
+    parse_canary,
+    parse_duration,
+)
 from ensign.model.capabilities import Capability
 from ensign.routers.protocol import ObjectChange, RouteError, Router, RouterSettings
 from ensign.routers.registry import UnknownProviderError, make_router
@@ -125,6 +133,7 @@ class Reconciler:
             await self._report_invalid(body, invalid)
             return TickResult(interval=60.0, error=str(invalid))
         interval = self.interval(canary)
+        canary = self._with_interval_warning(canary, interval)
         if self.finalizer is not None:
             try:
                 if (body.get("metadata") or {}).get("deletionTimestamp"):
@@ -162,6 +171,24 @@ class Reconciler:
             phase=str(decision.status.phase),
             idle=decision.idle,
         )
+
+    def _with_interval_warning(self, canary: Canary, interval: float) -> Canary:
+        """An analysis interval below the controller's floor (Flagger's 10 s) is raised to
+        it; the canary's Warning condition says so, with the value in force."""
+        text = canary.spec.effective_analysis.interval
+        try:
+            asked = parse_duration(text) if text else 60.0
+        except ValueError:
+            return canary
+        if asked >= interval:
+            return canary
+        warning = SpecError(
+            "spec.analysis.interval",
+            f"{text} is below the controller's minimum of {format_duration(interval)};"
+            f" the analysis runs every {format_duration(interval)}",
+        )
+        spec = replace(canary.spec, warnings=(*canary.spec.warnings, warning))
+        return replace(canary, spec=spec)
 
     def interval(self, canary: Canary) -> float:
         """The analysis interval, floored at `min_interval` (Flagger's floor is 10 s; tests and
