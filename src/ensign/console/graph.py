@@ -52,6 +52,7 @@ class Objects:
     missing_kinds: frozenset[str] = frozenset()  # kinds the API does not serve: "HTTPRoute"
     virtualservices: Sequence[JSON] = ()  # the one named after the apex
     destination_rules: Sequence[JSON] = ()  # <apex>-primary, <apex>-canary
+    trafficsplits: Sequence[JSON] = ()  # the one named after the apex (SMI providers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,7 @@ def build_graph(
         prefix=ingress_prefix,
         virtualservices=objects.virtualservices,
         destination_rules=objects.destination_rules,
+        trafficsplits=objects.trafficsplits,
     )
     for ing in [*_route_nodes(names, objects, traffic), *_ingress_nodes(names, objects, traffic)]:
         nodes.append(ing)
@@ -248,11 +250,12 @@ def _service_nodes(names: Names, objects: Objects) -> list[Node]:
 
 
 def _route_nodes(names: Names, objects: Objects, traffic: Traffic) -> list[Node]:
-    """The HTTPRoute or VirtualService the router writes (present or not), routing to the
-    Services its rules name (destinations and mirrors)."""
+    """The HTTPRoute, VirtualService or TrafficSplit the router writes (present or not),
+    routing to the Services its rules name (destinations and mirrors)."""
     out = []
     ours = {names.apex, f"{names.apex}-primary", f"{names.apex}-canary"}
-    for obj in (o for o in traffic.objects if o.kind in ("HTTPRoute", "VirtualService")):
+    kinds = ("HTTPRoute", "VirtualService", "TrafficSplit")
+    for obj in (o for o in traffic.objects if o.kind in kinds):
         used = {d.service for r in obj.rules for d in r.routing.destinations}
         used |= {m.service for r in obj.rules for m in r.routing.mirrors}
         details: JSON = {
@@ -415,7 +418,8 @@ def to_json(graph: Graph) -> JSON:
     protocol}], type}; Deployment/DaemonSet {ready,
     desired, images, labels}; Ingress {hosts, class, services, absent?}; HTTPRoute {hosts,
     rules (how many), services, absent?}; VirtualService {hosts, gateways, rules (how many
-    http/tcp/tls routes), services, absent?}; DestinationRule {host, policy, services,
+    http/tcp/tls routes), services, absent?}; TrafficSplit {hosts (its root service), rules
+    (1: its backends), services, absent?}; DestinationRule {host, policy, services,
     absent?}; HorizontalPodAutoscaler
     {min, max, scales}; ConfigMap/Secret {checksum} (on the canary's copy). `absent` says why
     a router object is missing ("not found", "HTTPRoute CRD not installed").
@@ -428,7 +432,8 @@ def to_json(graph: Graph) -> JSON:
     `<ingressRef>-canary` (role canary-ingress), or (istio) the VirtualService `<apex>`
     (role route, with its gateways) and the DestinationRules `<apex>-primary` and
     `<apex>-canary` (role destination-rule, policy summarising their trafficPolicy and
-    subsets; a missing one is noted but does not hide the split); note says why one is
+    subsets; a missing one is noted but does not hide the split), or (linkerd, osm, smi:*)
+    the TrafficSplit `<apex>` (role route, one rule labelled "backends"); note says why one is
     absent. rules are in evaluation order (a VirtualService's http routes, then tcp, then
     tls; label "http[0]", else "rule <index>"); matches are readable conditions, any one of which selects the rule (a
     canary Ingress's policy is shown as rules: header, cookie, then "any other request" with
