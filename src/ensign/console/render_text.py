@@ -104,7 +104,7 @@ def live_text(graph: Graph) -> str:
     return f"none: Service {names.apex} does not route to either workload yet"
 
 
-ROUTER_KINDS = ("HTTPRoute", "Ingress", "VirtualService")
+ROUTER_KINDS = ("HTTPRoute", "Ingress", "VirtualService", "TrafficSplit")
 
 
 def traffic(graph: Graph) -> Tree:
@@ -186,6 +186,8 @@ def details_line(node: Node) -> str:
         return f"hosts {hosts}  gateways {gateways}  {routes}"
     if node.kind == "DestinationRule":
         return f"host {d['host'] or '-'}  {d['policy']}"
+    if node.kind == "TrafficSplit":
+        return f"root service {', '.join(d['hosts']) or '-'}"
     if node.kind == "HorizontalPodAutoscaler":
         return f"scales {d['scales']} between {d['min']} and {d['max']}"
     return f"tracked, checksum {d['checksum'][:12]}" if d.get("checksum") else "tracked copy"
