@@ -34,6 +34,7 @@ LAYERS = {
     "HTTPRoute": 0,
     "Ingress": 0,
     "VirtualService": 0,
+    "TrafficSplit": 0,
     "DestinationRule": 0,
     "Service": 1,
     "Deployment": 2,
