@@ -12,9 +12,13 @@ from ensign.kube.kinds import (
     HTTPROUTE_V1,
     HTTPROUTE_V1BETA1,
     INGRESS,
+    TRAFFICSPLIT_V1ALPHA1,
+    TRAFFICSPLIT_V1ALPHA2,
+    TRAFFICSPLIT_V1ALPHA3,
     VIRTUALSERVICE,
     Kind,
 )
+from ensign.traffic.model import is_smi
 
 WORKLOAD_KINDS = {"Deployment": kinds.DEPLOYMENT, "DaemonSet": kinds.DAEMONSET}
 
@@ -24,6 +28,9 @@ ISTIO = "istio"
 # Istio serves networking.istio.io v1 since 1.22; describe reads, so no RBAC verbs needed.
 VIRTUALSERVICE_V1 = Kind("networking.istio.io", "v1", "VirtualService", "virtualservices")
 DESTINATIONRULE_V1 = Kind("networking.istio.io", "v1", "DestinationRule", "destinationrules")
+# The same TrafficSplit is served in every version a mesh installs (Linkerd: v1alpha1 and
+# v1alpha2; OSM: v1alpha2 and later): read the first one served.
+TRAFFICSPLIT_KINDS = (TRAFFICSPLIT_V1ALPHA2, TRAFFICSPLIT_V1ALPHA1, TRAFFICSPLIT_V1ALPHA3)
 
 
 async def read_graph(
@@ -49,6 +56,7 @@ async def read_graph(
     routes: list[JSON] = []
     virtualservices: list[JSON] = []
     destination_rules: list[JSON] = []
+    trafficsplits: list[JSON] = []
     if provider in GATEWAY_PROVIDERS:
         route, served = await read_route(api, namespace, names.apex)
         routes += [route] if route is not None else []
@@ -66,6 +74,11 @@ async def read_graph(
             destination_rules += [rule] if rule is not None else []
             if not served:
                 missing.add("DestinationRule")
+    elif is_smi(provider):
+        split, served = await read_first(api, namespace, names.apex, *TRAFFICSPLIT_KINDS)
+        trafficsplits += [split] if split is not None else []
+        if not served:
+            missing.add("TrafficSplit")
     configs = await _configs(api, namespace, (canary.get("status") or {}).get("trackedConfigs"))
     objects = Objects(
         services=services,
@@ -77,6 +90,7 @@ async def read_graph(
         missing_kinds=frozenset(missing),
         virtualservices=virtualservices,
         destination_rules=destination_rules,
+        trafficsplits=trafficsplits,
     )
     return build_graph(canary, objects, default_provider=default_provider)
 
