@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ensign.traffic.endpoints import endpoints
+from ensign.traffic.gloo import route_routetable
+from ensign.traffic.httpproxy import route_httpproxy
 from ensign.traffic.httproute import route_http
 from ensign.traffic.ingress import DEFAULT_PREFIX, route_ingress
 from ensign.traffic.request import Destination, Request, Routing
@@ -45,6 +47,8 @@ JSON = Mapping[str, Any]
 GATEWAY_PROVIDERS = ("gatewayapi:v1", "gatewayapi:v1beta1")
 NGINX = "nginx"
 ISTIO = "istio"
+CONTOUR = "contour"
+GLOO = "gloo"  # and suffixed -mesh-provider values (gloo...)
 SMI_PROVIDERS = ("linkerd", "osm", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3")
 WORKLOAD_KINDS = ("Deployment", "DaemonSet")
 
@@ -60,6 +64,9 @@ class Objects:
     virtualservices: tuple[JSON, ...] = ()
     destination_rules: tuple[JSON, ...] = ()
     trafficsplits: tuple[JSON, ...] = ()
+    httpproxies: tuple[JSON, ...] = ()
+    routetables: tuple[JSON, ...] = ()
+    upstreams: tuple[JSON, ...] = ()
 
     @classmethod
     def of(cls, objects: Iterable[JSON]) -> Objects:
@@ -71,6 +78,9 @@ class Objects:
             "VirtualService": "vs",
             "DestinationRule": "dr",
             "TrafficSplit": "ts",
+            "HTTPProxy": "proxies",
+            "RouteTable": "tables",
+            "Upstream": "upstreams",
             **{kind: "w" for kind in WORKLOAD_KINDS},
         }
         found: dict[str, list[JSON]] = {key: [] for key in keys.values()}
@@ -86,6 +96,9 @@ class Objects:
             tuple(found["vs"]),
             tuple(found["dr"]),
             trafficsplits=tuple(found["ts"]),
+            httpproxies=tuple(found["proxies"]),
+            routetables=tuple(found["tables"]),
+            upstreams=tuple(found["upstreams"]),
         )
 
     def service(self, name: str) -> JSON | None:
@@ -155,6 +168,10 @@ def route(
         return route_http(objects.routes, request)
     if provider == NGINX:
         return route_ingress(objects.ingresses, request, prefix=prefix)
+    if provider == CONTOUR:
+        return route_httpproxy(objects.httpproxies, request)
+    if provider.startswith(GLOO):
+        return route_routetable(objects.routetables, request, upstreams=objects.upstreams)
     if provider == ISTIO:
         rules = objects.destination_rules or None
         claimed = any(applies(vs, request) for vs in objects.virtualservices)
