@@ -8,6 +8,8 @@ that, and the response headers the rule adds (`Routing`):
 - `route_ingress`: an NGINX Ingress and its canary Ingress (`ingress`);
 - `route_virtualservice`: Istio VirtualServices (`virtualservice`);
 - `route_trafficsplit`: SMI TrafficSplits (Linkerd, OSM) (`trafficsplit`);
+- `route_httpproxy`: Contour HTTPProxies (`httpproxy`);
+- `route_routetable`: Gloo Edge RouteTables and their Upstreams (`gloo`);
 - `route`: any of these by provider, or the apex Service for the kubernetes provider
   (`model`);
 - `endpoints`, `starved`: the ready pods behind a Service, from the workloads (`endpoints`);
@@ -17,6 +19,8 @@ that, and the response headers the rule adds (`Routing`):
 """
 
 from ensign.traffic.endpoints import Endpoints, endpoints, starved
+from ensign.traffic.gloo import describe_matcher, route_routetable, rules_of_routetable
+from ensign.traffic.httpproxy import describe_condition, route_httpproxy, rules_of_httpproxy
 from ensign.traffic.httproute import describe_match, route_http, rules_of
 from ensign.traffic.ingress import (
     DEFAULT_PREFIX,
@@ -58,8 +62,10 @@ __all__ = [
     "Rule",
     "Split",
     "canary_policy",
+    "describe_condition",
     "describe_istio_match",
     "describe_match",
+    "describe_matcher",
     "endpoints",
     "is_canary",
     "live_split",
@@ -68,11 +74,15 @@ __all__ = [
     "route",
     "route_delegate",
     "route_http",
+    "route_httpproxy",
     "route_ingress",
+    "route_routetable",
     "route_trafficsplit",
     "route_virtualservice",
     "rules_of",
+    "rules_of_httpproxy",
     "rules_of_ingress",
+    "rules_of_routetable",
     "rules_of_trafficsplit",
     "rules_of_virtualservice",
     "service_of",
