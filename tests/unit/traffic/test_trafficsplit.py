@@ -3,11 +3,30 @@ and end to end with the SMI router: what it writes is what the model reads."""
 
 from __future__ import annotations
 
+import io
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from ensign.console import describing
+from ensign.console.graph import Graph, build_graph, to_json
+from ensign.console.graph import Objects as GraphObjects
+from ensign.console.render_svg import render_svg
+from ensign.console.render_text import render
 from ensign.engine.weights import Routes
+from ensign.kube.api import NotFound
+from ensign.kube.kinds import (
+    CANARY,
+    DEPLOYMENT,
+    INGRESS,
+    SERVICE,
+    TRAFFICSPLIT_V1ALPHA1,
+    TRAFFICSPLIT_V1ALPHA2,
+    TRAFFICSPLIT_V1ALPHA3,
+    Kind,
+)
 from ensign.model import parse_canary
 from ensign.routers.protocol import CreateObject
 from ensign.routers.protocol import Split as RouterSplit
@@ -239,3 +258,102 @@ def test_what_the_router_writes_is_what_the_model_reads(
 class _NoObjects:
     def get(self, kind: object, namespace: str, name: str) -> None:
         return None
+
+
+# ------------------------------------------------------------------ ensign describe
+
+
+def _describe_objects(**extra: Any) -> GraphObjects:
+    return GraphObjects(
+        services={
+            "podinfo": service("podinfo", "podinfo-primary"),
+            "podinfo-primary": service("podinfo-primary", "podinfo-primary"),
+            "podinfo-canary": service("podinfo-canary", "podinfo"),
+        },
+        **extra,
+    )
+
+
+def _text(graph: Graph) -> str:
+    console = Console(width=200, record=True, color_system=None, file=io.StringIO())
+    console.print(render(graph))
+    return console.export_text()
+
+
+def test_describe_draws_the_trafficsplit() -> None:
+    ts = trafficsplit("10", "90", version="v1alpha1")
+    graph = build_graph(canary_body(), _describe_objects(trafficsplits=[ts]))
+    out = _text(graph)
+    assert "TrafficSplit/podinfo [router]  root service podinfo" in out
+    assert "backends: service podinfo → podinfo-canary 10 (10%), podinfo-primary 90 (90%)" in out
+    assert "routing: primary 90% / canary 10%  ← TrafficSplit test/podinfo" in out
+    assert {n.id for n in graph.targets("TrafficSplit/podinfo", "routes")} == {
+        "Service/podinfo-primary",
+        "Service/podinfo-canary",
+    }
+    doc = to_json(graph)
+    traffic = doc["traffic"]
+    assert (traffic["provider"], traffic["routesTraffic"]) == ("linkerd", True)
+    (obj,) = traffic["objects"]
+    assert (obj["kind"], obj["role"], obj["present"], obj["hosts"]) == (
+        "TrafficSplit",
+        "route",
+        True,
+        ["podinfo"],
+    )
+    assert [r["label"] for r in obj["rules"]] == ["backends"]
+    svg = render_svg(graph)
+    ET.fromstring(svg)
+    assert 'id="TrafficSplit/podinfo"' in svg and "TrafficSplit/podinfo rules" in svg
+
+
+@pytest.mark.parametrize(
+    ("missing", "note"),
+    [(frozenset(), "not found"), (frozenset({"TrafficSplit"}), "TrafficSplit CRD not installed")],
+)
+def test_describe_missing_trafficsplit(missing: frozenset[str], note: str) -> None:
+    graph = build_graph(canary_body("osm"), _describe_objects(missing_kinds=missing))
+    out = _text(graph)
+    assert f"TrafficSplit/podinfo [router]  ({note})" in out
+    assert to_json(graph)["traffic"]["notes"] == [f"TrafficSplit podinfo: {note}"]
+
+
+class _Api:
+    """The calls `read_graph` makes, over a dict of objects and the kinds served."""
+
+    def __init__(self, objects: dict[tuple[Kind, str], JSON], served: set[Kind]) -> None:
+        self.objects, self.served = objects, served
+
+    async def get(self, kind: Kind, name: str, *, namespace: str | None = None) -> JSON:
+        if kind not in self.served or (kind, name) not in self.objects:
+            raise NotFound(f"{kind.kind} {name}")
+        return self.objects[(kind, name)]
+
+    async def list(self, kind: Kind, *, namespace: str | None = None) -> tuple[list[JSON], str]:
+        if kind not in self.served:
+            raise NotFound(kind.plural)
+        return [o for (k, _), o in self.objects.items() if k == kind], "1"
+
+
+@pytest.mark.parametrize(
+    ("provider", "served", "stored", "note"),
+    [
+        ("linkerd", {TRAFFICSPLIT_V1ALPHA1, TRAFFICSPLIT_V1ALPHA2}, TRAFFICSPLIT_V1ALPHA2, ""),
+        ("linkerd", {TRAFFICSPLIT_V1ALPHA1}, TRAFFICSPLIT_V1ALPHA1, ""),
+        ("smi:v1alpha3", {TRAFFICSPLIT_V1ALPHA3}, TRAFFICSPLIT_V1ALPHA3, ""),
+        ("osm", {TRAFFICSPLIT_V1ALPHA2}, None, "not found"),
+        ("osm", set(), None, "TrafficSplit CRD not installed"),
+    ],
+)
+async def test_read_graph_reads_the_trafficsplit(
+    provider: str, served: set[Kind], stored: Kind | None, note: str
+) -> None:
+    store: dict[tuple[Kind, str], JSON] = {(CANARY, "podinfo"): canary_body(provider)}
+    if stored is not None:
+        store[(stored, "podinfo")] = trafficsplit(20, 80)
+    api = _Api(store, served | {CANARY, SERVICE, INGRESS, DEPLOYMENT})
+    graph = await describing.read_graph(api, "test", "podinfo")  # type: ignore[arg-type]
+    (obj,) = graph.traffic.objects
+    assert (obj.kind, obj.present, obj.note) == ("TrafficSplit", stored is not None, note)
+    if stored is not None:
+        assert graph.traffic.plain is not None and graph.traffic.plain.canary == 20.0
