@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ensign.traffic.appmesh import is_appmesh, route_appmesh
 from ensign.traffic.endpoints import endpoints
 from ensign.traffic.gloo import route_routetable
 from ensign.traffic.httpproxy import route_httpproxy
@@ -49,6 +50,7 @@ NGINX = "nginx"
 ISTIO = "istio"
 CONTOUR = "contour"
 GLOO = "gloo"  # and suffixed -mesh-provider values (gloo...)
+APPMESH = "appmesh"  # and appmesh:v1beta2...
 SMI_PROVIDERS = ("linkerd", "osm", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3")
 WORKLOAD_KINDS = ("Deployment", "DaemonSet")
 
@@ -67,6 +69,7 @@ class Objects:
     httpproxies: tuple[JSON, ...] = ()
     routetables: tuple[JSON, ...] = ()
     upstreams: tuple[JSON, ...] = ()
+    appmesh: tuple[JSON, ...] = ()  # every appmesh.k8s.aws object
 
     @classmethod
     def of(cls, objects: Iterable[JSON]) -> Objects:
@@ -84,7 +87,11 @@ class Objects:
             **{kind: "w" for kind in WORKLOAD_KINDS},
         }
         found: dict[str, list[JSON]] = {key: [] for key in keys.values()}
+        found["appmesh"] = []
         for obj in objects:
+            if is_appmesh(obj):  # App Mesh's VirtualService is not Istio's
+                found["appmesh"].append(obj)
+                continue
             key = keys.get(str(obj.get("kind") or _kind_by_shape(obj)))
             if key is not None:
                 found[key].append(obj)
@@ -99,6 +106,7 @@ class Objects:
             httpproxies=tuple(found["proxies"]),
             routetables=tuple(found["tables"]),
             upstreams=tuple(found["upstreams"]),
+            appmesh=tuple(found["appmesh"]),
         )
 
     def service(self, name: str) -> JSON | None:
@@ -170,6 +178,8 @@ def route(
         return route_ingress(objects.ingresses, request, prefix=prefix)
     if provider == CONTOUR:
         return route_httpproxy(objects.httpproxies, request)
+    if provider.startswith(APPMESH):
+        return route_appmesh(objects.appmesh, request, apex=apex)
     if provider.startswith(GLOO):
         return route_routetable(objects.routetables, request, upstreams=objects.upstreams)
     if provider == ISTIO:
