@@ -86,7 +86,8 @@ CAPABILITIES: Final[Mapping[Provider, frozenset[Capability]]] = MappingProxyType
         Provider.NGINX: _AB,
         # Flagger's other routers (§3.8 of the behaviour notes); Ensign refuses them by name
         # until their routers land, but their specs are already checked against these rows.
-        Provider.ISTIO: frozenset(Capability) - {C.PARENT_STATUS},
+        Provider.ISTIO: frozenset(Capability)
+        - {C.PARENT_STATUS, C.RECONCILE_FIRST, C.UNOWNED_OBJECTS},
         Provider.APPMESH: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS, C.RECONCILE_FIRST},
         Provider.APPMESH_V1BETA2: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS, C.RECONCILE_FIRST},
         Provider.CONTOUR: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS},
