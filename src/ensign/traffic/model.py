@@ -30,8 +30,18 @@ from ensign.traffic.httpproxy import route_httpproxy
 from ensign.traffic.httproute import route_http
 from ensign.traffic.ingress import DEFAULT_PREFIX, route_ingress
 from ensign.traffic.request import Destination, Request, Routing
+from ensign.traffic.skipper import route_skipper
 from ensign.traffic.trafficsplit import claims, route_trafficsplit
 from ensign.traffic.virtualservice import applies, route_delegate, route_virtualservice
+from ensign.traffic.weighted import (
+    APISIX_KIND,
+    KUMA_KIND,
+    TRAEFIK_KIND,
+    route_apisix,
+    route_kuma,
+    route_traefik,
+    weighted_hosts,
+)
 
 __all__ = [
     "Live",
@@ -52,6 +62,10 @@ CONTOUR = "contour"
 GLOO = "gloo"  # and suffixed -mesh-provider values (gloo...)
 APPMESH = "appmesh"  # and appmesh:v1beta2...
 SMI_PROVIDERS = ("linkerd", "osm", "smi:v1alpha1", "smi:v1alpha2", "smi:v1alpha3")
+SKIPPER = "skipper"
+TRAEFIK = "traefik"
+APISIX = "apisix"
+KUMA = "kuma"
 WORKLOAD_KINDS = ("Deployment", "DaemonSet")
 
 
@@ -69,6 +83,7 @@ class Objects:
     httpproxies: tuple[JSON, ...] = ()
     routetables: tuple[JSON, ...] = ()
     upstreams: tuple[JSON, ...] = ()
+    weighted: tuple[JSON, ...] = ()  # TraefikServices, Kuma TrafficRoutes, ApisixRoutes
     appmesh: tuple[JSON, ...] = ()  # every appmesh.k8s.aws object
 
     @classmethod
@@ -84,6 +99,9 @@ class Objects:
             "HTTPProxy": "proxies",
             "RouteTable": "tables",
             "Upstream": "upstreams",
+            TRAEFIK_KIND: "weighted",
+            KUMA_KIND: "weighted",
+            APISIX_KIND: "weighted",
             **{kind: "w" for kind in WORKLOAD_KINDS},
         }
         found: dict[str, list[JSON]] = {key: [] for key in keys.values()}
@@ -106,6 +124,7 @@ class Objects:
             httpproxies=tuple(found["proxies"]),
             routetables=tuple(found["tables"]),
             upstreams=tuple(found["upstreams"]),
+            weighted=tuple(found["weighted"]),
             appmesh=tuple(found["appmesh"]),
         )
 
@@ -182,6 +201,15 @@ def route(
         return route_appmesh(objects.appmesh, request, apex=apex)
     if provider.startswith(GLOO):
         return route_routetable(objects.routetables, request, upstreams=objects.upstreams)
+    if provider == SKIPPER:
+        return route_skipper(objects.ingresses, request)
+    if provider == TRAEFIK:
+        return route_traefik(objects.weighted, request, apex=apex)
+    if provider == APISIX:
+        return route_apisix(objects.weighted, request)
+    kuma = route_kuma(objects.weighted, request, apex=apex) if provider == KUMA else None
+    if kuma is not None:
+        return kuma  # else Kuma's default route: the apex Service
     if provider == ISTIO:
         rules = objects.destination_rules or None
         claimed = any(applies(vs, request) for vs in objects.virtualservices)
@@ -327,6 +355,8 @@ def plain_request(canary: JSON, objects: Objects, *, provider: str = "") -> Requ
         ]
     for vs in objects.virtualservices:
         hosts += [str(h) for h in (vs.get("spec") or {}).get("hosts") or [] if h and h != "*"]
+    for obj in objects.weighted:
+        hosts += weighted_hosts(obj)
     if provider == ISTIO or is_smi(provider):
         hosts.append(_Names.of(canary).apex)
     host = next(iter(hosts), "")
