@@ -10,6 +10,8 @@ that, and the response headers the rule adds (`Routing`):
 - `route_trafficsplit`: SMI TrafficSplits (Linkerd, OSM) (`trafficsplit`);
 - `route_httpproxy`: Contour HTTPProxies (`httpproxy`);
 - `route_routetable`: Gloo Edge RouteTables and their Upstreams (`gloo`);
+- `route_traefik`, `route_kuma`, `route_apisix`: TraefikServices, Kuma TrafficRoutes,
+  ApisixRoutes (`weighted`); `route_skipper`: Skipper Ingresses (`skipper`);
 - `route`: any of these by provider, or the apex Service for the kubernetes provider
   (`model`);
 - `endpoints`, `starved`: the ready pods behind a Service, from the workloads (`endpoints`);
@@ -40,6 +42,7 @@ from ensign.traffic.model import (
     to_split,
 )
 from ensign.traffic.request import Destination, Header, Mirror, Request, Routing, Rule
+from ensign.traffic.skipper import route_skipper, rules_of_skipper
 from ensign.traffic.trafficsplit import route_trafficsplit, rules_of_trafficsplit
 from ensign.traffic.virtualservice import (
     describe_istio_match,
@@ -47,6 +50,13 @@ from ensign.traffic.virtualservice import (
     route_virtualservice,
     rules_of_virtualservice,
     service_of,
+)
+from ensign.traffic.weighted import (
+    route_apisix,
+    route_kuma,
+    route_traefik,
+    rules_of_weighted,
+    weighted_hosts,
 )
 
 __all__ = [
@@ -72,20 +82,27 @@ __all__ = [
     "matching_request",
     "plain_request",
     "route",
+    "route_apisix",
     "route_delegate",
     "route_http",
     "route_httpproxy",
     "route_ingress",
+    "route_kuma",
     "route_routetable",
+    "route_skipper",
+    "route_traefik",
     "route_trafficsplit",
     "route_virtualservice",
     "rules_of",
     "rules_of_httpproxy",
     "rules_of_ingress",
     "rules_of_routetable",
+    "rules_of_skipper",
     "rules_of_trafficsplit",
     "rules_of_virtualservice",
+    "rules_of_weighted",
     "service_of",
     "starved",
     "to_split",
+    "weighted_hosts",
 ]
