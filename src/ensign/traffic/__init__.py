@@ -7,6 +7,7 @@ that, and the response headers the rule adds (`Routing`):
 - `route_http`: Gateway API HTTPRoutes (`httproute`);
 - `route_ingress`: an NGINX Ingress and its canary Ingress (`ingress`);
 - `route_virtualservice`: Istio VirtualServices (`virtualservice`);
+- `route_appmesh`: App Mesh VirtualServices, VirtualRouters and VirtualNodes (`appmesh`);
 - `route_trafficsplit`: SMI TrafficSplits (Linkerd, OSM) (`trafficsplit`);
 - `route_httpproxy`: Contour HTTPProxies (`httpproxy`);
 - `route_routetable`: Gloo Edge RouteTables and their Upstreams (`gloo`);
@@ -20,6 +21,7 @@ that, and the response headers the rule adds (`Routing`):
   router object's rules, for display.
 """
 
+from ensign.traffic.appmesh import route_appmesh, rules_of_appmesh
 from ensign.traffic.endpoints import Endpoints, endpoints, starved
 from ensign.traffic.gloo import describe_matcher, route_routetable, rules_of_routetable
 from ensign.traffic.httpproxy import describe_condition, route_httpproxy, rules_of_httpproxy
@@ -83,6 +85,7 @@ __all__ = [
     "plain_request",
     "route",
     "route_apisix",
+    "route_appmesh",
     "route_delegate",
     "route_http",
     "route_httpproxy",
@@ -94,6 +97,7 @@ __all__ = [
     "route_trafficsplit",
     "route_virtualservice",
     "rules_of",
+    "rules_of_appmesh",
     "rules_of_httpproxy",
     "rules_of_ingress",
     "rules_of_routetable",
