@@ -26,8 +26,11 @@ from ensign.traffic import (
     live_split,
     rules_of,
     rules_of_ingress,
+    rules_of_skipper,
     rules_of_trafficsplit,
     rules_of_virtualservice,
+    rules_of_weighted,
+    weighted_hosts,
 )
 from ensign.traffic.model import is_smi
 
@@ -35,7 +38,11 @@ JSON = dict[str, Any]
 GATEWAY = ("gatewayapi:v1", "gatewayapi:v1beta1")
 NGINX = "nginx"
 ISTIO = "istio"
-ROUTING_PROVIDERS = (*GATEWAY, NGINX, ISTIO)
+SKIPPER = "skipper"
+# Providers whose one or two objects are read by `ensign.traffic.weighted`: each object
+# as (kind, name, role) from the spec and the apex.
+WEIGHTED = ("traefik", "apisix", "kuma")
+ROUTING_PROVIDERS = (*GATEWAY, NGINX, ISTIO, SKIPPER, *WEIGHTED)
 ADVISORY_ROLES = ("destination-rule",)  # missing, they leave the split readable
 
 
@@ -77,6 +84,7 @@ def build_traffic(
     virtualservices: Sequence[Mapping[str, Any]] = (),
     destination_rules: Sequence[Mapping[str, Any]] = (),
     trafficsplits: Sequence[Mapping[str, Any]] = (),
+    weighted: Sequence[Mapping[str, Any]] = (),  # TraefikService, TrafficRoute, ApisixRoute
 ) -> Traffic:
     spec = canary.get("spec") or {}
     target = str((spec.get("targetRef") or {}).get("name") or "")
@@ -111,6 +119,18 @@ def build_traffic(
             objects.append(_dr_object(f"{apex}-{side}", rule, "DestinationRule" in missing))
         used += [vs] if vs is not None else []
         used += [{"kind": "DestinationRule", **r} for r in present_drs]
+    elif provider == SKIPPER:
+        ref = str((spec.get("ingressRef") or {}).get("name") or "")
+        by_name = {_name(i): i for i in ingresses}
+        for name, role in ((ref, "ingress"), (f"{ref}-canary", "canary-ingress")):
+            ing = by_name.get(name)
+            objects.append(_skipper_object(name, ing, role, "Ingress" in missing))
+            used += [ing] if ing is not None else []
+    elif provider in WEIGHTED:
+        for kind, name, role in weighted_refs(provider, spec, apex):
+            obj = next((o for o in weighted if _name(o) == name and o.get("kind") == kind), None)
+            objects.append(_weighted_object(kind, name, role, obj, kind in missing))
+            used += [obj] if obj is not None else []
     elif is_smi(provider):
         split = next((t for t in trafficsplits if _name(t) == apex), None)
         objects.append(_ts_object(apex, split, "TrafficSplit" in missing))
@@ -162,6 +182,45 @@ def _vs_object(
     gateways = tuple(str(g) for g in spec.get("gateways") or [])
     rules = rules_of_virtualservice(vs, destination_rules=destination_rules or None)
     return RouterObject("VirtualService", name, "route", True, "", hosts, rules, gateways)
+
+
+def weighted_refs(
+    provider: str, spec: Mapping[str, Any], apex: str
+) -> tuple[tuple[str, str, str], ...]:
+    """(kind, name, role) of the objects a weighted provider reads: TraefikService `<apex>`;
+    Kuma's cluster-scoped TrafficRoute `<apex>`; APISIX's user route (`routeRef`) and its
+    canary route `<routeRef>-<apex>-canary`."""
+    if provider == "traefik":
+        return (("TraefikService", apex, "route"),)
+    if provider == "kuma":
+        return (("TrafficRoute", apex, "route"),)
+    ref = str((spec.get("routeRef") or {}).get("name") or "")
+    return (("ApisixRoute", ref, "user-route"), ("ApisixRoute", f"{ref}-{apex}-canary", "route"))
+
+
+def _weighted_object(
+    kind: str, name: str, role: str, obj: Mapping[str, Any] | None, no_crd: bool
+) -> RouterObject:
+    if obj is None:
+        note = f"{kind} CRD not installed" if no_crd else "not found"
+        if not name or name.startswith("-"):
+            note = "spec.routeRef is not set"
+        return RouterObject(kind, name, role, False, note, (), ())
+    return RouterObject(kind, name, role, True, "", weighted_hosts(obj), rules_of_weighted(obj))
+
+
+def _skipper_object(
+    name: str, ingress: Mapping[str, Any] | None, role: str, no_api: bool
+) -> RouterObject:
+    if ingress is None:
+        note = "Ingress API not available" if no_api else "not found"
+        if not name or name == "-canary":
+            note = "spec.ingressRef is not set"
+        return RouterObject("Ingress", name, role, False, note, (), ())
+    hosts = tuple(
+        str(r["host"]) for r in (ingress.get("spec") or {}).get("rules") or [] if r.get("host")
+    )
+    return RouterObject("Ingress", name, role, True, "", hosts, rules_of_skipper(ingress))
 
 
 def _ts_object(name: str, split: Mapping[str, Any] | None, no_crd: bool) -> RouterObject:
