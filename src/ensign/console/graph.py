@@ -53,6 +53,7 @@ class Objects:
     virtualservices: Sequence[JSON] = ()  # the one named after the apex
     destination_rules: Sequence[JSON] = ()  # <apex>-primary, <apex>-canary
     trafficsplits: Sequence[JSON] = ()  # the one named after the apex (SMI providers)
+    weighted: Sequence[JSON] = ()  # TraefikService, Kuma TrafficRoute, ApisixRoutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,7 @@ def build_graph(
         virtualservices=objects.virtualservices,
         destination_rules=objects.destination_rules,
         trafficsplits=objects.trafficsplits,
+        weighted=objects.weighted,
     )
     for ing in [*_route_nodes(names, objects, traffic), *_ingress_nodes(names, objects, traffic)]:
         nodes.append(ing)
@@ -249,12 +251,15 @@ def _service_nodes(names: Names, objects: Objects) -> list[Node]:
     return out
 
 
+WEIGHTED_KINDS = ("TraefikService", "TrafficRoute", "ApisixRoute")
+
+
 def _route_nodes(names: Names, objects: Objects, traffic: Traffic) -> list[Node]:
     """The HTTPRoute, VirtualService or TrafficSplit the router writes (present or not),
     routing to the Services its rules name (destinations and mirrors)."""
     out = []
     ours = {names.apex, f"{names.apex}-primary", f"{names.apex}-canary"}
-    kinds = ("HTTPRoute", "VirtualService", "TrafficSplit")
+    kinds = ("HTTPRoute", "VirtualService", "TrafficSplit", *WEIGHTED_KINDS)
     for obj in (o for o in traffic.objects if o.kind in kinds):
         used = {d.service for r in obj.rules for d in r.routing.destinations}
         used |= {m.service for r in obj.rules for m in r.routing.mirrors}
