@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ensign.console.graph import Graph, Names, Objects, build_graph
+from ensign.console.routing import WEIGHTED, weighted_refs
 from ensign.kube import kinds
 from ensign.kube.api import JSON, KubeApi, NotFound, Rejected
 from ensign.kube.kinds import (
+    APISIXROUTE,
     DESTINATIONRULE,
     HTTPROUTE_V1,
     HTTPROUTE_V1BETA1,
     INGRESS,
+    KUMA_TRAFFICROUTE,
+    TRAEFIKSERVICE,
     TRAFFICSPLIT_V1ALPHA1,
     TRAFFICSPLIT_V1ALPHA2,
     TRAFFICSPLIT_V1ALPHA3,
@@ -28,6 +32,11 @@ ISTIO = "istio"
 # Istio serves networking.istio.io v1 since 1.22; describe reads, so no RBAC verbs needed.
 VIRTUALSERVICE_V1 = Kind("networking.istio.io", "v1", "VirtualService", "virtualservices")
 DESTINATIONRULE_V1 = Kind("networking.istio.io", "v1", "DestinationRule", "destinationrules")
+WEIGHTED_KINDS = {
+    "TraefikService": TRAEFIKSERVICE,
+    "TrafficRoute": KUMA_TRAFFICROUTE,
+    "ApisixRoute": APISIXROUTE,
+}
 # The same TrafficSplit is served in every version a mesh installs (Linkerd: v1alpha1 and
 # v1alpha2; OSM: v1alpha2 and later): read the first one served.
 TRAFFICSPLIT_KINDS = (TRAFFICSPLIT_V1ALPHA2, TRAFFICSPLIT_V1ALPHA1, TRAFFICSPLIT_V1ALPHA3)
@@ -57,6 +66,7 @@ async def read_graph(
     virtualservices: list[JSON] = []
     destination_rules: list[JSON] = []
     trafficsplits: list[JSON] = []
+    weighted: list[JSON] = []
     if provider in GATEWAY_PROVIDERS:
         route, served = await read_route(api, namespace, names.apex)
         routes += [route] if route is not None else []
@@ -74,6 +84,15 @@ async def read_graph(
             destination_rules += [rule] if rule is not None else []
             if not served:
                 missing.add("DestinationRule")
+    elif provider in WEIGHTED:
+        spec = canary.get("spec") or {}
+        for kind_name, name, _ in weighted_refs(provider, spec, names.apex):
+            # The client leaves the namespace out for Kuma's cluster-scoped TrafficRoute.
+            kind = WEIGHTED_KINDS[kind_name]
+            obj, served = await read_first(api, namespace, name, kind) if name else (None, True)
+            weighted += [{"kind": kind_name, **obj}] if obj is not None else []
+            if not served:
+                missing.add(kind_name)
     elif is_smi(provider):
         split, served = await read_first(api, namespace, names.apex, *TRAFFICSPLIT_KINDS)
         trafficsplits += [split] if split is not None else []
@@ -91,6 +110,7 @@ async def read_graph(
         virtualservices=virtualservices,
         destination_rules=destination_rules,
         trafficsplits=trafficsplits,
+        weighted=weighted,
     )
     return build_graph(canary, objects, default_provider=default_provider)
 
