@@ -275,3 +275,53 @@ def test_kuma_without_route_falls_back_to_the_apex_service() -> None:
     live = live_split(canary_body("kuma"), SERVICE)
     assert (live.plain.primary, live.plain.canary) == (100.0, 0.0)
     assert live.plain.enforced_by.startswith("Service test/podinfo")
+
+
+# ------------------------------------------------------------------ ensign describe
+
+
+@pytest.mark.parametrize("provider", sorted(USER_OBJECTS))
+def test_describe_lists_the_objects_and_the_split(provider: str) -> None:
+    from ensign.console.graph import Objects as GraphObjects
+    from ensign.console.graph import build_graph
+    from ensign.console.routing import build_traffic
+
+    extra, user = USER_OBJECTS[provider]
+    body = canary_body(provider, **extra)
+    view = View(copy.deepcopy(user))
+    split = RouterSplit(routes=Routes(primary=75, canary=25))
+    for change in make_router(provider).render(parse_canary(body), view, split, canary_uid=UID):
+        view.apply(change)
+    ingresses = [b for b in view.bodies if b["kind"] == "Ingress"]
+    weighted = [b for b in view.bodies if b["kind"] != "Ingress"]
+    traffic = build_traffic(
+        body, routes=(), ingresses=ingresses, services=[SERVICE], workloads=(), weighted=weighted
+    )
+    assert traffic.routes_traffic
+    assert all(o.present for o in traffic.objects), traffic.objects
+    assert traffic.plain is not None
+    assert (traffic.plain.primary, traffic.plain.canary) == (75.0, 25.0)
+    graph = build_graph(
+        body,
+        GraphObjects(services={"podinfo": SERVICE}, ingresses=ingresses, weighted=weighted),
+    )
+    assert graph is not None
+
+
+def test_describe_names_what_is_missing() -> None:
+    from ensign.console.routing import build_traffic
+
+    traffic = build_traffic(
+        canary_body("kuma"), routes=(), ingresses=(), services=[SERVICE], workloads=()
+    )
+    assert traffic.plain is None
+    assert traffic.notes == ("TrafficRoute podinfo: not found",)
+    apisix = build_traffic(
+        canary_body("apisix"),
+        routes=(),
+        ingresses=(),
+        services=[SERVICE],
+        workloads=(),
+        missing_kinds=("ApisixRoute",),
+    )
+    assert apisix.notes[0] == "ApisixRoute : spec.routeRef is not set"
