@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,47 @@ _ROUTERS = {
         "`<apex>-canary`, and moves traffic through its `canary-*` annotations (prefix "
         "`--ingress-annotations-prefix`, `nginx.ingress.kubernetes.io` by default); the user's "
         "Ingress is never written.",
+    ),
+    "contour": (
+        "Contour",
+        "`contour` writes the HTTPProxy `<apex>` (projectcontour.io/v1): one route (or the A/B "
+        "routes) to `<apex>-primary` and `<apex>-canary` with weights and Linkerd's "
+        "`l5d-dst-override` headers, `spec.ingressClassName` from `--ingress-class`.",
+    ),
+    "gloo": (
+        "Gloo Edge",
+        "`gloo` writes two Upstreams for `<apex>-primary` and `<apex>-canary` (settings copied "
+        "from `upstreamRef`) and the RouteTable `<apex>` whose destinations carry the weights.",
+    ),
+    "traefik": (
+        "Traefik",
+        "`traefik` writes the TraefikService `<apex>` (traefik.io/v1alpha1), a weighted round "
+        "robin over `<apex>-primary` and, while it has weight, `<apex>-canary`.",
+    ),
+    "skipper": (
+        "Skipper",
+        "`skipper` copies the Ingress named by `ingressRef` to `<ingress>-canary`, with the apex "
+        "paths pointed at `<apex>-primary` and duplicated to `<apex>-canary`, weighted by "
+        "`zalando.org/backend-weights`.",
+    ),
+    "apisix": (
+        "APISIX",
+        "`apisix` copies the http route of the ApisixRoute named by `routeRef` that targets the "
+        "apex to `<route>-<apex>-canary`, with the highest priority and two weighted backends; "
+        "the user's route is never written.",
+    ),
+    "kuma": (
+        "Kuma",
+        "`kuma` writes the cluster-scoped TrafficRoute `<apex>` (mesh from the Canary's "
+        "`kuma.io/mesh` annotation). It has no owner reference, so the Canary keeps its "
+        "finalizer and Ensign deletes the route when the Canary goes.",
+    ),
+    "appmesh": (
+        "AWS App Mesh",
+        "`appmesh` (appmesh.k8s.aws/v1beta1) and `appmesh:v1beta2` write virtual nodes for the "
+        "primary and the canary, virtual routers with weighted targets (A/B through the routes "
+        "`<apex>-a` and `<apex>-b`) and the virtual services; they are reconciled before the "
+        "primary workload is created, so the nodes exist before its pods start.",
     ),
     "smi": (
         "SMI (Linkerd, OSM)",
@@ -155,6 +197,29 @@ def render_case(case: Case) -> list[str]:
     return lines
 
 
+STRATEGIES: tuple[tuple[str, Callable[[frozenset[Capability]], bool]], ...] = (
+    ("progressive canary", lambda c: Capability.WEIGHTS in c),
+    ("A/B testing", lambda c: Capability.HEADER_MATCH in c),
+    ("Blue/Green", lambda c: Capability.BLUE_GREEN in c),
+    ("Blue/Green mirroring", lambda c: Capability.MIRROR in c),
+    ("canary mirror pre-stage", lambda c: Capability.CANARY_MIRROR in c),
+    ("session affinity", lambda c: Capability.SESSION_AFFINITY in c),
+)
+
+
+def strategy_matrix() -> list[str]:
+    """Strategies by providers, derived from the capability table (never written by hand)."""
+    implemented = set(known_providers())
+    head = "| provider | in this build | " + " | ".join(n for n, _ in STRATEGIES) + " |"
+    rows = [head, "|" + "---|" * (len(STRATEGIES) + 2)]
+    for provider in sorted(CAPABILITIES, key=lambda p: p.value):
+        caps = CAPABILITIES[provider]
+        marks = " | ".join("✓" if supports(caps) else "" for _, supports in STRATEGIES)
+        built = "yes" if provider.value in implemented else "no (see docs/compatibility.md)"
+        rows.append(f"| `{provider.value}` | {built} | {marks} |")
+    return rows
+
+
 def capability_table() -> list[str]:
     implemented = set(known_providers())
     columns = list(Capability)
@@ -210,7 +275,8 @@ replace carries the live `resourceVersion` (a conflict restarts the tick).
 
 def render() -> str:
     lines = INTRO.splitlines()
-    lines += ["", *capability_table(), ""]
+    lines += ["", "### Strategies by provider", "", *strategy_matrix(), ""]
+    lines += ["### Capabilities by provider", "", *capability_table(), ""]
     lines += EXAMPLES.splitlines()
     slugs = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
     for slug in slugs:

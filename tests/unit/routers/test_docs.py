@@ -19,7 +19,19 @@ def test_committed_file_is_up_to_date() -> None:
 
 def test_every_case_and_provider_is_documented() -> None:
     text = docs.render()
-    for slug in ("gatewayapi", "istio", "nginx"):
+    for slug in (
+        "gatewayapi",
+        "istio",
+        "nginx",
+        "smi",
+        "contour",
+        "gloo",
+        "traefik",
+        "skipper",
+        "apisix",
+        "kuma",
+        "appmesh",
+    ):
         for case in load_cases(slug):
             assert f"### `{case.path.stem}`" in text, case.id
             assert str(case.data["description"]).strip() in text, case.id
@@ -43,3 +55,16 @@ def test_written_objects_are_shown_without_bookkeeping() -> None:
         "kind": "HTTPRoute",
         "metadata": {"name": "podinfo", "annotations": {"a": "b"}},
     }
+
+
+def test_strategy_matrix_is_derived_from_the_capability_table() -> None:
+    """The strategies-by-provider matrix in docs/routers.md is the capability table's, row for
+    row: a provider gaining or losing a capability changes the doc (and this test catches a
+    doc that was not regenerated)."""
+    text = (docs.ROOT / "docs" / "routers.md").read_text()
+    for row in docs.strategy_matrix():
+        assert row in text
+    istio = next(r for r in docs.strategy_matrix() if r.startswith("| `istio`"))
+    assert istio.count("✓") == len(docs.STRATEGIES)
+    kubernetes = next(r for r in docs.strategy_matrix() if r.startswith("| `kubernetes`"))
+    assert kubernetes.count("✓") == 1  # Blue/Green only
