@@ -88,7 +88,7 @@ CAPABILITIES: Final[Mapping[Provider, frozenset[Capability]]] = MappingProxyType
         # until their routers land, but their specs are already checked against these rows.
         Provider.ISTIO: frozenset(Capability)
         - {C.PARENT_STATUS, C.RECONCILE_FIRST, C.UNOWNED_OBJECTS},
-        Provider.APPMESH: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS, C.RECONCILE_FIRST},
+        Provider.APPMESH: _AB | {C.MATCHED_WEIGHTS, C.RECONCILE_FIRST},  # v1beta1: no timeouts
         Provider.APPMESH_V1BETA2: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS, C.RECONCILE_FIRST},
         Provider.CONTOUR: _AB | {C.MATCHED_WEIGHTS, C.TIMEOUTS},
         Provider.GLOO: _AB | {C.MATCHED_WEIGHTS},
