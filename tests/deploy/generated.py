@@ -44,9 +44,20 @@ def ensign_rbac(*args: str) -> str:
 
 
 def rules_block(indent: str = "  ") -> str:
-    """`rbac.rules()` as the YAML list the chart embeds under `rules:`."""
-    text = yaml.safe_dump(rbac.rules(), sort_keys=False, default_flow_style=False)
-    return "".join(f"{indent}{line}\n" for line in text.splitlines())
+    """`rbac.rules()` as the YAML list the chart embeds under `rules:`; the cluster-scoped
+    rules only when the chart renders a ClusterRole (no watchNamespace)."""
+
+    def dump(rules: list[dict[str, object]]) -> str:
+        text = yaml.safe_dump(rules, sort_keys=False, default_flow_style=False)
+        return "".join(f"{indent}{line}\n" for line in text.splitlines())
+
+    cluster = rbac.cluster_scoped_rules()
+    out = dump(rbac.rules(namespaced_only=True))
+    if cluster:
+        out += f"{indent}{{{{- if not .Values.watchNamespace }}}}\n"
+        out += dump(cluster)
+        out += f"{indent}{{{{- end }}}}\n"
+    return out
 
 
 def chart_rbac_template(current: str) -> str:

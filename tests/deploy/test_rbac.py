@@ -58,8 +58,10 @@ def test_least_privilege_no_wildcards_no_escalation() -> None:
     # The router kinds are covered, every served version of them.
     for kind in (kinds.INGRESS, kinds.HTTPROUTE_V1, kinds.HTTPROUTE_V1BETA1):
         assert (kind.group, kind.plural, "update") in granted
-    # Secrets are written (config tracking copies them); nothing else is cluster-scoped.
-    assert all(k.namespaced for k in rbac.rule_kinds())
+    # Secrets are written (config tracking copies them); the only cluster-scoped kind is
+    # Kuma's TrafficRoute, granted by the ClusterRole only.
+    assert [k.kind for k in rbac.rule_kinds() if not k.namespaced] == ["TrafficRoute"]
+    assert all("kuma.io" not in rule["apiGroups"] for rule in rbac.rules(namespaced_only=True))
 
 
 def test_leader_election_leases_are_granted() -> None:

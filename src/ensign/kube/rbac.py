@@ -61,14 +61,24 @@ def _verb_key(verb: str) -> tuple[int, str]:
 
 
 def rules(table: Iterable[Kind] = kinds.ALL, *, namespaced_only: bool = False) -> list[JSON]:
-    """PolicyRules: one per API group and verb set, resources and verbs in a stable order.
+    """PolicyRules: one per API group and verb set, resources and verbs in a stable order;
+    the rules of namespaced kinds first, then those of cluster-scoped kinds (Kuma's
+    TrafficRoute), which a Role cannot grant: `namespaced_only` leaves them out."""
+    kinds_ = rule_kinds(table)
+    out = _rules([k for k in kinds_ if k.namespaced])
+    if not namespaced_only:
+        out += _rules([k for k in kinds_ if not k.namespaced])
+    return out
 
-    With `namespaced_only` (a Role) cluster-scoped kinds are left out: a Role cannot grant them.
-    """
+
+def cluster_scoped_rules(table: Iterable[Kind] = kinds.ALL) -> list[JSON]:
+    """The rules only a ClusterRole can grant (cluster-scoped kinds)."""
+    return _rules([k for k in rule_kinds(table) if not k.namespaced])
+
+
+def _rules(table: Iterable[Kind]) -> list[JSON]:
     verbs_by_resource: dict[tuple[str, str], set[str]] = {}
-    for kind in rule_kinds(table):
-        if namespaced_only and not kind.namespaced:
-            continue
+    for kind in table:
         verbs_by_resource.setdefault((kind.group, kind.plural), set()).update(kind.verbs)
     grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for (group, plural), verbs in verbs_by_resource.items():
