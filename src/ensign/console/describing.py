@@ -5,12 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from ensign.console.graph import Graph, Names, Objects, build_graph
-from ensign.console.routing import WEIGHTED, weighted_refs
+from ensign.console.routing import (
+    CONTOUR,
+    WEIGHTED,
+    appmesh_refs,
+    appmesh_version,
+    gloo_upstream_names,
+    is_gloo,
+    weighted_refs,
+)
 from ensign.kube import kinds
 from ensign.kube.api import JSON, KubeApi, NotFound, Rejected
 from ensign.kube.kinds import (
     APISIXROUTE,
+    APPMESH_V1BETA1_VIRTUALNODE,
+    APPMESH_V1BETA1_VIRTUALSERVICE,
+    APPMESH_VIRTUALNODE,
+    APPMESH_VIRTUALROUTER,
+    APPMESH_VIRTUALSERVICE,
     DESTINATIONRULE,
+    GLOO_ROUTETABLE,
+    GLOO_UPSTREAM,
+    HTTPPROXY,
     HTTPROUTE_V1,
     HTTPROUTE_V1BETA1,
     INGRESS,
@@ -36,6 +52,18 @@ WEIGHTED_KINDS = {
     "TraefikService": TRAEFIKSERVICE,
     "TrafficRoute": KUMA_TRAFFICROUTE,
     "ApisixRoute": APISIXROUTE,
+}
+# The App Mesh kinds each API version of the router writes.
+APPMESH_KINDS = {
+    "v1beta1": {
+        "VirtualService": APPMESH_V1BETA1_VIRTUALSERVICE,
+        "VirtualNode": APPMESH_V1BETA1_VIRTUALNODE,
+    },
+    "v1beta2": {
+        "VirtualService": APPMESH_VIRTUALSERVICE,
+        "VirtualRouter": APPMESH_VIRTUALROUTER,
+        "VirtualNode": APPMESH_VIRTUALNODE,
+    },
 }
 # The same TrafficSplit is served in every version a mesh installs (Linkerd: v1alpha1 and
 # v1alpha2; OSM: v1alpha2 and later): read the first one served.
@@ -67,6 +95,10 @@ async def read_graph(
     destination_rules: list[JSON] = []
     trafficsplits: list[JSON] = []
     weighted: list[JSON] = []
+    httpproxies: list[JSON] = []
+    routetables: list[JSON] = []
+    upstreams: list[JSON] = []
+    mesh: list[JSON] = []
     if provider in GATEWAY_PROVIDERS:
         route, served = await read_route(api, namespace, names.apex)
         routes += [route] if route is not None else []
@@ -98,6 +130,29 @@ async def read_graph(
         trafficsplits += [split] if split is not None else []
         if not served:
             missing.add("TrafficSplit")
+    elif provider == CONTOUR:
+        proxy, served = await read_first(api, namespace, names.apex, HTTPPROXY)
+        httpproxies += [_typed(HTTPPROXY, proxy)] if proxy is not None else []
+        if not served:
+            missing.add("HTTPProxy")
+    elif is_gloo(provider):
+        table, served = await read_first(api, namespace, names.apex, GLOO_ROUTETABLE)
+        routetables += [_typed(GLOO_ROUTETABLE, table)] if table is not None else []
+        if not served:
+            missing.add("RouteTable")
+        for upstream_name in gloo_upstream_names(canary):
+            upstream, served = await read_first(api, namespace, upstream_name, GLOO_UPSTREAM)
+            upstreams += [_typed(GLOO_UPSTREAM, upstream)] if upstream is not None else []
+            if not served:
+                missing.add("Upstream")
+    elif appmesh_version(provider):
+        version = appmesh_version(provider)
+        for kind_name, name, _ in appmesh_refs(version, names.apex, namespace):
+            kind = APPMESH_KINDS[version][kind_name]
+            obj, served = await read_first(api, namespace, name, kind)
+            mesh += [_typed(kind, obj)] if obj is not None else []
+            if not served:
+                missing.add(kind_name)
     configs = await _configs(api, namespace, (canary.get("status") or {}).get("trackedConfigs"))
     objects = Objects(
         services=services,
@@ -111,8 +166,18 @@ async def read_graph(
         destination_rules=destination_rules,
         trafficsplits=trafficsplits,
         weighted=weighted,
+        httpproxies=httpproxies,
+        routetables=routetables,
+        upstreams=upstreams,
+        appmesh=mesh,
     )
     return build_graph(canary, objects, default_provider=default_provider)
+
+
+def _typed(kind: Kind, obj: JSON) -> JSON:
+    """`obj` with its apiVersion and kind (the traffic model sorts objects by them; an API
+    server's get answer has them already)."""
+    return {"apiVersion": kind.api_version, "kind": kind.kind, **obj}
 
 
 async def read_route(api: KubeApi, namespace: str, name: str) -> tuple[JSON | None, bool]:

@@ -1,7 +1,8 @@
 """The live object graph of one Canary, built from plain dicts. Pure.
 
-`build_graph(canary, objects)` returns nodes (Ingresses, HTTPRoutes, VirtualServices and
-DestinationRules, the apex, primary and canary Services, both workloads, the HPAs, the
+`build_graph(canary, objects)` returns nodes (the router's objects: Ingresses, HTTPRoutes,
+VirtualServices and DestinationRules, TrafficSplits, HTTPProxies, RouteTables and Upstreams,
+App Mesh virtual services, routers and nodes, ...; the apex, primary and canary Services, both workloads, the HPAs, the
 tracked ConfigMaps and Secrets) and the edges between them (`routes`, `configures`,
 `selects`, `scales`, `uses`), with which side is live, at what weight,
 this revision's analysis history, the last result of each metric check and the next decision. `to_json` is the stable shape that
@@ -54,6 +55,10 @@ class Objects:
     destination_rules: Sequence[JSON] = ()  # <apex>-primary, <apex>-canary
     trafficsplits: Sequence[JSON] = ()  # the one named after the apex (SMI providers)
     weighted: Sequence[JSON] = ()  # TraefikService, Kuma TrafficRoute, ApisixRoutes
+    httpproxies: Sequence[JSON] = ()  # Contour: the one named after the apex
+    routetables: Sequence[JSON] = ()  # Gloo: the one named after the apex
+    upstreams: Sequence[JSON] = ()  # Gloo: <ns>-<apex>-{primary,canary}upstream-<port>
+    appmesh: Sequence[JSON] = ()  # App Mesh virtual services, routers and nodes (apiVersion set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +143,15 @@ def build_graph(
         destination_rules=objects.destination_rules,
         trafficsplits=objects.trafficsplits,
         weighted=objects.weighted,
+        httpproxies=objects.httpproxies,
+        routetables=objects.routetables,
+        upstreams=objects.upstreams,
+        appmesh=objects.appmesh,
     )
     for ing in [*_route_nodes(names, objects, traffic), *_ingress_nodes(names, objects, traffic)]:
         nodes.append(ing)
         edges += [Edge(ing.id, s, "routes") for s in ing.details["services"]]
-    for rule in _destination_rule_nodes(names, traffic):
+    for rule in _policy_nodes(names, traffic):
         nodes.append(rule)
         edges += [Edge(rule.id, s, "configures") for s in rule.details["services"]]
     nodes += services + workloads
@@ -252,15 +261,27 @@ def _service_nodes(names: Names, objects: Objects) -> list[Node]:
 
 
 WEIGHTED_KINDS = ("TraefikService", "TrafficRoute", "ApisixRoute")
+# Router objects drawn as routing to the Services their rules name.
+ROUTE_KINDS = (
+    "HTTPRoute",
+    "VirtualService",
+    "TrafficSplit",
+    *WEIGHTED_KINDS,
+    "HTTPProxy",
+    "RouteTable",
+    "VirtualRouter",
+)
+# Router objects drawn as configuring the Service their host names: Istio's DestinationRules,
+# Gloo's Upstreams, App Mesh's VirtualNodes.
+POLICY_KINDS = ("DestinationRule", "Upstream", "VirtualNode")
 
 
 def _route_nodes(names: Names, objects: Objects, traffic: Traffic) -> list[Node]:
-    """The HTTPRoute, VirtualService or TrafficSplit the router writes (present or not),
-    routing to the Services its rules name (destinations and mirrors)."""
+    """The router's routing objects (`ROUTE_KINDS`, present or not), routing to the Services
+    their rules name (destinations and mirrors)."""
     out = []
     ours = {names.apex, f"{names.apex}-primary", f"{names.apex}-canary"}
-    kinds = ("HTTPRoute", "VirtualService", "TrafficSplit", *WEIGHTED_KINDS)
-    for obj in (o for o in traffic.objects if o.kind in kinds):
+    for obj in (o for o in traffic.objects if o.kind in ROUTE_KINDS):
         used = {d.service for r in obj.rules for d in r.routing.destinations}
         used |= {m.service for r in obj.rules for m in r.routing.mirrors}
         details: JSON = {
@@ -270,6 +291,9 @@ def _route_nodes(names: Names, objects: Objects, traffic: Traffic) -> list[Node]
         }
         if obj.kind == "VirtualService":
             details["gateways"] = list(obj.gateways)
+        if obj.api_version:
+            details["apiVersion"] = obj.api_version
+            details["policy"] = obj.policy
         if not obj.present:
             details["absent"] = obj.note
         node_id = f"{obj.kind}/{obj.name}"
@@ -277,22 +301,25 @@ def _route_nodes(names: Names, objects: Objects, traffic: Traffic) -> list[Node]
     return out
 
 
-def _destination_rule_nodes(names: Names, traffic: Traffic) -> list[Node]:
-    """The DestinationRules the Istio router writes (present or not), configuring the
-    Service their host names."""
+def _policy_nodes(names: Names, traffic: Traffic) -> list[Node]:
+    """The DestinationRules (Istio), Upstreams (Gloo) and VirtualNodes (App Mesh) the router
+    writes (present or not), configuring the Service their host names."""
     ours = {names.apex, f"{names.apex}-primary", f"{names.apex}-canary"}
+    roles = {"DestinationRule": "policy"}
     out = []
-    for obj in (o for o in traffic.objects if o.kind == "DestinationRule"):
+    for obj in (o for o in traffic.objects if o.kind in POLICY_KINDS):
         hosts = {service_of(h, names.namespace) for h in obj.hosts}
         details: JSON = {
             "host": obj.hosts[0] if obj.hosts else "",
             "policy": obj.policy,
             "services": [f"Service/{s}" for s in sorted(hosts & ours)],
         }
+        if obj.api_version:
+            details["apiVersion"] = obj.api_version
         if not obj.present:
             details["absent"] = obj.note
-        node_id = f"DestinationRule/{obj.name}"
-        out.append(Node(node_id, "DestinationRule", obj.name, "policy", obj.present, details))
+        role = roles.get(obj.kind, obj.role)
+        out.append(Node(f"{obj.kind}/{obj.name}", obj.kind, obj.name, role, obj.present, details))
     return out
 
 
@@ -411,7 +438,7 @@ def to_json(graph: Graph) -> JSON:
      "next": {"at": RFC3339 or null, "reason", "message"},
      "traffic": {"provider", "routesTraffic",
                  "objects": [{"kind", "name", "role", "present", "note", "hosts",
-                              "gateways", "policy",
+                              "gateways", "policy", "apiVersion",
                               "rules": [{"index", "label", "matches": [str],
                                          "backends": [{"service", "weight", "percent",
                                                        "responseHeaders": [{"name", "value"}]}],
@@ -425,7 +452,10 @@ def to_json(graph: Graph) -> JSON:
     rules (how many), services, absent?}; VirtualService {hosts, gateways, rules (how many
     http/tcp/tls routes), services, absent?}; TrafficSplit {hosts (its root service), rules
     (1: its backends), services, absent?}; DestinationRule {host, policy, services,
-    absent?}; HorizontalPodAutoscaler
+    absent?}; TraefikService, TrafficRoute, ApisixRoute {hosts, rules, services, absent?};
+    HTTPProxy, RouteTable, VirtualRouter and App Mesh's VirtualService {hosts, rules,
+    services, apiVersion, policy, absent?}; Upstream, VirtualNode {host, policy, services,
+    apiVersion, absent?}; HorizontalPodAutoscaler
     {min, max, scales}; ConfigMap/Secret {checksum} (on the canary's copy). `absent` says why
     a router object is missing ("not found", "HTTPRoute CRD not installed").
 
@@ -438,8 +468,18 @@ def to_json(graph: Graph) -> JSON:
     (role route, with its gateways) and the DestinationRules `<apex>-primary` and
     `<apex>-canary` (role destination-rule, policy summarising their trafficPolicy and
     subsets; a missing one is noted but does not hide the split), or (linkerd, osm, smi:*)
-    the TrafficSplit `<apex>` (role route, one rule labelled "backends"); note says why one is
-    absent. rules are in evaluation order (a VirtualService's http routes, then tcp, then
+    the TrafficSplit `<apex>` (role route, one rule labelled "backends"), or (contour) the
+    HTTPProxy `<apex>` (role route, its routes labelled "routes[0]", ...), or (gloo, gloo...)
+    the RouteTable `<apex>` (role route) and the Upstreams
+    `<ns>-<apex>-primaryupstream-<port>` and `<ns>-<apex>-canaryupstream-<port>` (role
+    upstream, policy "kube service <svc>.<ns>:<port>"), or (appmesh, appmesh:v1beta2) the App
+    Mesh objects: v1beta2 the VirtualService `<apex>` (role service, policy naming its
+    provider) and VirtualRouter `<apex>` (role route, the weighted routes), v1beta1 the
+    VirtualService `<apex>.<ns>` (role route, its router embedded); then `<apex>-canary`
+    (role canary-route; missing, noted without hiding the split) and the VirtualNodes
+    `<apex>-primary`, `<apex>-canary` (role virtual-node, host their DNS name, policy their
+    listeners); apiVersion is set for the Contour, Gloo and App Mesh objects; note says why
+    one is absent. rules are in evaluation order (a VirtualService's http routes, then tcp, then
     tls; label "http[0]", else "rule <index>"); matches are readable conditions, any one of which selects the rule (a
     canary Ingress's policy is shown as rules: header, cookie, then "any other request" with
     the canary-weight split); percent is the backend's share of the requests the rule
@@ -450,7 +490,8 @@ def to_json(graph: Graph) -> JSON:
     data plane's own answer: 404 no rule, 500 no backend), "reason", "setCookies"}: "plain"
     for a request without A/B headers, "matched" for one built from the first
     analysis.match entry (null without one); both null when a router object is missing
-    (notes say which).
+    (notes say which). App Mesh's splits are for a request to the apex virtual service by
+    its mesh name (service.hosts are ignored).
 
     "checks" is status.checks as the controller wrote it: the last result of each metric
     check, in spec order, [] before the first analysis. verdict is one of passed, failed,

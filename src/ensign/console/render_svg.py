@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from ensign.console.graph import Graph, Node
+from ensign.console.graph import POLICY_KINDS, ROUTE_KINDS, Graph, Node
 from ensign.console.render_text import (
     CHECK_HEADINGS,
     ROUTER_KINDS,
@@ -31,11 +31,9 @@ CHARS = 41  # monospace 12px characters that fit in a box
 COL_GAP, ROW_GAP = 70, 24
 LEFT, TOP = 20, 130
 LAYERS = {
-    "HTTPRoute": 0,
     "Ingress": 0,
-    "VirtualService": 0,
-    "TrafficSplit": 0,
-    "DestinationRule": 0,
+    **dict.fromkeys(ROUTE_KINDS, 0),
+    **dict.fromkeys(POLICY_KINDS, 0),
     "Service": 1,
     "Deployment": 2,
     "DaemonSet": 2,

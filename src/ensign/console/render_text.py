@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from ensign.console.graph import Graph, Node
+from ensign.console.graph import POLICY_KINDS, ROUTE_KINDS, WEIGHTED_KINDS, Graph, Node
 from ensign.console.routing import request_text, rule_text, split_text
 from ensign.console.tables import phase_style
 
@@ -104,7 +104,7 @@ def live_text(graph: Graph) -> str:
     return f"none: Service {names.apex} does not route to either workload yet"
 
 
-ROUTER_KINDS = ("HTTPRoute", "Ingress", "VirtualService", "TrafficSplit")
+ROUTER_KINDS = ("Ingress", *ROUTE_KINDS)
 
 
 def traffic(graph: Graph) -> Tree:
@@ -119,7 +119,7 @@ def traffic(graph: Graph) -> Tree:
     for svc in (n for n in graph.nodes if n.kind == "Service" and n.id not in routed):
         _service_branch(graph, root.add(label(graph, svc)), svc)
     configured = {e.source for e in graph.edges if e.relation == "configures"}
-    for rule in (n for n in graph.nodes if n.kind == "DestinationRule"):
+    for rule in (n for n in graph.nodes if n.kind in POLICY_KINDS):
         if rule.id not in configured:  # missing, or for a host that is none of ours
             root.add(label(graph, rule))
     return root
@@ -179,6 +179,8 @@ def details_line(node: Node) -> str:
     if node.kind == "HTTPRoute":
         hosts = ", ".join(d["hosts"]) or "*"
         return f"hosts {hosts}  {d['rules']} rule{'s' if d['rules'] != 1 else ''}"
+    if d.get("apiVersion"):  # Contour, Gloo, App Mesh
+        return _mesh_details(node)
     if node.kind == "VirtualService":
         hosts = ", ".join(d["hosts"]) or "- (delegate)"
         gateways = ", ".join(d["gateways"]) or "mesh"
@@ -188,9 +190,28 @@ def details_line(node: Node) -> str:
         return f"host {d['host'] or '-'}  {d['policy']}"
     if node.kind == "TrafficSplit":
         return f"root service {', '.join(d['hosts']) or '-'}"
+    if node.kind in WEIGHTED_KINDS:
+        hosts = ", ".join(d["hosts"]) or "*"
+        return f"hosts {hosts}  {d['rules']} rule{'s' if d['rules'] != 1 else ''}"
     if node.kind == "HorizontalPodAutoscaler":
         return f"scales {d['scales']} between {d['min']} and {d['max']}"
     return f"tracked, checksum {d['checksum'][:12]}" if d.get("checksum") else "tracked copy"
+
+
+def _mesh_details(node: Node) -> str:
+    """An HTTPProxy, RouteTable, Upstream or App Mesh object, in one line."""
+    d = node.details
+    if node.kind in POLICY_KINDS:  # Upstream, VirtualNode
+        return f"host {d['host'] or '-'}  {d['policy']}"
+    routes = f"{d['rules']} route{'s' if d['rules'] != 1 else ''}"
+    if node.kind == "HTTPProxy":
+        return f"fqdn {', '.join(d['hosts']) or '- (included)'}  {routes}"
+    if node.kind == "RouteTable":
+        return f"delegated by a VirtualService  {routes}"
+    if node.kind == "VirtualService":  # App Mesh
+        hosts = f"name {', '.join(d['hosts']) or '-'}  {d['policy']}"
+        return hosts + (f"  {routes}" if d["rules"] else "")
+    return f"{d['policy']}  {routes}"  # VirtualRouter
 
 
 def live_role(graph: Graph, node: Node) -> str:

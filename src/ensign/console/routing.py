@@ -5,7 +5,9 @@ live split the traffic model reads from them. Pure.
 provider in force (`spec.provider`, else the controller's default), the router objects it
 expects (HTTPRoute `<apex>`; or Ingress `<ingressRef>` and `<ingressRef>-canary`; or
 VirtualService `<apex>` and DestinationRules `<apex>-primary`/`<apex>-canary`; or, for the
-SMI providers, TrafficSplit `<apex>`), present or
+SMI providers, TrafficSplit `<apex>`; or Contour's HTTPProxy `<apex>`; or Gloo's RouteTable
+`<apex>` and Upstreams `<ns>-<apex>-primaryupstream-<port>`/`...-canaryupstream-<port>`; or App
+Mesh's virtual services, routers and nodes, as `appmesh_refs` names them), present or
 not and why, each one's rules, and the shares of a plain request and of a request that
 matches `analysis.match`, with the object and rule that enforce them.
 """
@@ -13,7 +15,7 @@ matches `analysis.match`, with the object and rule that enforce them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ensign.traffic import (
@@ -24,14 +26,19 @@ from ensign.traffic import (
     Split,
     is_canary,
     live_split,
+    plain_request,
     rules_of,
+    rules_of_appmesh,
+    rules_of_httpproxy,
     rules_of_ingress,
+    rules_of_routetable,
     rules_of_skipper,
     rules_of_trafficsplit,
     rules_of_virtualservice,
     rules_of_weighted,
     weighted_hosts,
 )
+from ensign.traffic.model import Objects as TrafficObjects
 from ensign.traffic.model import is_smi
 
 JSON = dict[str, Any]
@@ -42,8 +49,25 @@ SKIPPER = "skipper"
 # Providers whose one or two objects are read by `ensign.traffic.weighted`: each object
 # as (kind, name, role) from the spec and the apex.
 WEIGHTED = ("traefik", "apisix", "kuma")
-ROUTING_PROVIDERS = (*GATEWAY, NGINX, ISTIO, SKIPPER, *WEIGHTED)
-ADVISORY_ROLES = ("destination-rule",)  # missing, they leave the split readable
+CONTOUR = "contour"
+GLOO = "gloo"  # and the suffixed -mesh-provider values: any string starting "gloo"
+APPMESH = "appmesh"  # appmesh.k8s.aws/v1beta1
+APPMESH_V1BETA2 = "appmesh:v1beta2"  # and "appmesh:v1beta2..." -mesh-provider values
+APPMESH_GROUP = "appmesh.k8s.aws"
+ROUTING_PROVIDERS = (
+    *GATEWAY,
+    NGINX,
+    ISTIO,
+    SKIPPER,
+    *WEIGHTED,
+    CONTOUR,
+    GLOO,
+    APPMESH,
+    APPMESH_V1BETA2,
+)
+# Missing, they leave the split readable: Istio's DestinationRules (policy only) and App
+# Mesh's `<apex>-canary` virtual service and router (the canary's own address).
+ADVISORY_ROLES = ("destination-rule", "canary-route")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +80,10 @@ class RouterObject:
     hosts: tuple[str, ...]
     rules: tuple[Rule, ...]
     gateways: tuple[str, ...] = ()  # VirtualService
-    policy: str = ""  # DestinationRule: its traffic policy and subsets, in a few words
+    # What the object is set to, in a few words: a DestinationRule's traffic policy and
+    # subsets; a Gloo Upstream's kube service; an App Mesh object's provider or listeners.
+    policy: str = ""
+    api_version: str = ""  # set for Contour, Gloo and App Mesh objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +112,10 @@ def build_traffic(
     destination_rules: Sequence[Mapping[str, Any]] = (),
     trafficsplits: Sequence[Mapping[str, Any]] = (),
     weighted: Sequence[Mapping[str, Any]] = (),  # TraefikService, TrafficRoute, ApisixRoute
+    httpproxies: Sequence[Mapping[str, Any]] = (),  # Contour
+    routetables: Sequence[Mapping[str, Any]] = (),  # Gloo
+    upstreams: Sequence[Mapping[str, Any]] = (),  # Gloo
+    appmesh: Sequence[Mapping[str, Any]] = (),  # App Mesh objects, with apiVersion and kind
 ) -> Traffic:
     spec = canary.get("spec") or {}
     target = str((spec.get("targetRef") or {}).get("name") or "")
@@ -93,6 +124,7 @@ def build_traffic(
     missing = set(missing_kinds)
     objects: list[RouterObject] = []
     used: list[Mapping[str, Any]] = []
+    request: Request | None = None
     if provider in GATEWAY:
         route = next((r for r in routes if _name(r) == apex), None)
         objects.append(_route_object(apex, route, "HTTPRoute" in missing))
@@ -135,9 +167,40 @@ def build_traffic(
         split = next((t for t in trafficsplits if _name(t) == apex), None)
         objects.append(_ts_object(apex, split, "TrafficSplit" in missing))
         used += [{"kind": "TrafficSplit", **split}] if split is not None else []
+    elif provider == CONTOUR:
+        proxy = next((p for p in httpproxies if _name(p) == apex), None)
+        objects.append(_httpproxy_object(apex, proxy, "HTTPProxy" in missing))
+        used += [{"kind": "HTTPProxy", **proxy}] if proxy is not None else []
+    elif is_gloo(provider):
+        by_name = {_name(u): u for u in upstreams}
+        names = gloo_upstream_names(canary)
+        found = [by_name.get(name) for name in names]
+        ours = [{"kind": "Upstream", **u} for u in found if u is not None]
+        table = next((t for t in routetables if _name(t) == apex), None)
+        objects.append(_routetable_object(apex, table, "RouteTable" in missing, ours))
+        for name, upstream in zip(names, found, strict=True):
+            objects.append(_upstream_object(name, upstream, "Upstream" in missing))
+        used += [{"kind": "RouteTable", **table}] if table is not None else []
+        used += ours
+    elif appmesh_version(provider):
+        version = appmesh_version(provider)
+        mesh = [o for o in appmesh if str(o.get("apiVersion") or "").startswith(APPMESH_GROUP)]
+        for kind, name, role in appmesh_refs(version, apex, _namespace(canary)):
+            obj = next((o for o in mesh if _name(o) == name and o.get("kind") == kind), None)
+            objects.append(_appmesh_object(kind, name, role, obj, kind in missing, version, mesh))
+            used += [obj] if obj is not None else []
+        # Clients in the mesh call the apex virtual service by its name, whatever
+        # service.hosts (an ingress's hosts) say.
+        plain = plain_request(canary, TrafficObjects.of(used), provider=provider)
+        request = replace(plain, host=apex)
     notes = tuple(f"{o.kind} {o.name}: {o.note}" for o in objects if not o.present)
     blocked = [o for o in objects if not o.present and o.role not in ADVISORY_ROLES]
-    routes_traffic = provider in ROUTING_PROVIDERS or is_smi(provider)
+    routes_traffic = (
+        provider in ROUTING_PROVIDERS
+        or is_smi(provider)
+        or is_gloo(provider)
+        or bool(appmesh_version(provider))
+    )
     if routes_traffic and (blocked or not used):
         return Traffic(provider, True, tuple(objects), None, None, None, None, notes)
     live = live_split(
@@ -147,6 +210,7 @@ def build_traffic(
         *workloads,
         provider=provider,
         prefix=prefix,
+        request=request,
     )
     return Traffic(
         provider,
@@ -207,6 +271,152 @@ def _weighted_object(
             note = "spec.routeRef is not set"
         return RouterObject(kind, name, role, False, note, (), ())
     return RouterObject(kind, name, role, True, "", weighted_hosts(obj), rules_of_weighted(obj))
+
+
+def is_gloo(provider: str) -> bool:
+    """`gloo`, and the suffixed -mesh-provider values Flagger accepts (`gloo...`)."""
+    return provider.startswith(GLOO)
+
+
+def appmesh_version(provider: str) -> str:
+    """The App Mesh API a provider writes: `v1beta1` for `appmesh`, `v1beta2` for
+    `appmesh:v1beta2...`; "" for any other provider."""
+    if provider == APPMESH:
+        return "v1beta1"
+    return "v1beta2" if provider.startswith(APPMESH_V1BETA2) else ""
+
+
+def gloo_upstream_names(canary: Mapping[str, Any]) -> tuple[str, str]:
+    """`<ns>-<apex>-primaryupstream-<port>` and `<ns>-<apex>-canaryupstream-<port>`, the
+    port being `service.port`."""
+    spec = canary.get("spec") or {}
+    target = str((spec.get("targetRef") or {}).get("name") or "")
+    service = spec.get("service") or {}
+    base = f"{_namespace(canary)}-{service.get('name') or target}"
+    port = service.get("port")
+    return (f"{base}-primaryupstream-{port}", f"{base}-canaryupstream-{port}")
+
+
+def appmesh_refs(version: str, apex: str, namespace: str) -> tuple[tuple[str, str, str], ...]:
+    """(kind, name, role) of the App Mesh objects the router writes, as
+    `ensign.routers.appmesh` names them: v1beta2 the VirtualService `<apex>` (role service)
+    and its VirtualRouter `<apex>` (role route, the weighted routes); v1beta1 the
+    VirtualService `<apex>.<ns>` (role route, its router embedded); then the canary's own
+    address, `<apex>-canary` (role canary-route), and the VirtualNodes `<apex>-primary` and
+    `<apex>-canary` (role virtual-node)."""
+    nodes = (
+        ("VirtualNode", f"{apex}-primary", "virtual-node"),
+        ("VirtualNode", f"{apex}-canary", "virtual-node"),
+    )
+    if version == "v1beta1":
+        return (
+            ("VirtualService", f"{apex}.{namespace}", "route"),
+            ("VirtualService", f"{apex}-canary.{namespace}", "canary-route"),
+            *nodes,
+        )
+    return (
+        ("VirtualService", apex, "service"),
+        ("VirtualRouter", apex, "route"),
+        ("VirtualService", f"{apex}-canary", "canary-route"),
+        ("VirtualRouter", f"{apex}-canary", "canary-route"),
+        *nodes,
+    )
+
+
+def _httpproxy_object(name: str, proxy: Mapping[str, Any] | None, no_crd: bool) -> RouterObject:
+    api = "projectcontour.io/v1"
+    if proxy is None:
+        note = "HTTPProxy CRD not installed" if no_crd else "not found"
+        return RouterObject("HTTPProxy", name, "route", False, note, (), (), api_version=api)
+    fqdn = ((proxy.get("spec") or {}).get("virtualhost") or {}).get("fqdn")
+    hosts = (str(fqdn),) if fqdn else ()
+    rules = rules_of_httpproxy(proxy)
+    return RouterObject("HTTPProxy", name, "route", True, "", hosts, rules, api_version=api)
+
+
+def _routetable_object(
+    name: str,
+    table: Mapping[str, Any] | None,
+    no_crd: bool,
+    upstreams: Sequence[Mapping[str, Any]],
+) -> RouterObject:
+    api = "gateway.solo.io/v1"
+    if table is None:
+        note = "RouteTable CRD not installed" if no_crd else "not found"
+        return RouterObject("RouteTable", name, "route", False, note, (), (), api_version=api)
+    rules = rules_of_routetable(table, upstreams=upstreams)
+    return RouterObject("RouteTable", name, "route", True, "", (), rules, api_version=api)
+
+
+def _upstream_object(name: str, upstream: Mapping[str, Any] | None, no_crd: bool) -> RouterObject:
+    api = "gloo.solo.io/v1"
+    if upstream is None:
+        note = "Upstream CRD not installed" if no_crd else "not found"
+        return RouterObject("Upstream", name, "upstream", False, note, (), (), api_version=api)
+    kube = (upstream.get("spec") or {}).get("kube") or {}
+    service = str(kube.get("serviceName") or "")
+    ns = str(kube.get("serviceNamespace") or "")
+    host = f"{service}.{ns}" if service and ns else service
+    policy = f"kube service {host or '-'}:{kube.get('servicePort', '-')}"
+    hosts = (host,) if host else ()
+    return RouterObject(
+        "Upstream", name, "upstream", True, "", hosts, (), (), policy, api_version=api
+    )
+
+
+def _appmesh_object(
+    kind: str,
+    name: str,
+    role: str,
+    obj: Mapping[str, Any] | None,
+    no_crd: bool,
+    version: str,
+    mesh: Sequence[Mapping[str, Any]],
+) -> RouterObject:
+    api = f"{APPMESH_GROUP}/{version}"
+    if obj is None:
+        note = f"{kind} CRD not installed" if no_crd else "not found"
+        return RouterObject(kind, name, role, False, note, (), (), api_version=api)
+    api = str(obj.get("apiVersion") or api)
+    spec = obj.get("spec") or {}
+    if kind == "VirtualNode":
+        dns = ((spec.get("serviceDiscovery") or {}).get("dns")) or {}
+        host = str(dns.get("hostname") or dns.get("hostName") or "")
+        policy = _listeners(spec.get("listeners"), "listener")
+        hosts = (host,) if host else ()
+        return RouterObject(kind, name, role, True, "", hosts, (), (), policy, api)
+    if kind == "VirtualRouter":
+        rules = rules_of_appmesh(obj, mesh)
+        policy = _listeners(spec.get("listeners"), "listener")
+        return RouterObject(kind, name, role, True, "", (), rules, (), policy, api)
+    # VirtualService: v1beta2 names its router (or node); v1beta1 embeds the router.
+    provider = spec.get("provider") or {}
+    router = (provider.get("virtualRouter") or {}).get("virtualRouterRef") or {}
+    node = (provider.get("virtualNode") or {}).get("virtualNodeRef") or {}
+    embedded = spec.get("virtualRouter") or {}
+    if router.get("name"):
+        policy = f"provider VirtualRouter {router['name']}"
+    elif node.get("name"):
+        policy = f"provider VirtualNode {node['name']}"
+    elif embedded.get("name"):
+        policy = f"router {embedded['name']} (embedded)"
+    else:
+        policy = "no provider"
+    hosts = (str(spec.get("awsName") or name),)
+    rules = rules_of_appmesh(obj, mesh) if spec.get("routes") else ()
+    return RouterObject(kind, name, role, True, "", hosts, rules, (), policy, api)
+
+
+def _listeners(raw: object, word: str) -> str:
+    """`listener http 9898` from App Mesh `listeners[].portMapping`."""
+    entries = raw if isinstance(raw, Sequence) and not isinstance(raw, str) else []
+    mappings = [e.get("portMapping") or {} for e in entries if isinstance(e, Mapping)]
+    ports = [f"{m.get('protocol', '-')} {m.get('port', '-')}" for m in mappings]
+    return f"{word} {', '.join(ports)}" if ports else f"no {word}"
+
+
+def _namespace(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or "")
 
 
 def _skipper_object(
@@ -365,6 +575,7 @@ def traffic_json(traffic: Traffic) -> JSON:
                 "hosts": list(o.hosts),
                 "gateways": list(o.gateways),
                 "policy": o.policy,
+                "apiVersion": o.api_version,
                 "rules": [_rule_json(r) for r in o.rules],
             }
             for o in traffic.objects
