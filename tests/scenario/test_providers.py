@@ -68,7 +68,7 @@ class Row:
         """The Canary: a 10 → 50 progressive canary (Blue/Green for kubernetes); `overrides`
         replace analysis fields (an A/B run: iterations and match)."""
         body = m.with_spec(
-            m.canary(interval="250ms", iterations=0, threshold=1, webhooks=webhooks),
+            m.canary(interval="150ms", iterations=0, threshold=1, webhooks=webhooks),
             provider=self.provider,
             **self.spec,
         )
