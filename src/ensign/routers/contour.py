@@ -58,27 +58,19 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeGuard
+from typing import Final
 
 from ensign.engine.weights import FULL, Routes
 from ensign.kube.kinds import HTTPPROXY, Kind
 from ensign.model.canary import Canary, Provider, ServiceSpec
 from ensign.model.capabilities import CAPABILITIES
-from ensign.routers.metadata import (
-    FLUX_OPT_OUT,
-    JSON,
-    CustomMetadata,
-    ServiceRole,
-    custom_metadata,
-    owner_reference,
-)
+from ensign.routers.metadata import JSON
+from ensign.routers.objects import apex_object_change, dicts, is_int
 from ensign.routers.protocol import (
     Capability,
-    CreateObject,
     ObjectChange,
     ObjectRef,
     ObjectView,
-    ReplaceObject,
     RouteError,
     Split,
 )
@@ -91,7 +83,6 @@ __all__ = [
     "contour_match_errors",
     "httpproxy_spec",
     "no_valid_weights",
-    "owned_object_change",
 ]
 
 CONTOUR_CAPABILITIES: Final = CAPABILITIES[Provider.CONTOUR]
@@ -126,15 +117,15 @@ class ContourRouter:
         if live is None:
             return None
         where = f"HTTPProxy {apex}.{namespace}"
-        routes = _dicts((live.get("spec") or {}).get("routes"))
-        services = _dicts(routes[0].get("services")) if routes else []
+        routes = dicts((live.get("spec") or {}).get("routes"))
+        services = dicts(routes[0].get("services")) if routes else []
         if len(services) < 2:
             raise RouteError(f"{where} services not found")
         primary_name = canary.spec.primary_service_name
         weight = next((s.get("weight", 0) for s in services if s.get("name") == primary_name), None)
         if weight is None:
             raise RouteError(f"{where} route 0 has no service {primary_name}")
-        if not _is_int(weight) or not 0 <= weight <= FULL:
+        if not is_int(weight) or not 0 <= weight <= FULL:
             raise RouteError(f"{where} has a malformed weight for {primary_name}: {weight!r}")
         return Routes(primary=weight, canary=FULL - weight)
 
@@ -144,18 +135,7 @@ class ContourRouter:
         """Create the HTTPProxy, replace it when its spec, labels or annotations differ from
         what `split` and the spec ask for, or nothing when it already matches."""
         spec = httpproxy_spec(canary, split, ingress_class=self.ingress_class)
-        service = canary.spec.service
-        meta = custom_metadata(service, ServiceRole.APEX) if service else CustomMetadata()
-        change = owned_object_change(
-            HTTPPROXY,
-            objects,
-            canary,
-            canary_uid=canary_uid,
-            name=canary.spec.apex_service_name,
-            labels=dict(meta.labels),
-            annotations={**meta.annotations, **FLUX_OPT_OUT},
-            spec=spec,
-        )
+        change = apex_object_change(HTTPPROXY, canary, objects, canary_uid=canary_uid, spec=spec)
         return () if change is None else (change,)
 
     def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
@@ -283,7 +263,7 @@ def _header_conditions(entry: Mapping[str, object]) -> list[JSON]:
 
 
 def _prefix(service: ServiceSpec) -> str:
-    for entry in _dicts(service.raw.get("match")):
+    for entry in dicts(service.raw.get("match")):
         uri = entry.get("uri")
         if isinstance(uri, Mapping) and isinstance(uri.get("prefix"), str) and uri["prefix"]:
             return str(uri["prefix"])
@@ -299,7 +279,7 @@ def _route_fields(service: ServiceSpec) -> JSON:
     if isinstance(retries, Mapping) and retries:
         policy: JSON = {}
         attempts = retries.get("attempts")
-        if _is_int(attempts):
+        if is_int(attempts):
             policy["count"] = attempts
         if retries.get("perTryTimeout"):
             policy["perTryTimeout"] = str(retries["perTryTimeout"])
@@ -325,81 +305,3 @@ def _service(name: str, namespace: str, port: int, weight: int) -> JSON:
             ]
         },
     }
-
-
-def owned_object_change(
-    kind: Kind,
-    objects: ObjectView,
-    canary: Canary,
-    *,
-    canary_uid: str,
-    name: str,
-    labels: dict[str, str],
-    annotations: dict[str, str],
-    spec: JSON,
-) -> ObjectChange | None:
-    """Create `name` with an owner reference, or replace it when its spec (empty values
-    dropped), labels or annotations (merged over the live ones) differ; None when it
-    matches."""
-    namespace = canary.namespace or ""
-    live = objects.get(kind, namespace, name)
-    if live is None:
-        metadata: JSON = {"name": name, "namespace": namespace}
-        if labels:
-            metadata["labels"] = labels
-        metadata["annotations"] = annotations
-        metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
-        body = {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": metadata}
-        body["spec"] = spec
-        return CreateObject(kind=kind, body=body)
-    live_meta = live.get("metadata") or {}
-    live_annotations = dict(live_meta.get("annotations") or {})
-    merged = {**live_annotations, **annotations}
-    if (
-        drop_empty(live.get("spec") or {}) == drop_empty(spec)
-        and dict(live_meta.get("labels") or {}) == labels
-        and merged == live_annotations
-    ):
-        return None
-    return ReplaceObject(kind=kind, body=replaced(live, kind, spec, labels, merged))
-
-
-def replaced(
-    live: Mapping[str, Any], kind: Kind, spec: JSON, labels: dict[str, str], annotations: JSON
-) -> JSON:
-    """The live object with `spec`, `labels` and `annotations`; other metadata (the
-    resourceVersion, owner references, ...) kept, status dropped."""
-    live_meta = dict(live.get("metadata") or {})
-    metadata: JSON = {"name": live_meta.get("name"), "namespace": live_meta.get("namespace")}
-    if labels:
-        metadata["labels"] = labels
-    metadata["annotations"] = annotations
-    for key, value in live_meta.items():
-        if key not in (*metadata, "labels", "annotations"):
-            metadata[key] = copy.deepcopy(value)
-    body: JSON = {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": metadata}
-    body["spec"] = spec
-    for key, value in live.items():
-        if key not in (*body, "status"):
-            body[key] = copy.deepcopy(value)
-    return body
-
-
-def drop_empty(value: Any) -> Any:
-    """`value` without empty values (None, [], {}), for comparing rendered and live specs."""
-    if isinstance(value, Mapping):
-        kept = {str(key): drop_empty(item) for key, item in value.items()}
-        return {key: item for key, item in kept.items() if item not in (None, [], {})}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [drop_empty(item) for item in value]
-    return value
-
-
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)

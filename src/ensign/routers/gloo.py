@@ -57,26 +57,22 @@ import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 from ensign.engine.weights import FULL, Routes
 from ensign.kube.kinds import GLOO_ROUTETABLE, GLOO_UPSTREAM, SERVICE, Kind
 from ensign.model.canary import Canary, Provider
 from ensign.model.capabilities import CAPABILITIES
-from ensign.routers.contour import (
+from ensign.routers.contour import no_valid_weights, require_service
+from ensign.routers.metadata import JSON, owner_reference
+from ensign.routers.objects import (
+    apex_object_change,
+    dicts,
     drop_empty,
-    no_valid_weights,
-    owned_object_change,
+    is_int,
+    live_labels,
+    new_object,
     replaced,
-    require_service,
-)
-from ensign.routers.metadata import (
-    FLUX_OPT_OUT,
-    JSON,
-    CustomMetadata,
-    ServiceRole,
-    custom_metadata,
-    owner_reference,
 )
 from ensign.routers.protocol import (
     Capability,
@@ -160,7 +156,7 @@ class GlooRouter:
         if live is None:
             return None
         where = f"RouteTable {apex}.{namespace}"
-        routes = _dicts((live.get("spec") or {}).get("routes"))
+        routes = dicts((live.get("spec") or {}).get("routes"))
         destinations = _destinations(routes[0]) if routes else []
         primary_name, canary_name = upstream_names(canary)
         weights: dict[object, object] = {}
@@ -170,7 +166,7 @@ class GlooRouter:
         if len(destinations) < 2 or primary_name not in weights or canary_name not in weights:
             raise RouteError(f"{where} destinations not found")
         primary, canary_weight = weights[primary_name], weights[canary_name]
-        if not (_is_int(primary) and _is_int(canary_weight)):
+        if not (is_int(primary) and is_int(canary_weight)):
             raise RouteError(
                 f"{where} has malformed weights for {primary_name} and {canary_name}"
                 f" (got {primary!r} and {canary_weight!r})"
@@ -204,17 +200,8 @@ class GlooRouter:
             )
             if change is not None:
                 changes.append(change)
-        service = canary.spec.service
-        meta = custom_metadata(service, ServiceRole.APEX) if service else CustomMetadata()
-        change = owned_object_change(
-            GLOO_ROUTETABLE,
-            objects,
-            canary,
-            canary_uid=canary_uid,
-            name=canary.spec.apex_service_name,
-            labels=dict(meta.labels),
-            annotations={**meta.annotations, **FLUX_OPT_OUT},
-            spec=table_spec,
+        change = apex_object_change(
+            GLOO_ROUTETABLE, canary, objects, canary_uid=canary_uid, spec=table_spec
         )
         if change is not None:
             changes.append(change)
@@ -366,25 +353,22 @@ def _upstream_change(
         kube["selector"] = {str(k): str(v) for k, v in selector.items()}
     live = objects.get(GLOO_UPSTREAM, namespace, name)
     if live is None:
-        metadata: JSON = {"name": name, "namespace": namespace}
-        if labels:
-            metadata["labels"] = labels
-        metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
-        body: JSON = {
-            "apiVersion": GLOO_UPSTREAM.api_version,
-            "kind": GLOO_UPSTREAM.kind,
-            "metadata": metadata,
-            "spec": {"kube": kube, **settings},
-        }
+        body = new_object(
+            GLOO_UPSTREAM,
+            name=name,
+            namespace=namespace,
+            spec={"kube": kube, **settings},
+            labels=labels,
+            owner=owner_reference(canary, canary_uid=canary_uid),
+        )
         return CreateObject(kind=GLOO_UPSTREAM, body=body)
     live_spec = dict(live.get("spec") or {})
     live_kube = live_spec.get("kube") or {}
-    live_labels = dict((live.get("metadata") or {}).get("labels") or {})
     same_kube = all(drop_empty(live_kube.get(k)) == drop_empty(kube.get(k)) for k in KUBE_FIELDS)
     same_settings = all(
         drop_empty(live_spec.get(k)) == drop_empty(settings.get(k)) for k in COPIED_SETTINGS
     )
-    if same_kube and same_settings and live_labels == labels:
+    if same_kube and same_settings and live_labels(live) == labels:
         return None
     spec: JSON = {k: copy.deepcopy(v) for k, v in live_spec.items() if k not in COPIED_SETTINGS}
     spec["kube"] = {
@@ -393,7 +377,7 @@ def _upstream_change(
     }
     spec.update(settings)
     annotations = dict((live.get("metadata") or {}).get("annotations") or {})
-    body = replaced(live, GLOO_UPSTREAM, spec, labels, annotations)
+    body = replaced(live, spec, kind=GLOO_UPSTREAM, labels=labels, annotations=annotations)
     if not annotations:
         body["metadata"].pop("annotations", None)
     return ReplaceObject(kind=GLOO_UPSTREAM, body=body)
@@ -402,14 +386,4 @@ def _upstream_change(
 def _destinations(route: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     action = route.get("routeAction")
     multi = action.get("multi") if isinstance(action, Mapping) else None
-    return _dicts(multi.get("destinations")) if isinstance(multi, Mapping) else []
-
-
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return dicts(multi.get("destinations")) if isinstance(multi, Mapping) else []

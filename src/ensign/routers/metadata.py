@@ -1,7 +1,8 @@
 """Metadata conventions shared by every object a router generates. Pure.
 
 Owner references to the Canary, the Flux opt-out annotations (§3.2 of the behaviour notes),
-and the custom/unmanaged metadata a Canary asks for on its Services (§1.1.4).
+the custom/unmanaged metadata a Canary asks for on its Services (§1.1.4), and the apex
+metadata of the routing objects named after the apex Service.
 """
 
 from __future__ import annotations
@@ -60,6 +61,15 @@ def custom_metadata(service: ServiceSpec, role: ServiceRole) -> CustomMetadata:
     return CustomMetadata(
         labels=_string_map(block.get("labels")),
         annotations=_string_map(block.get("annotations")),
+    )
+
+
+def apex_metadata(service: ServiceSpec | None) -> CustomMetadata:
+    """The metadata of a routing object named after the apex Service: `service.apex.labels`,
+    and `service.apex.annotations` plus the Flux opt-out keys (which win)."""
+    meta = custom_metadata(service, ServiceRole.APEX) if service is not None else CustomMetadata()
+    return CustomMetadata(
+        labels=dict(meta.labels), annotations={**meta.annotations, **FLUX_OPT_OUT}
     )
 
 
