@@ -31,9 +31,9 @@ route with several backends raises `RouteError` naming it, as in Flagger.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 from ensign.engine.weights import FULL, Routes
 from ensign.kube.kinds import APISIXROUTE, Kind
@@ -41,17 +41,15 @@ from ensign.model.canary import Canary, Provider
 from ensign.model.capabilities import CAPABILITIES
 from ensign.routers.metadata import FLUX_OPT_OUT, JSON, owner_reference
 from ensign.routers.nginx import LAST_APPLIED
+from ensign.routers.objects import changes, dicts, is_int, keep_no_annotation, object_change
 from ensign.routers.protocol import (
     Capability,
-    CreateObject,
     ObjectChange,
     ObjectRef,
     ObjectView,
-    ReplaceObject,
     RouteError,
     Split,
 )
-from ensign.routers.traefik import normalized, replaced
 
 __all__ = [
     "APISIX_CAPABILITIES",
@@ -78,18 +76,18 @@ def apisix_canary_spec(canary: Canary, user: Mapping[str, Any], split: Split) ->
     apex = canary.spec.apex_service_name
     where = f"ApisixRoute {_meta(user).get('name')}.{_meta(user).get('namespace') or ''}"
     user_spec = user.get("spec") or {}
-    http = _dicts(user_spec.get("http"))
+    http = dicts(user_spec.get("http"))
     if not http:
         raise RouteError(f"{where} spec.http is empty")
     chosen: tuple[int, Mapping[str, Any]] | None = None
     for index, route in enumerate(http):
-        if any(b.get("serviceName") == apex for b in _dicts(route.get("backends"))):
+        if any(b.get("serviceName") == apex for b in dicts(route.get("backends"))):
             chosen = (index, route)
             break
     if chosen is None:
         raise RouteError(f"{where} has no http route with backend {apex} (spec.http[].backends)")
     index, route = chosen
-    backends = _dicts(route.get("backends"))
+    backends = dicts(route.get("backends"))
     if len(backends) != 1:
         label = f" ({route.get('name')})" if route.get("name") else ""
         raise RouteError(
@@ -144,12 +142,12 @@ class ApisixRouter:
             return None
         where = f"ApisixRoute {name}.{namespace}"
         primary_name = canary.spec.primary_service_name
-        for route in _dicts((live.get("spec") or {}).get("http")):
-            for backend in _dicts(route.get("backends")):
+        for route in dicts((live.get("spec") or {}).get("http")):
+            for backend in dicts(route.get("backends")):
                 if backend.get("serviceName") != primary_name:
                     continue
                 weight = backend.get("weight")
-                if not (_is_int(weight) and 0 <= weight <= FULL):
+                if not (is_int(weight) and 0 <= weight <= FULL):
                     raise RouteError(
                         f"{where} spec.http[].backends weight of {primary_name} is not an"
                         f" integer within 0..100: {weight!r}"
@@ -178,29 +176,18 @@ class ApisixRouter:
             if k != LAST_APPLIED
         } | dict(FLUX_OPT_OUT)
         name = canary_route_name(ref, canary.spec.apex_service_name)
-        live = objects.get(APISIXROUTE, namespace, name)
-        if live is None:
-            metadata: JSON = {"name": name, "namespace": namespace}
-            if labels:
-                metadata["labels"] = labels
-            metadata["annotations"] = annotations
-            metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
-            body: JSON = {
-                "apiVersion": APISIXROUTE.api_version,
-                "kind": APISIXROUTE.kind,
-                "metadata": metadata,
-                "spec": spec,
-            }
-            return (CreateObject(kind=APISIXROUTE, body=body),)
-        live_meta = _meta(live)
-        if (
-            normalized(live.get("spec")) == normalized(spec)
-            and dict(live_meta.get("labels") or {}) == labels
-            and dict(live_meta.get("annotations") or {}) == annotations
-        ):
-            return ()
-        body = replaced(live, APISIXROUTE, spec, labels=labels, annotations=annotations)
-        return (ReplaceObject(kind=APISIXROUTE, body=body),)
+        change = object_change(
+            APISIXROUTE,
+            objects.get(APISIXROUTE, namespace, name),
+            name=name,
+            namespace=namespace,
+            spec=spec,
+            labels=labels,
+            annotations=annotations,
+            owner=owner_reference(canary, canary_uid=canary_uid),
+            keep_live_annotation=keep_no_annotation,  # the user route's, replaced wholesale
+        )
+        return changes(change)
 
     def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
         """Nothing: the canary ApisixRoute is owned by the Canary; the user's is untouched."""
@@ -217,13 +204,3 @@ def _route_ref(canary: Canary) -> str:
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, Mapping) else {}
-
-
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)

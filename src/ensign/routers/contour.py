@@ -65,7 +65,7 @@ from ensign.kube.kinds import HTTPPROXY, Kind
 from ensign.model.canary import Canary, Provider, ServiceSpec
 from ensign.model.capabilities import CAPABILITIES
 from ensign.routers.metadata import JSON
-from ensign.routers.objects import apex_object_change, dicts, is_int
+from ensign.routers.objects import apex_object_change, changes, dicts, is_int
 from ensign.routers.protocol import (
     Capability,
     ObjectChange,
@@ -135,8 +135,9 @@ class ContourRouter:
         """Create the HTTPProxy, replace it when its spec, labels or annotations differ from
         what `split` and the spec ask for, or nothing when it already matches."""
         spec = httpproxy_spec(canary, split, ingress_class=self.ingress_class)
-        change = apex_object_change(HTTPPROXY, canary, objects, canary_uid=canary_uid, spec=spec)
-        return () if change is None else (change,)
+        return changes(
+            apex_object_change(HTTPPROXY, canary, objects, canary_uid=canary_uid, spec=spec)
+        )
 
     def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
         """Nothing: the HTTPProxy is owned by the Canary and garbage-collected with it."""

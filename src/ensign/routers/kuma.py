@@ -40,27 +40,25 @@ spec change keeps the weights (Flagger rewrites the route at 100/0).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 from ensign.engine.weights import FULL, Routes
 from ensign.kube.kinds import KUMA_TRAFFICROUTE, Kind
 from ensign.model.canary import Canary, Provider, ServiceSpec
 from ensign.model.capabilities import CAPABILITIES
-from ensign.routers.metadata import FLUX_OPT_OUT, JSON, ServiceRole, custom_metadata
+from ensign.routers.metadata import JSON, apex_metadata
+from ensign.routers.objects import changes, dicts, is_int, object_change
 from ensign.routers.protocol import (
     Capability,
-    CreateObject,
     DeleteObject,
     ObjectChange,
     ObjectRef,
     ObjectView,
-    ReplaceObject,
     RouteError,
     Split,
 )
-from ensign.routers.traefik import normalized, replaced
 
 __all__ = [
     "DEFAULT_MESH",
@@ -136,7 +134,7 @@ class KumaRouter:
         apex = canary.spec.apex_service_name
         primary_name = canary.spec.primary_service_name
         conf = (live.get("spec") or {}).get("conf")
-        splits = _dicts(conf.get("split") if isinstance(conf, Mapping) else None)
+        splits = dicts(conf.get("split") if isinstance(conf, Mapping) else None)
         weight: object = None
         for entry in splits:
             destination = entry.get("destination")
@@ -148,7 +146,7 @@ class KumaRouter:
                 f"TrafficRoute {apex} does not contain routes for {primary_name} and"
                 f" {canary.spec.canary_service_name} (spec.conf.split)"
             )
-        if not (_is_int(weight) and 0 <= weight <= FULL):
+        if not (is_int(weight) and 0 <= weight <= FULL):
             raise RouteError(
                 f"TrafficRoute {apex} spec.conf.split weight of {primary_name} is not an"
                 f" integer within 0..100: {weight!r}"
@@ -161,38 +159,19 @@ class KumaRouter:
         """Create the TrafficRoute, replace it when its mesh, spec, labels or annotations
         differ from what `split` and the spec ask for, or nothing when it already matches."""
         spec = traffic_route_spec(canary, split)
-        mesh = mesh_of(canary)
-        meta = custom_metadata(_service(canary), ServiceRole.APEX)
-        labels = dict(meta.labels)
-        annotations = {**meta.annotations, **FLUX_OPT_OUT}
-        live = self._live(canary, objects)
-        name = canary.spec.apex_service_name
-        if live is None:
-            metadata: JSON = {"name": name}
-            if labels:
-                metadata["labels"] = labels
-            metadata["annotations"] = annotations
-            body: JSON = {
-                "apiVersion": KUMA_TRAFFICROUTE.api_version,
-                "kind": KUMA_TRAFFICROUTE.kind,
-                "metadata": metadata,
-                "mesh": mesh,
-                "spec": spec,
-            }
-            return (CreateObject(kind=KUMA_TRAFFICROUTE, body=body),)
-        live_meta = live.get("metadata") or {}
-        live_annotations = {str(k): v for k, v in (live_meta.get("annotations") or {}).items()}
-        merged = {**live_annotations, **annotations}
-        if (
-            live.get("mesh") == mesh
-            and normalized(live.get("spec")) == normalized(spec)
-            and dict(live_meta.get("labels") or {}) == labels
-            and merged == live_annotations
-        ):
-            return ()
-        body = replaced(live, KUMA_TRAFFICROUTE, spec, labels=labels, annotations=merged)
-        body["mesh"] = mesh
-        return (ReplaceObject(kind=KUMA_TRAFFICROUTE, body=body),)
+        meta = apex_metadata(canary.spec.service)
+        change = object_change(
+            KUMA_TRAFFICROUTE,
+            self._live(canary, objects),
+            name=canary.spec.apex_service_name,
+            namespace=None,  # cluster-scoped
+            spec=spec,
+            labels=meta.labels,
+            annotations=meta.annotations,
+            owner=None,  # nothing to be garbage-collected by: `finalize` deletes it
+            fields={"mesh": mesh_of(canary)},
+        )
+        return changes(change)
 
     def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
         """Delete the TrafficRoute (it has no owner reference to be garbage-collected by);
@@ -214,7 +193,7 @@ class KumaRouter:
         if live is None:
             return None
         namespace = canary.namespace or ""
-        for destination in _dicts((live.get("spec") or {}).get("destinations")):
+        for destination in dicts((live.get("spec") or {}).get("destinations")):
             match = destination.get("match")
             tag = str(match.get(SERVICE_TAG) or "") if isinstance(match, Mapping) else ""
             parts = tag.split("_")
@@ -233,13 +212,3 @@ def _service(canary: Canary) -> ServiceSpec:
     if service is None:
         raise RouteError("spec.service is required by provider kuma")
     return service
-
-
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -35,6 +35,7 @@ __all__ = [
     "SpecComparison",
     "annotations_of",
     "apex_object_change",
+    "changes",
     "dicts",
     "drop_empty",
     "is_int",
@@ -195,6 +196,11 @@ def object_change(
     body = replaced(live, spec, kind=kind, labels=labels, annotations=merged)
     body.update(copy.deepcopy(dict(fields or {})))
     return ReplaceObject(kind=kind, body=body)
+
+
+def changes(*maybe: ObjectChange | None) -> tuple[ObjectChange, ...]:
+    """The changes that write something, in order (the Nones of "nothing to do" dropped)."""
+    return tuple(change for change in maybe if change is not None)
 
 
 def annotations_of(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -27,29 +27,21 @@ wholesale; Ensign keeps annotations other tools put on the object.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeGuard
+from typing import Final
 
 from ensign.engine.weights import FULL, Routes
 from ensign.kube.kinds import TRAEFIKSERVICE, Kind
 from ensign.model.canary import Canary, Provider, ServiceSpec
 from ensign.model.capabilities import CAPABILITIES
-from ensign.routers.metadata import (
-    FLUX_OPT_OUT,
-    JSON,
-    ServiceRole,
-    custom_metadata,
-    owner_reference,
-)
+from ensign.routers.metadata import JSON
+from ensign.routers.objects import apex_object_change, changes, dicts, is_int
 from ensign.routers.protocol import (
     Capability,
-    CreateObject,
     ObjectChange,
     ObjectRef,
     ObjectView,
-    ReplaceObject,
     RouteError,
     Split,
 )
@@ -104,7 +96,7 @@ class TraefikRouter:
             return None
         where = f"TraefikService {ref.name}.{ref.namespace}"
         weighted = (live.get("spec") or {}).get("weighted")
-        services = _dicts(weighted.get("services") if isinstance(weighted, Mapping) else None)
+        services = dicts(weighted.get("services") if isinstance(weighted, Mapping) else None)
         if not services:
             raise RouteError(f"{where} services not found (spec.weighted.services is empty)")
         primary_name = canary.spec.primary_service_name
@@ -112,7 +104,7 @@ class TraefikRouter:
         if entry is None:
             raise RouteError(f"{where} spec.weighted.services has no entry for {primary_name}")
         weight = entry.get("weight")
-        if not (_is_int(weight) and 0 <= weight <= FULL):
+        if not (is_int(weight) and 0 <= weight <= FULL):
             raise RouteError(
                 f"{where} spec.weighted.services weight of {primary_name} is not an integer"
                 f" within 0..100: {weight!r}"
@@ -125,38 +117,8 @@ class TraefikRouter:
         """Create the TraefikService, replace it when its spec, labels or annotations differ
         from what `split` and the spec ask for, or nothing when it already matches."""
         spec = traefik_service_spec(canary, split)
-        meta = custom_metadata(_service(canary), ServiceRole.APEX)
-        labels = dict(meta.labels)
-        annotations = {**meta.annotations, **FLUX_OPT_OUT}
-        (ref,) = self.refs(canary)
-        live = objects.get(ref.kind, ref.namespace, ref.name)
-        if live is None:
-            metadata: JSON = {"name": ref.name, "namespace": ref.namespace}
-            if labels:
-                metadata["labels"] = labels
-            metadata["annotations"] = annotations
-            metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
-            body: JSON = {
-                "apiVersion": TRAEFIKSERVICE.api_version,
-                "kind": TRAEFIKSERVICE.kind,
-                "metadata": metadata,
-                "spec": spec,
-            }
-            return (CreateObject(kind=TRAEFIKSERVICE, body=body),)
-        live_meta = live.get("metadata") or {}
-        live_annotations = {str(k): v for k, v in (live_meta.get("annotations") or {}).items()}
-        merged = {**live_annotations, **annotations}
-        if (
-            normalized(live.get("spec")) == normalized(spec)
-            and dict(live_meta.get("labels") or {}) == labels
-            and merged == live_annotations
-        ):
-            return ()
-        return (
-            ReplaceObject(
-                kind=TRAEFIKSERVICE,
-                body=replaced(live, TRAEFIKSERVICE, spec, labels=labels, annotations=merged),
-            ),
+        return changes(
+            apex_object_change(TRAEFIKSERVICE, canary, objects, canary_uid=canary_uid, spec=spec)
         )
 
     def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
@@ -164,54 +126,8 @@ class TraefikRouter:
         return ()
 
 
-def replaced(
-    live: Mapping[str, Any],
-    kind: Kind,
-    spec: JSON,
-    *,
-    labels: Mapping[str, str] | None,
-    annotations: Mapping[str, str],
-) -> JSON:
-    """The live object with `spec`, `annotations` and (unless None) `labels` replaced; the
-    rest of its metadata (resourceVersion, owner references, ...) kept, status dropped."""
-    body: JSON = {k: copy.deepcopy(v) for k, v in live.items() if k != "status"}
-    body["apiVersion"] = kind.api_version
-    body["kind"] = kind.kind
-    metadata: JSON = dict(body.get("metadata") or {})
-    if labels is not None:
-        if labels:
-            metadata["labels"] = dict(labels)
-        else:
-            metadata.pop("labels", None)
-    metadata["annotations"] = dict(annotations)
-    body["metadata"] = metadata
-    body["spec"] = spec
-    return body
-
-
-def normalized(value: object) -> Any:
-    """`value` without empty members (None, [], {}), for comparing a rendered spec with the
-    live one an API server may have stored without them."""
-    if isinstance(value, Mapping):
-        kept = {str(k): normalized(v) for k, v in value.items()}
-        return {k: v for k, v in kept.items() if v not in (None, [], {})}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [normalized(item) for item in value]
-    return value
-
-
 def _service(canary: Canary) -> ServiceSpec:
     service = canary.spec.service
     if service is None:
         raise RouteError("spec.service is required by provider traefik")
     return service
-
-
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
