@@ -32,31 +32,22 @@ ever behind implementations that omit it, e.g. Linkerd's policy controller).
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 from ensign.engine.weights import Routes
 from ensign.kube.kinds import HTTPROUTE_V1, HTTPROUTE_V1BETA1, Kind
 from ensign.model.canary import Canary, Provider
 from ensign.model.capabilities import CAPABILITIES
 from ensign.routers.gatewayapi_rules import JSON, RouteFeatures, route_spec
-from ensign.routers.metadata import (
-    FLUX_OPT_OUT,
-    CustomMetadata,
-    ServiceRole,
-    custom_metadata,
-    owner_reference,
-)
+from ensign.routers.objects import apex_object_change, changes, dicts, drop_empty, is_int
 from ensign.routers.protocol import (
     Capability,
-    CreateObject,
     ObjectChange,
     ObjectRef,
     ObjectView,
-    ReplaceObject,
     RouteError,
     Split,
 )
@@ -130,14 +121,14 @@ class GatewayApiRouter:
         where = f"HTTPRoute {ref.name}.{ref.namespace}"
         if Capability.PARENT_STATUS in self.capabilities:
             check_parents(live, where=where, namespace=ref.namespace)
-        rules = _dicts((live.get("spec") or {}).get("rules"))
+        rules = dicts((live.get("spec") or {}).get("rules"))
         weighted = None
         for rule in rules:
-            if len(_dicts(rule.get("backendRefs"))) == 2:
+            if len(dicts(rule.get("backendRefs"))) == 2:
                 weighted = rule
         if canary.spec.effective_analysis.session_affinity is not None:
             for rule in rules:
-                if any(ref_.get("filters") for ref_ in _dicts(rule.get("backendRefs"))):
+                if any(ref_.get("filters") for ref_ in dicts(rule.get("backendRefs"))):
                     weighted = rule
         primary_name = canary.spec.primary_service_name
         canary_name = canary.spec.canary_service_name
@@ -146,10 +137,10 @@ class GatewayApiRouter:
                 f"{where} does not contain a rule routing to {primary_name} and {canary_name}"
             )
         weights = {
-            ref_.get("name"): ref_.get("weight") for ref_ in _dicts(weighted.get("backendRefs"))
+            ref_.get("name"): ref_.get("weight") for ref_ in dicts(weighted.get("backendRefs"))
         }
         primary, canary_weight = weights.get(primary_name), weights.get(canary_name)
-        if not (_is_int(primary) and _is_int(canary_weight)):
+        if not (is_int(primary) and is_int(canary_weight)):
             raise RouteError(
                 f"{where} has malformed weights for {primary_name} and {canary_name}"
                 f" (got {primary!r} and {canary_weight!r})"
@@ -169,51 +160,15 @@ class GatewayApiRouter:
         """Create the route, replace it when its spec, labels or annotations differ from what
         `split` and the spec ask for, or nothing when it already matches."""
         spec = route_spec(canary, split, self.features)  # raises without spec.service
-        service = canary.spec.service
-        meta = custom_metadata(service, ServiceRole.APEX) if service else CustomMetadata()
-        (ref,) = self.refs(canary)
-        labels = dict(meta.labels)
-        annotations = {**meta.annotations, **FLUX_OPT_OUT}
-        live = objects.get(ref.kind, ref.namespace, ref.name)
-        if live is None:
-            metadata: JSON = {"name": ref.name, "namespace": ref.namespace}
-            if labels:
-                metadata["labels"] = labels
-            metadata["annotations"] = annotations
-            metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
-            body = {
-                "apiVersion": self.kind.api_version,
-                "kind": self.kind.kind,
-                "metadata": metadata,
-                "spec": spec,
-            }
-            return (CreateObject(kind=self.kind, body=body),)
-        live_meta = live.get("metadata") or {}
-        live_annotations = dict(live_meta.get("annotations") or {})
-        merged = {**live_annotations, **annotations}
-        same = (
-            normalized_spec(live.get("spec") or {}) == normalized_spec(spec)
-            and dict(live_meta.get("labels") or {}) == labels
-            and merged == live_annotations
+        change = apex_object_change(
+            self.kind,
+            canary,
+            objects,
+            canary_uid=canary_uid,
+            spec=spec,
+            spec_matches=same_route_spec,
         )
-        if same:
-            return ()
-        replaced: JSON = {key: copy.deepcopy(value) for key, value in live.items()}
-        replaced.pop("status", None)
-        replaced["apiVersion"] = self.kind.api_version
-        replaced["kind"] = self.kind.kind
-        kept = {
-            key: value
-            for key, value in (replaced.get("metadata") or {}).items()
-            if key not in ("labels", "annotations")
-        }
-        new_meta: JSON = {"name": ref.name, "namespace": ref.namespace}
-        if labels:
-            new_meta["labels"] = labels
-        new_meta["annotations"] = merged
-        replaced["metadata"] = {**new_meta, **kept}
-        replaced["spec"] = spec
-        return (ReplaceObject(kind=self.kind, body=replaced),)
+        return changes(change)
 
     def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
         """Nothing: the route is owned by the Canary and garbage-collected with it."""
@@ -224,20 +179,20 @@ def check_parents(live: Mapping[str, Any], *, where: str, namespace: str) -> Non
     """Raise `RouteError` unless every parent accepted the route at its current generation
     (a parent that has not reported yet has not accepted it: its status is "missing")."""
     generation = (live.get("metadata") or {}).get("generation")
-    generation = generation if _is_int(generation) else 0
+    generation = generation if is_int(generation) else 0
     status = live.get("status")
-    reported = _dicts(status.get("parents")) if isinstance(status, Mapping) else []
-    for parent in _dicts((live.get("spec") or {}).get("parentRefs")):
+    reported = dicts(status.get("parents")) if isinstance(status, Mapping) else []
+    for parent in dicts((live.get("spec") or {}).get("parentRefs")):
         entry = _status_entry(reported, parent, namespace)
-        conditions = _dicts(entry.get("conditions")) if entry is not None else []
+        conditions = dicts(entry.get("conditions")) if entry is not None else []
         accepted = next((c for c in conditions if c.get("type") == "Accepted"), None)
         state = str(accepted.get("status")) if accepted is not None else MISSING
         observed = accepted.get("observedGeneration") if accepted is not None else None
-        stale = _is_int(observed) and observed < generation
+        stale = is_int(observed) and observed < generation
         if state != "True" or stale:
             raise RouteError(
                 f"{where} parent {parent.get('name')} is not ready (status: {state},"
-                f" observed generation: {observed if _is_int(observed) else 0},"
+                f" observed generation: {observed if is_int(observed) else 0},"
                 f" current generation: {generation})"
             )
 
@@ -263,7 +218,7 @@ def _status_entry(
 
 def _mirrors_to(rules: list[Mapping[str, Any]], backend: str) -> bool:
     for rule in rules:
-        for filter_ in _dicts(rule.get("filters")):
+        for filter_ in dicts(rule.get("filters")):
             mirror = filter_.get("requestMirror")
             if filter_.get("type") == "RequestMirror" and isinstance(mirror, Mapping):
                 target = mirror.get("backendRef")
@@ -272,10 +227,15 @@ def _mirrors_to(rules: list[Mapping[str, Any]], backend: str) -> bool:
     return False
 
 
+def same_route_spec(live: object, rendered: JSON) -> bool:
+    """The live HTTPRoute spec equals the rendered one, both normalized."""
+    return normalized_spec(live if isinstance(live, Mapping) else {}) == normalized_spec(rendered)
+
+
 def normalized_spec(spec: Mapping[str, Any]) -> JSON:
     """The spec with the API server's HTTPRoute defaults filled in and empty values dropped,
-    for comparing a rendered spec with a live one."""
-    out: JSON = _drop_empty(copy.deepcopy(dict(spec)))
+    for comparing a rendered spec with a live one (a new copy: `spec` is not changed)."""
+    out: JSON = drop_empty(spec)
     for parent in out.get("parentRefs", ()):
         parent.setdefault("group", GATEWAY_GROUP)
         parent.setdefault("kind", "Gateway")
@@ -298,22 +258,3 @@ def normalized_spec(spec: Mapping[str, Any]) -> JSON:
                 target.setdefault("group", "")
                 target.setdefault("kind", "Service")
     return out
-
-
-def _drop_empty(value: Any) -> Any:
-    if isinstance(value, dict):
-        kept = {key: _drop_empty(item) for key, item in value.items()}
-        return {key: item for key, item in kept.items() if item not in (None, [], {})}
-    if isinstance(value, list):
-        return [_drop_empty(item) for item in value]
-    return value
-
-
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
