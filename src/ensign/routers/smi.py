@@ -43,10 +43,9 @@ providers' capability rows have none of them), as Flagger ignores them.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from types import MappingProxyType
@@ -61,21 +60,13 @@ from ensign.kube.kinds import (
 )
 from ensign.model.canary import Canary, Provider
 from ensign.model.capabilities import CAPABILITIES, base_provider
-from ensign.routers.metadata import (
-    FLUX_OPT_OUT,
-    JSON,
-    CustomMetadata,
-    ServiceRole,
-    custom_metadata,
-    owner_reference,
-)
+from ensign.routers.metadata import JSON
+from ensign.routers.objects import apex_object_change, changes, dicts, drop_empty
 from ensign.routers.protocol import (
     Capability,
-    CreateObject,
     ObjectChange,
     ObjectRef,
     ObjectView,
-    ReplaceObject,
     RouteError,
     Split,
 )
@@ -188,7 +179,7 @@ class SmiRouter:
         primary_name = canary.spec.primary_service_name
         canary_name = canary.spec.canary_service_name
         weights: dict[str, Decimal] = {}
-        for backend in _dicts((live.get("spec") or {}).get("backends")):
+        for backend in dicts((live.get("spec") or {}).get("backends")):
             service = backend.get("service")
             if service not in (primary_name, canary_name):
                 continue
@@ -226,52 +217,18 @@ class SmiRouter:
         """Create the TrafficSplit, replace it when its spec, labels or annotations differ
         from what `split` and the spec ask for, or nothing when it already matches."""
         spec = trafficsplit_spec(canary, split, quantity_weights=self.version.quantity_weights)
-        service = canary.spec.service
-        meta = custom_metadata(service, ServiceRole.APEX) if service else CustomMetadata()
-        labels = dict(meta.labels)
-        annotations = {**meta.annotations, **FLUX_OPT_OUT, **self.mesh_annotations(canary)}
-        (ref,) = self.refs(canary)
-        live = objects.get(ref.kind, ref.namespace, ref.name)
-        if live is None:
-            metadata: JSON = {"name": ref.name, "namespace": ref.namespace}
-            if labels:
-                metadata["labels"] = labels
-            metadata["annotations"] = annotations
-            metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
-            body: JSON = {
-                "apiVersion": self.kind.api_version,
-                "kind": self.kind.kind,
-                "metadata": metadata,
-                "spec": spec,
-            }
-            return (CreateObject(kind=self.kind, body=body),)
-        live_meta = live.get("metadata") or {}
-        live_annotations = {str(k): v for k, v in (live_meta.get("annotations") or {}).items()}
-        kept = {k: v for k, v in live_annotations.items() if k != ISTIO_GATEWAYS_ANNOTATION}
-        merged = {**kept, **annotations}
-        if (
-            self.comparable(live.get("spec") or {}) == self.comparable(spec)
-            and dict(live_meta.get("labels") or {}) == labels
-            and merged == live_annotations
-        ):
-            return ()
-        replaced: JSON = {
-            key: copy.deepcopy(value) for key, value in live.items() if key != "status"
-        }
-        replaced["apiVersion"] = self.kind.api_version
-        replaced["kind"] = self.kind.kind
-        others = {
-            key: copy.deepcopy(value)
-            for key, value in live_meta.items()
-            if key not in ("name", "namespace", "labels", "annotations")
-        }
-        new_meta: JSON = {"name": ref.name, "namespace": ref.namespace}
-        if labels:
-            new_meta["labels"] = labels
-        new_meta["annotations"] = merged
-        replaced["metadata"] = {**new_meta, **others}
-        replaced["spec"] = spec
-        return (ReplaceObject(kind=self.kind, body=replaced),)
+        change = apex_object_change(
+            self.kind,
+            canary,
+            objects,
+            canary_uid=canary_uid,
+            spec=spec,
+            annotations=self.mesh_annotations(canary),
+            # the gateways annotation is Ensign's to set or drop, not a live key to keep
+            keep_live_annotation=lambda key: key != ISTIO_GATEWAYS_ANNOTATION,
+            spec_matches=self.spec_matches,
+        )
+        return changes(change)
 
     def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
         """Nothing: the TrafficSplit is owned by the Canary and garbage-collected with it."""
@@ -287,9 +244,15 @@ class SmiRouter:
             ISTIO_GATEWAYS_ANNOTATION: json.dumps(list(service.gateways), separators=(",", ":"))
         }
 
+    def spec_matches(self, live: object, rendered: JSON) -> bool:
+        """The live TrafficSplit spec equals the rendered one, both `comparable`."""
+        return bool(
+            self.comparable(live if isinstance(live, Mapping) else {}) == self.comparable(rendered)
+        )
+
     def comparable(self, spec: Mapping[str, Any]) -> object:
         """The spec with empty values dropped and v1alpha1 weights read as quantities."""
-        out = _drop_empty(copy.deepcopy(dict(spec)))
+        out = drop_empty(spec)
         if self.version.quantity_weights and isinstance(out, dict):
             for backend in out.get("backends") or ():
                 if isinstance(backend, dict) and "weight" in backend:
@@ -349,18 +312,3 @@ def parse_quantity(raw: object) -> Decimal:
     if suffix:
         return number.scaleb(int(Decimal(suffix[1:])))
     return number
-
-
-def _drop_empty(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        kept = {str(key): _drop_empty(item) for key, item in value.items()}
-        return {key: item for key, item in kept.items() if item not in (None, [], {})}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_drop_empty(item) for item in value]
-    return value
-
-
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
