@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 from ensign.engine.weights import Routes
 from ensign.kube.kinds import DESTINATIONRULE, VIRTUALSERVICE, Kind
@@ -53,10 +53,19 @@ from ensign.routers.istio_routes import (
 from ensign.routers.metadata import (
     FLUX_OPT_OUT,
     JSON,
-    ServiceRole,
+    apex_metadata,
     controller_uid,
-    custom_metadata,
     owner_reference,
+)
+from ensign.routers.objects import (
+    annotations_of,
+    dicts,
+    drop_empty,
+    is_int,
+    live_labels,
+    new_object,
+    object_change,
+    replaced,
 )
 from ensign.routers.protocol import (
     Capability,
@@ -130,13 +139,13 @@ class IstioRouter:
             with_headers = [
                 route
                 for route in candidates
-                if any(dest.get("headers") for dest in _dicts(route.get("route")))
+                if any(dest.get("headers") for dest in dicts(route.get("route")))
             ]
             candidates = with_headers or candidates
         chosen = candidates[-1] if candidates else {}
-        weights = {_host(dest): dest.get("weight", 0) for dest in _dicts(chosen.get("route"))}
+        weights = {_host(dest): dest.get("weight", 0) for dest in dicts(chosen.get("route"))}
         primary, canary_weight = weights.get(primary_name, 0), weights.get(canary_name, 0)
-        if not (_is_int(primary) and _is_int(canary_weight)):
+        if not (is_int(primary) and is_int(canary_weight)):
             raise RouteError(
                 f"{where} has malformed weights for {primary_name} and {canary_name}"
                 f" (got {primary!r} and {canary_weight!r})"
@@ -180,7 +189,7 @@ class IstioRouter:
         live = objects.get(VIRTUALSERVICE, namespace, apex)
         if live is None:
             return ()
-        annotations = _annotations(live)
+        annotations = annotations_of(live)
         where = f"VirtualService {apex}.{namespace}"
         if LAST_APPLIED in annotations:
             applied = _json_object(annotations[LAST_APPLIED], f"{where} annotation {LAST_APPLIED}")
@@ -209,105 +218,66 @@ class IstioRouter:
 def _destination_rule(
     canary: Canary, objects: ObjectView, name: str, spec: JSON, canary_uid: str
 ) -> ObjectChange | None:
+    """The DestinationRule `name`: the Flux opt-out keys merged over its live annotations, its
+    labels left to the user."""
     namespace = canary.namespace or ""
-    live = objects.get(DESTINATIONRULE, namespace, name)
-    if live is None:
-        metadata: JSON = {
-            "name": name,
-            "namespace": namespace,
-            "annotations": dict(FLUX_OPT_OUT),
-            "ownerReferences": [owner_reference(canary, canary_uid=canary_uid)],
-        }
-        return CreateObject(kind=DESTINATIONRULE, body=_body(DESTINATIONRULE, metadata, spec))
-    live_annotations = dict(_annotations(live))
-    annotations = {**live_annotations, **FLUX_OPT_OUT}
-    if annotations == live_annotations and normalized_spec(live.get("spec")) == normalized_spec(
-        spec
-    ):
-        return None
-    body = _replaced(live, DESTINATIONRULE, spec, None, annotations)
-    return ReplaceObject(kind=DESTINATIONRULE, body=body)
+    return object_change(
+        DESTINATIONRULE,
+        objects.get(DESTINATIONRULE, namespace, name),
+        name=name,
+        namespace=namespace,
+        spec=spec,
+        labels=None,
+        annotations=FLUX_OPT_OUT,
+        owner=owner_reference(canary, canary_uid=canary_uid),
+    )
 
 
 def _virtual_service(
     canary: Canary, objects: ObjectView, spec: JSON, canary_uid: str
 ) -> ObjectChange | None:
+    """The VirtualService `<apex>`: apex labels and annotations, of the live annotations only
+    `KEPT_ANNOTATIONS` (which win over the apex ones); the live spec is recorded in
+    `ORIGINAL_CONFIGURATION` when Ensign takes over a VirtualService it does not own."""
     namespace = canary.namespace or ""
     name = canary.spec.apex_service_name
-    meta = custom_metadata(require_service(canary), ServiceRole.APEX)
+    meta = apex_metadata(canary.spec.service)
     labels = dict(meta.labels)
-    annotations = {**meta.annotations, **FLUX_OPT_OUT}
+    annotations = dict(meta.annotations)
     live = objects.get(VIRTUALSERVICE, namespace, name)
     if live is None:
-        metadata: JSON = {"name": name, "namespace": namespace}
-        if labels:
-            metadata["labels"] = labels
-        metadata["annotations"] = annotations
-        metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
-        return CreateObject(kind=VIRTUALSERVICE, body=_body(VIRTUALSERVICE, metadata, spec))
-    live_annotations = dict(_annotations(live))
+        body = new_object(
+            VIRTUALSERVICE,
+            name=name,
+            namespace=namespace,
+            spec=spec,
+            labels=labels,
+            annotations=annotations,
+            owner=owner_reference(canary, canary_uid=canary_uid),
+        )
+        return CreateObject(kind=VIRTUALSERVICE, body=body)
+    live_annotations = dict(annotations_of(live))
     annotations |= {
         key: live_annotations[key] for key in KEPT_ANNOTATIONS if key in live_annotations
     }
-    live_labels = dict((live.get("metadata") or {}).get("labels") or {})
     live_spec = live.get("spec") or {}
     if (
         normalized_spec(live_spec) == normalized_spec(spec)
-        and live_labels == labels
+        and live_labels(live) == labels
         and live_annotations == annotations
     ):
         return None
     taken_over = controller_uid(live) != canary_uid
     if taken_over and not any(key in live_annotations for key in KEPT_ANNOTATIONS):
         annotations[ORIGINAL_CONFIGURATION] = json.dumps(live_spec, separators=(",", ":"))
-    return ReplaceObject(
-        kind=VIRTUALSERVICE, body=_replaced(live, VIRTUALSERVICE, spec, labels, annotations)
-    )
-
-
-def _body(kind: Kind, metadata: JSON, spec: JSON) -> JSON:
-    return {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": metadata, "spec": spec}
-
-
-def _replaced(
-    live: Mapping[str, Any],
-    kind: Kind,
-    spec: JSON,
-    labels: dict[str, str] | None,
-    annotations: dict[str, str],
-) -> JSON:
-    """The live object with `spec`, `annotations` and (unless None) `labels` replaced; other
-    metadata (resourceVersion, owner references, ...) kept, status dropped."""
-    live_meta = dict(live.get("metadata") or {})
-    metadata: JSON = {"name": live_meta.get("name"), "namespace": live_meta.get("namespace")}
-    if labels is None:
-        labels = dict(live_meta.get("labels") or {})
-    if labels:
-        metadata["labels"] = labels
-    metadata["annotations"] = annotations
-    for key, value in live_meta.items():
-        if key not in (*metadata, "labels", "annotations"):
-            metadata[key] = copy.deepcopy(value)
-    body = _body(kind, metadata, spec)
-    for key, value in live.items():
-        if key not in (*body, "status"):
-            body[key] = copy.deepcopy(value)
-    return body
+    body = replaced(live, spec, kind=VIRTUALSERVICE, labels=labels, annotations=annotations)
+    return ReplaceObject(kind=VIRTUALSERVICE, body=body)
 
 
 def normalized_spec(spec: object) -> JSON:
     """The spec without empty values (None, [], {}), for comparing rendered and live specs."""
-    cleaned = _drop_empty(spec if isinstance(spec, Mapping) else {})
+    cleaned = drop_empty(spec if isinstance(spec, Mapping) else {})
     return cleaned if isinstance(cleaned, dict) else {}
-
-
-def _drop_empty(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        kept = {str(key): _drop_empty(item) for key, item in value.items()}
-        return {key: item for key, item in kept.items() if item not in (None, [], {})}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_drop_empty(item) for item in value]
-    return value
 
 
 def _json_object(text: object, what: str) -> Mapping[str, Any]:
@@ -320,30 +290,15 @@ def _json_object(text: object, what: str) -> Mapping[str, Any]:
     return parsed
 
 
-def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    annotations = (obj.get("metadata") or {}).get("annotations")
-    return annotations if isinstance(annotations, Mapping) else {}
-
-
 def _routes_to(routes: object, host: str) -> list[Mapping[str, Any]]:
     """The routes with a destination on `host`, in order."""
     return [
         route
-        for route in _dicts(routes)
-        if any(_host(dest) == host for dest in _dicts(route.get("route")))
+        for route in dicts(routes)
+        if any(_host(dest) == host for dest in dicts(route.get("route")))
     ]
 
 
 def _host(destination: Mapping[str, Any]) -> object:
     target = destination.get("destination")
     return target.get("host") if isinstance(target, Mapping) else None
-
-
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
