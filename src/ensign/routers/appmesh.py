@@ -43,10 +43,10 @@ cannot mirror. The App Mesh controller's status (conditions `VirtualNodeActive`,
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 from ensign.engine.weights import Routes
 from ensign.kube.kinds import (
@@ -74,17 +74,15 @@ from ensign.routers.metadata import (
     FLUX_OPT_OUT,
     JSON,
     CustomMetadata,
-    ServiceRole,
-    custom_metadata,
+    apex_metadata,
     owner_reference,
 )
+from ensign.routers.objects import dicts, drop_empty, is_int, object_change
 from ensign.routers.protocol import (
     Capability,
-    CreateObject,
     ObjectChange,
     ObjectRef,
     ObjectView,
-    ReplaceObject,
     RouteError,
     Split,
 )
@@ -229,13 +227,13 @@ class AppMeshRouter:
         where = f"{kind.kind} {name}.{names.namespace}"
         spec = live.get("spec") or {}
         chosen: Mapping[str, Any] = {}
-        for route in _dicts(spec.get("routes")):
+        for route in dicts(spec.get("routes")):
             targets = _targets(route)
             if any(_node(t) == names.canary for t in targets):
                 chosen = {str(_node(t)): t.get("weight", 0) for t in targets}
                 break
         primary, canary_weight = chosen.get(names.primary, 0), chosen.get(names.canary, 0)
-        if not (_is_int(primary) and _is_int(canary_weight)):
+        if not (is_int(primary) and is_int(canary_weight)):
             raise RouteError(
                 f"{where} has malformed weights for {names.primary} and {names.canary}"
                 f" (got {primary!r} and {canary_weight!r})"
@@ -299,7 +297,7 @@ class AppMeshRouter:
         """Create the missing objects and replace those whose spec, labels or annotations
         differ from what `split` and the spec ask for; nothing when all match."""
         service = require_service(canary)
-        meta = custom_metadata(service, ServiceRole.APEX)
+        meta = apex_metadata(service)
         wanted = self._wanted(canary, objects, split)  # raises before anything is written
         changes: list[ObjectChange] = []
         for item in wanted:
@@ -322,58 +320,42 @@ def _reconcile(
     apex: CustomMetadata | None,
     canary_uid: str,
 ) -> ObjectChange | None:
+    """`item` with the Flux opt-out keys merged over its live annotations, and the `apex`
+    metadata when given (else its labels are left to the user); a replace keeps the fields
+    the controller filled in."""
     namespace = canary.namespace or ""
-    labels = dict(apex.labels) if apex is not None else {}
-    annotations = {**(apex.annotations if apex is not None else {}), **FLUX_OPT_OUT}
     live = objects.get(item.kind, namespace, item.name)
-    if live is None:
-        metadata: JSON = {"name": item.name, "namespace": namespace}
-        if labels:
-            metadata["labels"] = labels
-        metadata["annotations"] = annotations
-        metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
-        body = {
-            "apiVersion": item.kind.api_version,
-            "kind": item.kind.kind,
-            "metadata": metadata,
-            "spec": item.spec,
-        }
-        return CreateObject(kind=item.kind, body=body)
-    live_meta = live.get("metadata") or {}
-    live_annotations = dict(live_meta.get("annotations") or {})
-    live_labels = dict(live_meta.get("labels") or {})
-    merged = {**live_annotations, **annotations}
-    new_labels = labels if apex is not None else live_labels
-    live_spec = live.get("spec") or {}
-    if (
-        normalized_spec(live_spec, item.spec) == normalized_spec(item.spec, item.spec)
-        and live_labels == new_labels
-        and merged == live_annotations
-    ):
-        return None
-    body = {key: copy.deepcopy(value) for key, value in live.items() if key != "status"}
-    body["apiVersion"] = item.kind.api_version
-    body["kind"] = item.kind.kind
-    new_meta: JSON = {"name": item.name, "namespace": namespace}
-    if new_labels:
-        new_meta["labels"] = new_labels
-    new_meta["annotations"] = merged
-    for key, value in live_meta.items():
-        if key not in (*new_meta, "labels", "annotations"):
-            new_meta[key] = copy.deepcopy(value)
-    body["metadata"] = new_meta
-    spec = copy.deepcopy(item.spec)
+    return object_change(
+        item.kind,
+        live,
+        name=item.name,
+        namespace=namespace,
+        spec=_with_server_filled(item.spec, live),
+        labels=apex.labels if apex is not None else None,
+        annotations=apex.annotations if apex is not None else FLUX_OPT_OUT,
+        owner=owner_reference(canary, canary_uid=canary_uid),
+        spec_matches=lambda live_spec, spec: (
+            normalized_spec(live_spec if isinstance(live_spec, Mapping) else {}, item.spec)
+            == normalized_spec(spec, item.spec)
+        ),
+    )
+
+
+def _with_server_filled(spec: JSON, live: Mapping[str, Any] | None) -> JSON:
+    """A copy of `spec` with the server-filled fields the live object has and `spec` does
+    not set (kept on a replace)."""
+    live_spec = (live or {}).get("spec") or {}
+    out = copy.deepcopy(spec)
     for key in (*SERVER_FILLED, *SERVER_FILLED_UNLESS_WRITTEN):
-        if key in live_spec and key not in spec:
-            spec[key] = copy.deepcopy(live_spec[key])  # keep what the controller filled in
-    body["spec"] = spec
-    return ReplaceObject(kind=item.kind, body=body)
+        if key in live_spec and key not in out:
+            out[key] = copy.deepcopy(live_spec[key])
+    return out
 
 
 def normalized_spec(spec: Mapping[str, Any], rendered: Mapping[str, Any]) -> JSON:
     """`spec` without empty values and without the server-filled fields `rendered` does
     not set, for comparing a live spec with a rendered one."""
-    out = _drop_empty(dict(spec))
+    out = drop_empty(spec)
     if not isinstance(out, dict):
         return {}
     for key in (*SERVER_FILLED, *SERVER_FILLED_UNLESS_WRITTEN):
@@ -427,7 +409,7 @@ def _targets(route: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         if isinstance(body, Mapping):
             action = body.get("action")
             if isinstance(action, Mapping):
-                return _dicts(action.get("weightedTargets"))
+                return dicts(action.get("weightedTargets"))
     return []
 
 
@@ -436,22 +418,3 @@ def _node(target: Mapping[str, Any]) -> object:
     if isinstance(ref, Mapping):
         return ref.get("name")
     return target.get("virtualNodeName")
-
-
-def _drop_empty(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        kept = {str(key): _drop_empty(item) for key, item in value.items()}
-        return {key: item for key, item in kept.items() if item not in (None, [], {})}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_drop_empty(item) for item in value]
-    return value
-
-
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)

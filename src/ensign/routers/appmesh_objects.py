@@ -53,13 +53,14 @@ Timeouts and retries (v1beta2; App Mesh durations are `{unit: ms, value}`):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from ensign.model.canary import Canary, ServiceSpec
 from ensign.model.durations import parse_duration_ns
 from ensign.routers.metadata import JSON
+from ensign.routers.objects import dicts
 from ensign.routers.protocol import RouteError, Split
 
 ACCESS_LOG_ANNOTATION: Final = "appmesh.flagger.app/accesslog"
@@ -258,7 +259,7 @@ def _route(
 
 
 def _prefix(service: ServiceSpec) -> str:
-    for entry in _dicts(service.raw.get("match")):
+    for entry in dicts(service.raw.get("match")):
         uri = entry.get("uri")
         if isinstance(uri, Mapping) and isinstance(uri.get("prefix"), str) and uri["prefix"]:
             return str(uri["prefix"])
@@ -398,9 +399,3 @@ def virtual_service_spec(canary: Canary, api: MeshApi, split: Split, *, router: 
         "virtualRouter": {"name": router, "listeners": [listener]},
         "routes": routes(canary, api, split, router=router),
     }
-
-
-def _dicts(value: object) -> list[Mapping[str, Any]]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
