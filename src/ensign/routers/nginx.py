@@ -49,6 +49,7 @@ from ensign.kube.kinds import INGRESS, Kind
 from ensign.model.canary import Canary, Provider
 from ensign.model.capabilities import CAPABILITIES
 from ensign.routers.metadata import FLUX_OPT_OUT, JSON, owner_reference
+from ensign.routers.objects import annotations_of, changes, new_object, replaced
 from ensign.routers.protocol import (
     Capability,
     CreateObject,
@@ -66,6 +67,7 @@ __all__ = [
     "NGINX_CAPABILITIES",
     "HeaderRoute",
     "NginxRouter",
+    "canary_ingress_change",
     "canary_ingress_name",
     "header_route",
     "nginx_match_errors",
@@ -216,7 +218,7 @@ class NginxRouter:
         live = objects.get(INGRESS, canary.namespace or "", canary_ingress_name(_ingress(canary)))
         if live is None:
             return None
-        annotations = _annotations(live)
+        annotations = annotations_of(live)
         if canary.spec.effective_analysis.match and (
             self.key("canary-by-cookie") in annotations
             or self.key("canary-by-header") in annotations
@@ -252,28 +254,16 @@ class NginxRouter:
         annotations = self.base_annotations(user) | self.split_annotations(canary, split)
         name = canary_ingress_name(ingress_name)
         live = objects.get(INGRESS, namespace, name)
-        if live is None:
-            metadata: JSON = {"name": name, "namespace": namespace}
-            labels = (user.get("metadata") or {}).get("labels")
-            if labels:
-                metadata["labels"] = copy.deepcopy(dict(labels))
-            metadata["annotations"] = annotations
-            metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
-            body: JSON = {
-                "apiVersion": INGRESS.api_version,
-                "kind": INGRESS.kind,
-                "metadata": metadata,
-                "spec": spec,
-            }
-            return (CreateObject(kind=INGRESS, body=body),)
-        if dict(_annotations(live)) == annotations and (live.get("spec") or {}) == spec:
-            return ()
-        replaced: JSON = {k: copy.deepcopy(v) for k, v in live.items() if k != "status"}
-        replaced_meta: JSON = dict(replaced.get("metadata") or {})
-        replaced_meta["annotations"] = annotations
-        replaced["metadata"] = replaced_meta
-        replaced["spec"] = spec
-        return (ReplaceObject(kind=INGRESS, body=replaced),)
+        change = canary_ingress_change(
+            canary,
+            live,
+            name=name,
+            user=user,
+            spec=spec,
+            annotations=annotations,
+            canary_uid=canary_uid,
+        )
+        return changes(change)
 
     def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
         """Nothing: the canary Ingress is owned by the Canary and the user's is untouched."""
@@ -286,7 +276,7 @@ class NginxRouter:
         marker = self.key("canary")
         kept = {
             str(k): str(v)
-            for k, v in _annotations(user).items()
+            for k, v in annotations_of(user).items()
             if k != LAST_APPLIED and marker not in str(k)
         }
         return kept | dict(FLUX_OPT_OUT)
@@ -317,6 +307,36 @@ class NginxRouter:
         return out
 
 
+def canary_ingress_change(
+    canary: Canary,
+    live: Mapping[str, Any] | None,
+    *,
+    name: str,
+    user: Mapping[str, Any],
+    spec: JSON,
+    annotations: dict[str, str],
+    canary_uid: str,
+) -> ObjectChange | None:
+    """Create the canary Ingress `name` (with the user Ingress's labels), or
+    replace its annotations and spec when they differ (compared as written: both come from
+    the user's Ingress); its labels and the rest of the live object are kept."""
+    if live is None:
+        body = new_object(
+            INGRESS,
+            name=name,
+            namespace=canary.namespace or "",
+            spec=spec,
+            labels=copy.deepcopy(dict((user.get("metadata") or {}).get("labels") or {})),
+            annotations=annotations,
+            owner=owner_reference(canary, canary_uid=canary_uid),
+        )
+        return CreateObject(kind=INGRESS, body=body)
+    if dict(annotations_of(live)) == annotations and (live.get("spec") or {}) == spec:
+        return None
+    body = replaced(live, spec, kind=None, labels=None, annotations=annotations)
+    return ReplaceObject(kind=INGRESS, body=body)
+
+
 def canary_spec(user: Mapping[str, Any], *, apex: str, ingress_name: str) -> JSON:
     """The user's Ingress spec with every HTTP path backend on `apex` moved to `<apex>-canary`."""
     spec: JSON = copy.deepcopy(dict(user.get("spec") or {}))
@@ -339,11 +359,6 @@ def _ingress(canary: Canary) -> str:
     if ref is None or not ref.name:
         raise RouteError("ingress selector is empty")
     return ref.name
-
-
-def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    annotations = (obj.get("metadata") or {}).get("annotations")
-    return annotations if isinstance(annotations, Mapping) else {}
 
 
 def _name(obj: Mapping[str, Any]) -> str:

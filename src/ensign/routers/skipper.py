@@ -46,15 +46,14 @@ from ensign.engine.weights import Routes
 from ensign.kube.kinds import INGRESS, Kind
 from ensign.model.canary import Canary, Provider
 from ensign.model.capabilities import CAPABILITIES
-from ensign.routers.metadata import FLUX_OPT_OUT, JSON, owner_reference
-from ensign.routers.nginx import LAST_APPLIED, canary_ingress_name
+from ensign.routers.metadata import FLUX_OPT_OUT, JSON
+from ensign.routers.nginx import LAST_APPLIED, canary_ingress_change, canary_ingress_name
+from ensign.routers.objects import annotations_of, changes
 from ensign.routers.protocol import (
     Capability,
-    CreateObject,
     ObjectChange,
     ObjectRef,
     ObjectView,
-    ReplaceObject,
     RouteError,
     Split,
 )
@@ -143,7 +142,7 @@ class SkipperRouter:
         if live is None:
             return None
         where = f"ingress {name}.{namespace} annotation {BACKEND_WEIGHTS}"
-        raw = _annotations(live).get(BACKEND_WEIGHTS)
+        raw = annotations_of(live).get(BACKEND_WEIGHTS)
         if raw is None:
             raise RouteError(f"{where} not found")
         try:
@@ -177,28 +176,16 @@ class SkipperRouter:
         name = canary_ingress_name(ingress_name)
         live = objects.get(INGRESS, namespace, name)
         annotations = self.annotations(canary, user, split, live)
-        if live is None:
-            metadata: JSON = {"name": name, "namespace": namespace}
-            labels = (user.get("metadata") or {}).get("labels")
-            if labels:
-                metadata["labels"] = copy.deepcopy(dict(labels))
-            metadata["annotations"] = annotations
-            metadata["ownerReferences"] = [owner_reference(canary, canary_uid=canary_uid)]
-            body: JSON = {
-                "apiVersion": INGRESS.api_version,
-                "kind": INGRESS.kind,
-                "metadata": metadata,
-                "spec": spec,
-            }
-            return (CreateObject(kind=INGRESS, body=body),)
-        if dict(_annotations(live)) == annotations and (live.get("spec") or {}) == spec:
-            return ()
-        replaced: JSON = {k: copy.deepcopy(v) for k, v in live.items() if k != "status"}
-        replaced_meta: JSON = dict(replaced.get("metadata") or {})
-        replaced_meta["annotations"] = annotations
-        replaced["metadata"] = replaced_meta
-        replaced["spec"] = spec
-        return (ReplaceObject(kind=INGRESS, body=replaced),)
+        change = canary_ingress_change(
+            canary,
+            live,
+            name=name,
+            user=user,
+            spec=spec,
+            annotations=annotations,
+            canary_uid=canary_uid,
+        )
+        return changes(change)
 
     def finalize(self, canary: Canary, objects: ObjectView) -> tuple[ObjectChange, ...]:
         """Nothing: the canary Ingress is owned by the Canary and the user's is untouched."""
@@ -213,12 +200,12 @@ class SkipperRouter:
     ) -> dict[str, str]:
         """The canary Ingress's annotations for `split`. The live weights annotation is kept
         as written when it says the same weights (Flagger writes its keys sorted)."""
-        user_annotations = _annotations(user)
+        user_annotations = annotations_of(user)
         out = {str(k): str(v) for k, v in user_annotations.items() if k != LAST_APPLIED}
         out |= dict(FLUX_OPT_OUT)
         primary, canary_name = canary.spec.primary_service_name, canary.spec.canary_service_name
         weights = backend_weights(primary, canary_name, split.routes)
-        live_weights = _annotations(live).get(BACKEND_WEIGHTS) if live is not None else None
+        live_weights = annotations_of(live).get(BACKEND_WEIGHTS) if live is not None else None
         if live_weights is not None and _same_json(str(live_weights), weights):
             weights = str(live_weights)
         out[BACKEND_WEIGHTS] = weights
@@ -240,8 +227,3 @@ def _ingress(canary: Canary) -> str:
     if ref is None or not ref.name:
         raise RouteError("ingress selector is empty (spec.ingressRef)")
     return ref.name
-
-
-def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    annotations = (obj.get("metadata") or {}).get("annotations")
-    return annotations if isinstance(annotations, Mapping) else {}
