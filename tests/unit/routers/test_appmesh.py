@@ -21,7 +21,7 @@ from ensign.kube.kinds import (
     APPMESH_VIRTUALROUTER,
     APPMESH_VIRTUALSERVICE,
 )
-from ensign.model import Canary, parse_canary
+from ensign.model import Canary, InvalidSpec, parse_canary
 from ensign.model.canary import Provider
 from ensign.model.capabilities import CAPABILITIES, Capability
 from ensign.routers import Router
@@ -276,7 +276,11 @@ def test_backend_timeout_has_no_app_mesh_counterpart() -> None:
 
 
 def test_v1beta1_has_no_route_timeout() -> None:
-    canary = mesh_canary("appmesh", {"timeout": "15s"})
+    """The capability table refuses the field when the spec is parsed; the router refuses it
+    too (a canary on the default provider reaches it with the v1beta2 parse)."""
+    with pytest.raises(InvalidSpec, match=r"spec\.service\.timeout: a request timeout is not"):
+        mesh_canary("appmesh", {"timeout": "15s"})
+    canary = mesh_canary("appmesh:v1beta2", {"timeout": "15s"})
     with pytest.raises(RouteError, match="not supported by App Mesh v1beta1"):
         V1BETA1.render(canary, Objects([]), split(100, 0), canary_uid=UID)
 
