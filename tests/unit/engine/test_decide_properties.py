@@ -116,7 +116,8 @@ def manifest(world: World) -> dict[str, Any]:
         body["spec"]["provider"] = "istio"
     if world.kind == "canary":
         del analysis["iterations"]
-        analysis.update(stepWeight=20 * world.iterations, maxWeight=50)
+        step = 20 * world.iterations  # stepWeight above maxWeight is refused by the model
+        analysis.update(stepWeight=step, maxWeight=max(50, step))
     if world.kind == "ab":
         analysis["match"] = [{"headers": {"x-canary": {"exact": "insider"}}}]
     return body
