@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from ensign.runtime.scheduler import Slots
+from ensign.runtime.slots import outside_slot
 
 
 async def test_urgent_waiters_are_served_before_earlier_normal_ones() -> None:
@@ -49,3 +50,59 @@ async def test_a_cancelled_waiter_does_not_lose_a_slot() -> None:
     assert slots.free == 1
     async with slots.hold():
         assert slots.free == 0
+
+
+async def test_slow_io_outside_the_slot_lets_other_ticks_run() -> None:
+    """A tick waiting on a slow gate hands its slot over; another canary's tick runs to the
+    end meanwhile; the first takes a slot back (ahead of normal waiters) to finish."""
+    slots = Slots(1)
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    async def slow_tick() -> None:
+        async with slots.hold():
+            order.append("slow: decide")
+            async with outside_slot():
+                await gate.wait()  # a webhook answering after 10 s
+            order.append("slow: finish")
+
+    async def quick_tick() -> None:
+        async with slots.hold():
+            order.append("quick")
+
+    slow = asyncio.create_task(slow_tick())
+    await asyncio.sleep(0)
+    quick = asyncio.create_task(quick_tick())
+    await asyncio.wait_for(quick, 1.0)  # not blocked behind the gate
+    assert order == ["slow: decide", "quick"]
+    gate.set()
+    await slow
+    assert order[-1] == "slow: finish"
+    assert slots.free == 1
+
+
+async def test_outside_slot_without_a_slot_and_cancelled_while_taking_it_back() -> None:
+    slots = Slots(1)
+    async with outside_slot():  # no slot held: nothing to hand over
+        pass
+    assert slots.free == 1
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def outside_then_blocked() -> None:
+        async with slots.hold(), outside_slot():
+            entered.set()
+            await release.wait()
+
+    async def holder() -> None:
+        async with slots.hold():
+            release.set()
+            await asyncio.sleep(0.05)  # the first task now waits to take its slot back
+
+    first = asyncio.create_task(outside_then_blocked())
+    await entered.wait()
+    second = asyncio.create_task(holder())
+    await asyncio.sleep(0.01)
+    first.cancel()
+    await asyncio.gather(first, second, return_exceptions=True)
+    assert slots.free == 1  # no slot lost or doubled

@@ -38,6 +38,7 @@ from ensign.runtime.finalizer import Finalizer, has_finalizer
 from ensign.runtime.hooks import HookRunner
 from ensign.runtime.observe import observe
 from ensign.runtime.routing import RouterWatches
+from ensign.runtime.slots import outside_slot
 
 if TYPE_CHECKING:
     from ensign.observability.metrics import ControllerMetrics
@@ -225,16 +226,20 @@ class Reconciler:
                 observed.snapshot, probes, now=now, analysis_due=analysis_due, metrics=metrics
             )
             if isinstance(outcome, MetricsRequest):
-                metrics = await self.analyzer.run(canary, target_kind=observed.snapshot.target_kind)
+                async with outside_slot():  # slow queries never hold a slot others need
+                    metrics = await self.analyzer.run(
+                        canary, target_kind=observed.snapshot.target_kind
+                    )
                 if self.metrics is not None:
                     for measured in metrics:
                         if measured.gauge is not None:
                             self.metrics.set_metric_analysis(canary, measured.name, measured.gauge)
                 continue
             if isinstance(outcome, ProbeRequest):
-                probes[outcome.hook_type] = await self.hooks.gate(
-                    canary, observed, hook_type=outcome.hook_type, phase=outcome.phase
-                )
+                async with outside_slot():  # a webhook may take 10 s per attempt
+                    probes[outcome.hook_type] = await self.hooks.gate(
+                        canary, observed, hook_type=outcome.hook_type, phase=outcome.phase
+                    )
                 continue
             return outcome, observed
         raise RuntimeError("the engine asked for more probes than there are hook types")

@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import AsyncIterator
 from typing import Any
 
 from ensign.kube.api import JSON
@@ -21,6 +19,9 @@ from ensign.kube.kinds import Kind
 from ensign.observability.metrics import ControllerMetrics, tick_outcome
 from ensign.runtime.cache import Caches, key_of
 from ensign.runtime.reconciler import Reconciler
+from ensign.runtime.slots import Slots
+
+__all__ = ["CanaryLoop", "Scheduler", "Slots", "referenced_names"]
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
@@ -214,42 +215,6 @@ class Scheduler:
 
 def _template(obj: JSON) -> object:
     return (obj.get("spec") or {}).get("template")
-
-
-class Slots:
-    """A bounded number of concurrent ticks; urgent waiters are served first."""
-
-    def __init__(self, size: int) -> None:
-        self.free = size
-        self.urgent: deque[asyncio.Future[None]] = deque()
-        self.normal: deque[asyncio.Future[None]] = deque()
-
-    @contextlib.asynccontextmanager
-    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
-        if self.free > 0 and not self.urgent and not self.normal:
-            self.free -= 1
-        else:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            (self.urgent if urgent else self.normal).append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self._release()  # the slot was handed over just as we were cancelled
-                raise
-        try:
-            yield
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        for queue in (self.urgent, self.normal):
-            while queue:
-                waiter = queue.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
-                    return
-        self.free += 1
 
 
 def _spec_or_meta_changed(old: JSON, new: JSON) -> bool:
