@@ -1,4 +1,4 @@
-"""A progressive canary through a router (15 → 30, then promotion) that can crash the
+"""A progressive canary through a router (one step to 30, then promotion) that can crash the
 controller after any of its writes, with traffic invariants checked on every store change:
 
 - the router object never gives the canary more than `maxWeight`;
@@ -38,7 +38,7 @@ from tests.crash._seed import (
 )
 
 MAX_WEIGHT = 30
-STEP = 15
+STEP = 30
 INTERVAL = "100ms"
 AFFINITY = {"cookieName": "flagger-cookie", "maxAge": 60}
 

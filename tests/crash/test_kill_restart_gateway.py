@@ -25,7 +25,7 @@ async def test_uninterrupted_run(router: str) -> None:
     run = await run_gateway(None, router)
     assert not run.problems, run.problems
     assert run.final["phase"] == "Succeeded"
-    assert run.weights == [0, STEP, 2 * STEP, 0]
+    assert run.weights == [0, STEP, 0]
     assert run.final["canaryWeight"] == 0
     assert len(run.cookies) == (1 if router == "istio" else 0)
 

@@ -28,7 +28,7 @@ from ensign.engine.actions import (
     ServiceRole,
     SetRoutes,
 )
-from ensign.engine.affinity import next_cookies
+from ensign.engine.affinity import AffinityCookies, next_cookies
 from ensign.engine.observations import (
     ActionVerb,
     CheckVerdict,
@@ -155,6 +155,10 @@ class _Tick:
             # just written), not a separate count that could drift from it.
             in_force = self.routes_set if self.routes_set is not None else self.snap.routes
             new = replace(new, canary_weight=in_force.canary)
+            if self.routes_set is None and not self.snap.route_problem:
+                # The router already holds a split the status never recorded (the controller
+                # stopped between the two writes): its cookies follow it too.
+                new = replace(new, cookies=self.cookies_for(new, in_force))
         if new.content() != self.snap.status.content() or not new.last_transition_time:
             new = replace(new, last_transition_time=rfc3339(self.now))
         assert allowed(self.snap.status.phase, new.phase), (self.snap.status.phase, new.phase)
@@ -189,6 +193,21 @@ class _Tick:
     def to(self, phase: Phase, **fields: object) -> None:
         self.status = replace(self.status, phase=phase, **fields)  # type: ignore[arg-type]
 
+    def cookies_for(self, status: CanaryStatus, routes: weights.Routes) -> AffinityCookies:
+        """The session-affinity cookies once `routes` are in force (derived, so a tick
+        replayed after a crash finds the cookie the router object already carries)."""
+        if Capability.SESSION_AFFINITY not in self.snap.capabilities:
+            return status.cookies
+        meta = self.canary.raw.get("metadata")
+        uid = str(meta.get("uid") or "") if isinstance(meta, Mapping) else ""
+        return next_cookies(
+            status.cookies,
+            self.analysis.session_affinity,
+            canary_weight=routes.canary,
+            uid=uid,
+            revision=status.last_applied_spec or self.snap.revision,
+        )
+
     def reconcile_router(self) -> None:
         """Reconcile the router's objects (once per tick)."""
         if not any(isinstance(a, ReconcileRouter) for a in self.actions):
@@ -197,18 +216,8 @@ class _Tick:
     def set_routes(self, routes: weights.Routes, *, matched_only: bool = True) -> None:
         """Put `routes` in force, with this run's session-affinity cookies (derived from the
         canary's uid and revision, so a replayed tick renders the same cookie)."""
-        cookies = self.status.cookies
-        if Capability.SESSION_AFFINITY in self.snap.capabilities:
-            meta = self.canary.raw.get("metadata")
-            uid = str(meta.get("uid") or "") if isinstance(meta, Mapping) else ""
-            cookies = next_cookies(
-                cookies,
-                self.analysis.session_affinity,
-                canary_weight=routes.canary,
-                uid=uid,
-                revision=self.status.last_applied_spec or self.snap.revision,
-            )
-            self.status = replace(self.status, cookies=cookies)
+        cookies = self.cookies_for(self.status, routes)
+        self.status = replace(self.status, cookies=cookies)
         self.routes_set = routes
         self.actions.append(SetRoutes(routes=routes, matched_only=matched_only, cookies=cookies))
 

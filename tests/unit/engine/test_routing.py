@@ -178,3 +178,14 @@ def test_a_failed_promotion_sends_all_traffic_to_the_canary() -> None:
     decision = tick(snap)
     routes = [a for a in decision.actions if isinstance(a, SetRoutes)]
     assert routes == [SetRoutes(routes=Routes(primary=0, canary=100), matched_only=False)]
+
+
+def test_a_split_the_status_never_recorded_brings_its_cookie_back() -> None:
+    """The controller stopped after writing the router object (weight 30, sticky cookie) but
+    before the status: the next tick reads 30 back and records the same derived cookie."""
+    body = gateway_canary(sessionAffinity={"cookieName": "canary"})
+    snap = snapshot(body, progressing(0), routes=Routes(primary=70, canary=30))
+    decision = decide(snap, {}, now=NOW, analysis_due=False)
+    assert isinstance(decision, Decision)
+    assert decision.status.canary_weight == 30
+    assert decision.status.cookies.canary == f"canary={cookie_value(UID, 'rev-2')}"
