@@ -67,13 +67,13 @@ class SuccessRate:
         )
 
 
-def load_canary_example(metrics_url: str) -> list[JSON]:
+def load_canary_example(metrics_url: str, *, interval: str = "2s") -> list[JSON]:
     docs = [d for d in yaml.safe_load_all(example_path("podinfo-gatewayapi.yaml").read_text()) if d]
     for doc in docs:
         if doc["kind"] == "MetricTemplate":
             doc["spec"]["provider"]["address"] = metrics_url
         if doc["kind"] == "Canary":
-            doc["spec"]["analysis"]["interval"] = "2s"
+            doc["spec"]["analysis"]["interval"] = interval
     return docs
 
 
@@ -122,13 +122,18 @@ class SplitScreen:
             self.say(now)
 
 
-async def run_canary_demo(*, kubeconfig: Path | None = None, svg: Path | None = None) -> None:
+async def run_canary_demo(
+    *, kubeconfig: Path | None = None, svg: Path | None = None, interval: float = 2.0
+) -> None:
+    """The demo at one analysis step every `interval` seconds (tests run it faster)."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the screen and the events tell the story
     metrics = await SuccessRate().start()
     try:
-        async with Harness(ready_delay=0.5, min_interval=1.0, gateway_api=True) as h:
+        async with Harness(
+            ready_delay=min(0.5, interval / 2), min_interval=min(1.0, interval), gateway_api=True
+        ) as h:
             screen = SplitScreen(h)
             screen.say(
                 f"local cluster on {h.cluster.url} (Gateway API CRDs, simulated gateway);"
@@ -137,7 +142,8 @@ async def run_canary_demo(*, kubeconfig: Path | None = None, svg: Path | None = 
             if kubeconfig is not None:
                 h.cluster.write_kubeconfig(kubeconfig)
                 screen.say(f"kubeconfig written to {kubeconfig}")
-            await h.apply(*[copy.deepcopy(d) for d in load_canary_example(metrics.url)])
+            docs = load_canary_example(metrics.url, interval=f"{int(interval * 1000)}ms")
+            await h.apply(*[copy.deepcopy(d) for d in docs])
             screen.say("applied: Deployment podinfo, MetricTemplate success-rate, Canary podinfo")
             await _until(screen, lambda: h.phase(NS, "podinfo") == "Initialized", 30)
             h.set_image(NS, "podinfo", NEW_IMAGE)

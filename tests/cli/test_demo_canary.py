@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ensign.demo import run_demo
+from ensign.demo_canary import run_canary_demo
 
 
 async def test_canary_demo_steps_10_to_50_and_promotes(capsys: pytest.CaptureFixture[str]) -> None:
-    await run_demo(scenario="canary")
+    await run_canary_demo(interval=0.3)  # `ensign demo --scenario canary` steps every 2 s
     out = capsys.readouterr().out
     for weight in (10, 20, 30, 40, 50):
         assert f"split primary {100 - weight}% / canary {weight}%" in out
