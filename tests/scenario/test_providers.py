@@ -252,3 +252,32 @@ async def test_provider_ab_testing(row: Row, gate: GateServer) -> None:
         await h.wait_phase(NS, "podinfo", "Succeeded", timeout=30)
         after = live_split(h.canary(NS, "podinfo"), *everything(h))
         assert after.matched is not None and after.matched.canary == 0
+
+
+async def test_kuma_traffic_route_is_deleted_with_its_canary() -> None:
+    """Kuma's TrafficRoute is cluster-scoped and has no owner reference, so garbage collection
+    cannot remove it: the Canary keeps Flagger's finalizer (without revertOnDeletion) and the
+    route is deleted when the Canary goes."""
+    row = next(r for r in ALL_ROWS if r.provider == "kuma")
+    async with Harness(crds=row.crds) as h:
+        await h.apply(m.namespace(NS), m.deployment(), row.canary([]))
+        await h.wait_phase(NS, "podinfo", "Initialized", timeout=20)
+        routes = h.type("kuma.io", "v1alpha1", "trafficroutes")
+
+        def route() -> JSON | None:
+            try:
+                return h.cluster.store.get(routes, "", "podinfo")
+            except ApiError:
+                return None
+
+        await h.wait_for(lambda: route() is not None, what="TrafficRoute")
+        await h.wait_for(
+            lambda: (
+                "finalizer.flagger.app"
+                in (h.canary(NS, "podinfo")["metadata"].get("finalizers") or [])
+            ),
+            what="finalizer",
+        )
+        h.cluster.store.delete(h.type("flagger.app", "v1beta1", "canaries"), NS, "podinfo")
+        await h.wait_for(lambda: h.get("Canary", NS, "podinfo") is None, what="Canary gone")
+        assert route() is None
