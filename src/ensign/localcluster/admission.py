@@ -138,7 +138,9 @@ def admit(
         pruned = rt.schema.prune(body)
         body.clear()
         body.update(rt.schema.default(pruned))
-        causes += [StatusCause(c.type, c.message, c.field) for c in rt.schema.validate(body, old=old)]
+        causes += [
+            StatusCause(c.type, c.message, c.field) for c in rt.schema.validate(body, old=old)
+        ]
     if causes:
         raise errors.invalid(kind=rt.kind, group=rt.group, name=name, causes=_dedupe(causes))
 
