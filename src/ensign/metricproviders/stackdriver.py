@@ -9,8 +9,8 @@ Authentication, without Google's client libraries:
 - With the Secret key `serviceAccountKey` (a service account's JSON key), Ensign makes the
   OAuth 2.0 JWT bearer grant itself: an RS256 JWT (`iss` = the key's `client_email`, scope
   `monitoring.read`, `aud` = the key's `token_uri`, one hour) signed with the key's RSA
-  private key - PKCS#8 (or PKCS#1) PEM, parsed here, signed with RSASSA-PKCS1-v1_5/SHA-256 -
-  and posted to `token_uri` for an access token.
+  private key (PKCS#8 or PKCS#1 PEM; loaded and signed with RSASSA-PKCS1-v1_5/SHA-256 by the
+  `cryptography` library) and posted to `token_uri` for an access token.
 - Without it, the GCE metadata server's token for the pod's service account (Workload
   Identity). Its address can be overridden with the Secret key `metadata_server` or the
   environment variable `ENSIGN_GCE_METADATA_HOST` (host[:port] or a URL).
@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 import httpx2
@@ -54,60 +53,25 @@ PROJECT = "project"
 SERVICE_ACCOUNT_KEY = "serviceAccountKey"
 METADATA_SERVER = "metadata_server"
 
-_RSA_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 rsaEncryption
-_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
-_SEQUENCE, _INTEGER, _OCTET_STRING, _OID = 0x30, 0x02, 0x04, 0x06
 
-
-@dataclass(frozen=True, slots=True)
 class RsaPrivateKey:
-    """The parts of an RSA private key that signing needs."""
+    """An RSA private key, loaded and used for signing by the `cryptography` library
+    (constant-time, maintained); imported when a service account key is first used, so a
+    controller without Stackdriver canaries never loads it."""
 
-    n: int
-    e: int
-    d: int
+    def __init__(self, key: Any) -> None:
+        self._key = key
 
     @property
-    def size(self) -> int:
-        """The modulus length in bytes."""
-        return (self.n.bit_length() + 7) // 8
+    def n(self) -> int:
+        """The modulus."""
+        return int(self._key.private_numbers().public_numbers.n)
 
+    def sign(self, message: bytes) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
 
-def _der_elements(data: bytes) -> list[tuple[int, bytes]]:
-    """The (tag, content) pairs of a DER-encoded sequence's contents."""
-    elements: list[tuple[int, bytes]] = []
-    offset = 0
-    while offset < len(data):
-        if offset + 2 > len(data):
-            raise ValueError("truncated DER element")
-        tag, length = data[offset], data[offset + 1]
-        offset += 2
-        if length & 0x80:
-            count = length & 0x7F
-            if count == 0 or count > 4 or offset + count > len(data):
-                raise ValueError("bad DER length")
-            length = int.from_bytes(data[offset : offset + count], "big")
-            offset += count
-        if offset + length > len(data):
-            raise ValueError("truncated DER element")
-        elements.append((tag, data[offset : offset + length]))
-        offset += length
-    return elements
-
-
-def _der_sequence(data: bytes) -> list[tuple[int, bytes]]:
-    outer = _der_elements(data)
-    if len(outer) != 1 or outer[0][0] != _SEQUENCE:
-        raise ValueError("not a DER sequence")
-    return _der_elements(outer[0][1])
-
-
-def _rsa_from_pkcs1(der: bytes) -> RsaPrivateKey:
-    fields = _der_sequence(der)
-    if len(fields) < 4 or any(tag != _INTEGER for tag, _ in fields[:4]):
-        raise ValueError("not an RSAPrivateKey")
-    n, e, d = (int.from_bytes(value, "big") for _, value in fields[1:4])
-    return RsaPrivateKey(n=n, e=e, d=d)
+        return bytes(self._key.sign(message, padding.PKCS1v15(), hashes.SHA256()))
 
 
 def parse_private_key(pem: str) -> RsaPrivateKey:
@@ -115,40 +79,27 @@ def parse_private_key(pem: str) -> RsaPrivateKey:
 
     Raises `ValueError` with a reason that never quotes the key material.
     """
-    lines = [line.strip() for line in pem.strip().splitlines() if line.strip()]
-    if (
-        len(lines) < 3
-        or not lines[0].startswith("-----BEGIN ")
-        or not lines[-1].startswith("-----END ")
-    ):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    text = pem.strip()
+    if not text.startswith("-----BEGIN "):
         raise ValueError("private_key is not a PEM block")
-    label = lines[0].removeprefix("-----BEGIN ").removesuffix("-----")
-    try:
-        der = base64.b64decode("".join(lines[1:-1]), validate=True)
-    except ValueError:
-        raise ValueError("private_key PEM body is not base64") from None
-    if label == "RSA PRIVATE KEY":
-        return _rsa_from_pkcs1(der)
-    if label != "PRIVATE KEY":
+    label = text.splitlines()[0].removeprefix("-----BEGIN ").removesuffix("-----").strip()
+    if label not in ("PRIVATE KEY", "RSA PRIVATE KEY"):
         raise ValueError(f"private_key is a {label!r} PEM block, not a private key")
-    fields = _der_sequence(der)
-    if len(fields) < 3 or fields[1][0] != _SEQUENCE or fields[2][0] != _OCTET_STRING:
-        raise ValueError("private_key is not a PKCS#8 PrivateKeyInfo")
-    algorithm = _der_elements(fields[1][1])
-    if not algorithm or algorithm[0] != (_OID, _RSA_OID):
+    try:
+        key = load_pem_private_key(text.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError("private_key is not a readable unencrypted PEM private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("private_key is not an RSA key")
-    return _rsa_from_pkcs1(fields[2][1])
+    return RsaPrivateKey(key)
 
 
 def rs256_sign(key: RsaPrivateKey, message: bytes) -> bytes:
     """RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2): the RS256 JWS algorithm."""
-    digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
-    padding = key.size - len(digest_info) - 3
-    if padding < 8:
-        raise ValueError("RSA key too short for SHA-256")
-    encoded = b"\x00\x01" + b"\xff" * padding + b"\x00" + digest_info
-    signature = pow(int.from_bytes(encoded, "big"), key.d, key.n)
-    return signature.to_bytes(key.size, "big")
+    return key.sign(message)
 
 
 def _b64url(data: bytes) -> str:

@@ -360,7 +360,7 @@ def test_project_is_required() -> None:
                     "private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
                 }
             ),
-            "truncated DER",
+            "not a readable unencrypted PEM private key",
         ),
     ],
 )
