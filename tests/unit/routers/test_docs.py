@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+
 from ensign.model.capabilities import CAPABILITIES
 from ensign.routers.registry import known_providers
 from tests.unit.routers import docs
 from tests.unit.routers.golden import load_cases
 
 
+@functools.cache
+def rendered() -> str:
+    """The generated doc, rendered once for the whole module."""
+    return docs.render()
+
+
 def test_committed_file_is_up_to_date() -> None:
     path = docs.DOC
     assert path.exists(), f"{path} is missing; run `python -m tests.unit.routers.docs`"
-    assert path.read_text() == docs.render(), (
+    assert path.read_text() == rendered(), (
         f"{path.relative_to(docs.ROOT)} differs from what the generator makes; "
         "run `python -m tests.unit.routers.docs` (it comes from tests/fixtures/routers/)"
     )
 
 
 def test_every_case_and_provider_is_documented() -> None:
-    text = docs.render()
+    text = rendered()
     for slug in (
         "gatewayapi",
         "istio",
