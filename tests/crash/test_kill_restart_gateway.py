@@ -11,7 +11,6 @@ run's cookie must never change and no sticky route may be left behind.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -38,18 +37,14 @@ async def test_kill_and_restart_after_every_write(router: str) -> None:
     baseline = await run_gateway(None, router)
     assert not baseline.problems, baseline.problems
     failures: list[str] = []
-    # Two crashed runs at a time (each on its own local cluster): the runs mostly wait on
-    # intervals and readiness delays, so this halves the wall time on 2 cores.
-    limit = asyncio.Semaphore(2)
 
     async def crashed_at(position: int) -> None:
         where = f"write {position} ({baseline.writes[position - 1].describe()})"
-        async with limit:
-            try:
-                run = await run_gateway(position, router)
-            except TimeoutError as exc:
-                failures.append(f"{where}: {exc}")
-                return
+        try:
+            run = await run_gateway(position, router)
+        except TimeoutError as exc:
+            failures.append(f"{where}: {exc}")
+            return
         if run.crash_write is None:
             failures.append(f"{where}: the controller never crashed")
         if run.restarts != 1:
@@ -67,6 +62,9 @@ async def test_kill_and_restart_after_every_write(router: str) -> None:
             failures.append(f"{where}: cookies {run.cookies} (baseline {baseline.cookies})")
         failures.extend(f"{where}: {p}" for p in run.problems)
 
-    await asyncio.gather(*(crashed_at(p) for p in range(1, len(baseline.writes) + 1)))
+    # One at a time: two concurrent runs on 2 cores can end a run before the restarted
+    # controller's first tick (the settle window is wall-clock), which is not a failure.
+    for position in range(1, len(baseline.writes) + 1):
+        await crashed_at(position)
     print(f"\nW={len(baseline.writes)}; {time.monotonic() - started:.1f}s")
     assert not failures, "\n".join(failures)
