@@ -670,7 +670,38 @@ def shown(value: Any) -> str:
     return str(value)
 
 
-def write_results(command: str, figures: dict[str, Any], notes: list[str]) -> None:
+THREE_PROCESSES = "cluster, controller and load generator in three processes"
+
+
+def report(
+    script: str,
+    figures: dict[str, Any],
+    notes: list[str],
+    *,
+    write: bool,
+    title: str,
+    processes: str = THREE_PROCESSES,
+) -> None:
+    """Print a bench's figures and (unless `write` is False) append them to RESULTS.md with
+    the command that made them; shared by detection.py, routing.py and slow_probes.py."""
+    width = max(len(k) for k in figures)
+    for note in notes:
+        print(f"# {note}")
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {shown(value)}")
+    if write:
+        command = " ".join([f"python bench/{script}", *sys.argv[1:]])
+        write_results(command, figures, notes, title=title, processes=processes)
+
+
+def write_results(
+    command: str,
+    figures: dict[str, Any],
+    notes: list[str],
+    *,
+    title: str = "detection",
+    processes: str = THREE_PROCESSES,
+) -> None:
     path = ROOT / "bench" / "RESULTS.md"
     if not path.exists():
         path.write_text(
@@ -678,10 +709,9 @@ def write_results(command: str, figures: dict[str, Any], notes: list[str]) -> No
         )
     lines = [
         "",
-        f"## detection — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"## {title} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"Command: `{command}` (cluster, controller and load generator in three processes;"
-        f" {os.cpu_count()} cores)",
+        f"Command: `{command}` ({processes}; {os.cpu_count()} cores)",
         "",
         *(f"- {note}" for note in notes),
         "",
@@ -726,13 +756,7 @@ def main() -> None:
         parser.error("--changes must be between 1 and --canaries (one change per canary)")
     with tempfile.TemporaryDirectory(prefix="ensign-detection-") as tmp:
         figures, notes = asyncio.run(bench(args, Path(tmp)))
-    width = max(len(k) for k in figures)
-    for note in notes:
-        print(f"# {note}")
-    for key, value in figures.items():
-        print(f"{key:<{width}}  {shown(value)}")
-    if not args.no_write:
-        write_results(" ".join(["python bench/detection.py", *sys.argv[1:]]), figures, notes)
+    report("detection.py", figures, notes, write=not args.no_write, title="detection")
 
 
 if __name__ == "__main__":

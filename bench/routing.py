@@ -44,12 +44,10 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import os
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +69,10 @@ from detection import (
     percentile,
     phase,
     replicas,
+    report,
     rss_mib,
     run_many,
     send,
-    shown,
     start_cluster,
     stop_process,
     wait_until,
@@ -343,24 +341,6 @@ async def bench(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any]
     return figures, notes
 
 
-def write_results(command: str, figures: dict[str, Any], notes: list[str]) -> None:
-    lines = [
-        "",
-        f"## routing (Gateway API) — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "",
-        f"Command: `{command}` (cluster, controller and load generator in three processes;"
-        f" {os.cpu_count()} cores)",
-        "",
-        *(f"- {note}" for note in notes),
-        "",
-        "| figure | value |",
-        "|---|---|",
-        *(f"| {key} | {shown(value)} |" for key, value in figures.items()),
-    ]
-    with (ROOT / "bench" / "RESULTS.md").open("a") as fh:
-        fh.write("\n".join(lines) + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--canaries", type=int, default=1000)
@@ -377,13 +357,7 @@ def main() -> None:
         parser.error("--changes must be between 1 and --canaries (one change per canary)")
     with tempfile.TemporaryDirectory(prefix="ensign-routing-") as tmp:
         figures, notes = asyncio.run(bench(args, Path(tmp)))
-    width = max(len(k) for k in figures)
-    for note in notes:
-        print(f"# {note}")
-    for key, value in figures.items():
-        print(f"{key:<{width}}  {shown(value)}")
-    if not args.no_write:
-        write_results(" ".join(["python bench/routing.py", *sys.argv[1:]]), figures, notes)
+    report("routing.py", figures, notes, write=not args.no_write, title="routing (Gateway API)")
 
 
 if __name__ == "__main__":

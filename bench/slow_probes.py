@@ -34,13 +34,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +60,10 @@ from detection import (
     percentile,
     phase,
     replicas,
+    report,
     rss_mib,
     run_many,
     send,
-    shown,
     start_cluster,
     stop_process,
     wait_until,
@@ -349,24 +347,6 @@ async def bench(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any]
     return figures, notes
 
 
-def write_results(command: str, figures: dict[str, Any], notes: list[str]) -> None:
-    lines = [
-        "",
-        f"## slow probes — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "",
-        f"Command: `{command}` (cluster, controller and load generator + gate in three"
-        f" processes; {os.cpu_count()} cores)",
-        "",
-        *(f"- {note}" for note in notes),
-        "",
-        "| figure | value |",
-        "|---|---|",
-        *(f"| {key} | {shown(value)} |" for key, value in figures.items()),
-    ]
-    with (ROOT / "bench" / "RESULTS.md").open("a") as fh:
-        fh.write("\n".join(lines) + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--canaries", type=int, default=1000, help="Ordinary canaries")
@@ -386,13 +366,14 @@ def main() -> None:
         parser.error("--gated must be at least 1")
     with tempfile.TemporaryDirectory(prefix="ensign-slow-probes-") as tmp:
         figures, notes = asyncio.run(bench(args, Path(tmp)))
-    width = max(len(k) for k in figures)
-    for note in notes:
-        print(f"# {note}")
-    for key, value in figures.items():
-        print(f"{key:<{width}}  {shown(value)}")
-    if not args.no_write:
-        write_results(" ".join(["python bench/slow_probes.py", *sys.argv[1:]]), figures, notes)
+    report(
+        "slow_probes.py",
+        figures,
+        notes,
+        write=not args.no_write,
+        title="slow probes",
+        processes="cluster, controller and load generator + gate in three processes",
+    )
 
 
 if __name__ == "__main__":
