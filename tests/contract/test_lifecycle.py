@@ -181,7 +181,14 @@ async def test_terminating_namespace_refuses_new_content(kube: Kube) -> None:
         try:
             await c.create(ConfigMap(metadata=ObjectMeta(name="late")), namespace=ns)
         except ApiError as exc:
-            assert_api_error(exc, 403, "Forbidden")
+            status = assert_api_error(exc, 403, "Forbidden")
+            assert status.message == (
+                f'configmaps "late" is forbidden: unable to create new content in namespace '
+                f"{ns} because it is being terminated"
+            )
+            assert status.details.causes[0].reason == "NamespaceTerminating"
+            assert status.details.causes[0].field == "metadata.namespace"
+            assert status.details.causes[0].message == f"namespace {ns} is being terminated"
             return True
         await c.delete(ConfigMap, "late", namespace=ns)
         return False
@@ -195,6 +202,24 @@ async def test_terminating_namespace_refuses_new_content(kube: Kube) -> None:
         patch_type=PatchType.MERGE,
     )
     await kube.gone(Namespace, ns, within=kube.timeout(5, 120))
+
+
+async def test_namespaces_carry_the_metadata_name_label(kube: Kube) -> None:
+    c = kube.client
+    ns = f"{kube.namespace}-lbl"
+    created = await c.create(Namespace(metadata=ObjectMeta(name=ns, labels={"team": "a"})))
+    kube.defer(lambda: c.delete(Namespace, ns))
+    assert created.metadata.labels == {"team": "a", "kubernetes.io/metadata.name": ns}
+    # It cannot be changed or dropped: the server sets it again on every write.
+    patched = await c.patch(
+        Namespace,
+        ns,
+        {"metadata": {"labels": {"kubernetes.io/metadata.name": "other"}}},
+        patch_type=PatchType.MERGE,
+    )
+    assert patched.metadata.labels["kubernetes.io/metadata.name"] == ns
+    default = await c.get(Namespace, "default")
+    assert default.metadata.labels["kubernetes.io/metadata.name"] == "default"
 
 
 async def test_creating_in_a_missing_namespace_is_404(kube: Kube) -> None:

@@ -31,6 +31,18 @@ _GENERATION_TRACKED = frozenset(
         ("autoscaling", "horizontalpodautoscalers"),
     }
 )
+# Built-ins whose PUT to a missing name creates it (AllowCreateOnUpdate in their strategies).
+CREATE_ON_UPDATE = frozenset(
+    {("coordination.k8s.io", "leases"), ("", "events"), ("events.k8s.io", "events")}
+)
+# Built-ins whose PUT must carry metadata.resourceVersion (AllowUnconditionalUpdate false);
+# custom resources always must.
+CONDITIONAL_UPDATE_ONLY = frozenset({("coordination.k8s.io", "leases")})
+# Built-ins whose immediate DELETE answers with the deleted object (ReturnDeletedObject in
+# their registries); every other immediate delete answers with a Success Status.
+RETURNS_DELETED_OBJECT = frozenset(
+    {("", "pods"), ("", "services"), ("", "serviceaccounts"), ("", "namespaces")}
+)
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
@@ -52,6 +64,26 @@ def spec_changed(rt: ResourceType, old: JSON, new: JSON) -> bool:
         annotations = [(x.get("metadata") or {}).get("annotations") or {} for x in (old, new)]
         return annotations[0] != annotations[1]
     return False
+
+
+def deleted_answer(rt: ResourceType, deleted: JSON, *, immediate: bool) -> JSON:
+    """What DELETE answers: the object while deletion is pending (finalizers) or for the kinds
+    whose registries return it, else `Status` Success naming the object."""
+    if not immediate or (rt.builtin and rt.storage_key in RETURNS_DELETED_OBJECT):
+        return deleted
+    meta = deleted.get("metadata") or {}
+    details: JSON = {"name": meta.get("name", "")}
+    if rt.group:
+        details["group"] = rt.group
+    details["kind"] = rt.plural
+    details["uid"] = meta.get("uid", "")
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
 
 
 def merge_subresource(rt: ResourceType, old: JSON, new: JSON, subresource: str) -> JSON:

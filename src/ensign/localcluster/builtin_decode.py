@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ensign.localcluster import micro_time
 from ensign.localcluster.builtin_common import is_int
 from ensign.localcluster.kinds import BUILTIN_TYPES
 
@@ -244,7 +245,9 @@ def _secret_base64(obj: dict[str, Any]) -> str | None:
 
 
 def decode_errors(group: str, plural: str, obj: dict[str, Any]) -> str | None:
-    """The 400 BadRequest message a real apiserver gives for a mistyped field, or None."""
+    """The 400 BadRequest message a real apiserver gives for a mistyped field, or None.
+
+    MicroTime fields are rewritten in UTC on the way (as Go's decode and encode do)."""
     kind, version = _KINDS.get((group, plural), ("", ""))
     for path, struct, go_type in (*_META, *_FIELDS.get((group, plural), ())):
         for value in _values(obj, _compile(path)):
@@ -256,6 +259,9 @@ def decode_errors(group: str, plural: str, obj: dict[str, Any]) -> str | None:
                     f"of type {go_type}"
                 )
                 return f'{kind} in version "{version}" cannot be handled as a {kind}: {detail}'
+    problem = micro_time.normalise(group, plural, obj)  # Go re-encodes MicroTimes in UTC
+    if problem is not None:
+        return f'{kind} in version "{version}" cannot be handled as a {kind}: {problem}'
     if (group, plural) == ("", "secrets"):
         problem = _secret_base64(obj)
         if problem is not None:

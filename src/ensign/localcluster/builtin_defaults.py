@@ -207,6 +207,10 @@ def _sync_cluster_ips(spec: Obj) -> None:
 
 
 def _namespace(obj: Obj) -> None:
+    # The namespace strategy always sets this label to the name (and keeps it so).
+    meta = _child(obj, "metadata")
+    if meta.get("name"):
+        _child(meta, "labels")["kubernetes.io/metadata.name"] = meta["name"]
     _fill(_child(obj, "spec"), {"finalizers": ["kubernetes"]})
     _fill(_child(obj, "status"), {"phase": "Active"})
 

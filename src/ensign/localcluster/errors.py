@@ -144,5 +144,16 @@ def gone(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
 
 
+def resource_version_too_large(wanted: int, current: int) -> ApiError:
+    """504 after waiting in vain for a resourceVersion the store has not reached yet."""
+    return ApiError(
+        504,
+        "Timeout",
+        f"Timeout: Too large resource version: {wanted}, current: {current}",
+        causes=(StatusCause("ResourceVersionTooLarge", "Too large resource version"),),
+        retry_after_seconds=1,
+    )
+
+
 def route_not_found() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource")

@@ -18,7 +18,7 @@ import msgspec
 import yaml
 from aiohttp import web
 
-from ensign.localcluster import discovery, errors, openapi, patches, paths, tables
+from ensign.localcluster import admission, discovery, errors, openapi, patches, paths, tables
 from ensign.localcluster.errors import ApiError
 from ensign.localcluster.faults import Faults
 from ensign.localcluster.kinds import ResourceType
@@ -72,6 +72,9 @@ class ApiServer:
         self.bookmark_interval = bookmark_interval
         self.default_watch_timeout = default_watch_timeout
         self.on_write = on_write
+        # How long a list naming a resourceVersion newer than the store's waits for it before
+        # answering 504 ResourceVersionTooLarge (a real apiserver waits about 3 s).
+        self.resource_version_wait = 3.0
         self.requests_served = 0
         self._watch_tasks: set[asyncio.Task[Any]] = set()
         self._expire_watches = asyncio.Event()
@@ -194,6 +197,8 @@ class ApiServer:
         q = request.query
         labels, fields = _selectors(rt, q)
         limit = _int_param(q, "limit")
+        if q.get("resourceVersion", "") not in ("", "0"):
+            await self._wait_for_resource_version(_parse_rv(q["resourceVersion"]))
         items, token, remaining = self.store.list(
             rt,
             t.namespace or None,
@@ -216,6 +221,15 @@ class ApiServer:
             }
         )
 
+    async def _wait_for_resource_version(self, wanted: int) -> None:
+        """Wait (up to `resource_version_wait`) until the store has reached `wanted`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.resource_version_wait
+        while self.store.resource_version < wanted:
+            if loop.time() >= deadline:
+                raise errors.resource_version_too_large(wanted, self.store.resource_version)
+            await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0)))
+
     async def _do_create(
         self, request: web.Request, rt: ResourceType, t: paths.Target
     ) -> web.Response:
@@ -227,10 +241,11 @@ class ApiServer:
         self, request: web.Request, rt: ResourceType, t: paths.Target
     ) -> web.Response:
         body = await _read_object(request)
+        existed = self.store.exists(rt, t.namespace, t.name)
         obj = self.store.replace(
             rt, t.namespace, t.name, body, subresource=t.subresource, dry_run=_dry_run(request)
         )
-        return self._written(rt, t, obj)
+        return self._written(rt, t, obj, created=not existed)
 
     async def _do_patch(
         self, request: web.Request, rt: ResourceType, t: paths.Target
@@ -240,6 +255,7 @@ class ApiServer:
             raise errors.unsupported_media_type(content_type, PATCH_TYPES)
         raw = await request.read()
         patcher, create = _patcher(rt, t, content_type, raw, request.query)
+        existed = self.store.exists(rt, t.namespace, t.name)
         obj = self.store.patch(
             rt,
             t.namespace,
@@ -249,7 +265,7 @@ class ApiServer:
             dry_run=_dry_run(request),
             create_if_missing=create,
         )
-        return self._written(rt, t, obj)
+        return self._written(rt, t, obj, created=not existed)
 
     async def _do_delete(
         self, request: web.Request, rt: ResourceType, t: paths.Target
@@ -265,7 +281,8 @@ class ApiServer:
             propagation=str(options.get("propagationPolicy") or "Background"),
             dry_run=bool(options.get("dryRun")),
         )
-        return json_response(obj)
+        immediate = not (obj.get("metadata") or {}).get("deletionTimestamp")
+        return json_response(admission.deleted_answer(rt, obj, immediate=immediate))
 
     async def _do_deletecollection(
         self, request: web.Request, rt: ResourceType, t: paths.Target
@@ -283,12 +300,12 @@ class ApiServer:
             }
         )
 
-    def _written(self, rt: ResourceType, t: paths.Target, obj: JSON) -> web.Response:
+    def _written(
+        self, rt: ResourceType, t: paths.Target, obj: JSON, *, created: bool = False
+    ) -> web.Response:
         if t.subresource == "scale":
-            from ensign.localcluster.admission import scale_view
-
-            return json_response(scale_view(rt, obj))
-        return json_response(obj)
+            return json_response(admission.scale_view(rt, obj))
+        return json_response(obj, status=201 if created else 200)
 
     # -------------------------------------------------------------- watch
 

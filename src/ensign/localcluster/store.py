@@ -120,6 +120,9 @@ class Store:
 
     # ----------------------------------------------------------------- reads
 
+    def exists(self, rt: ResourceType, namespace: str, name: str) -> bool:
+        return (namespace if rt.namespaced else "", name) in self._bucket(rt)
+
     def get(self, rt: ResourceType, namespace: str, name: str) -> JSON:
         obj = self._bucket(rt).get((namespace if rt.namespaced else "", name))
         if obj is None:
@@ -238,8 +241,7 @@ class Store:
             meta["generation"] = 1
         if rt.storage_key == CRDS:
             body = self._establish_crd(body)
-        if dry_run:
-            meta["resourceVersion"] = str(self._rv)
+        if dry_run:  # nothing was stored, so a real server answers without a resourceVersion
             return body
         return self._commit(rt, key, body, None)
 
@@ -253,6 +255,20 @@ class Store:
         subresource: str = "",
         dry_run: bool = False,
     ) -> JSON:
+        if (
+            not subresource
+            and rt.storage_key in admission.CREATE_ON_UPDATE
+            and not self.exists(rt, namespace, name)
+        ):
+            meta = _meta(body)
+            if meta.get("name", name) != name:
+                raise errors.bad_request(
+                    f"the name of the object ({meta['name']}) does not match the name on the "
+                    f"URL ({name})"
+                )
+            meta["name"] = name
+            meta.pop("resourceVersion", None)
+            return self.create(rt, namespace, body, dry_run=dry_run)
         old = self._existing(rt, namespace, name)
         meta = _meta(body)
         if meta.get("name") and meta["name"] != name and subresource != "scale":
@@ -264,13 +280,13 @@ class Store:
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
         rv = meta.get("resourceVersion")
-        if not rv and rt.builtin:
-            rv = old["metadata"]["resourceVersion"]  # built-ins allow unconditional updates
+        if not rv and rt.builtin and rt.storage_key not in admission.CONDITIONAL_UPDATE_ONLY:
+            rv = old["metadata"]["resourceVersion"]  # most built-ins allow unconditional updates
         if not rv:
-            # The generic registry names the resource, not the kind, here (a real API
-            # server answers `widgets.example.com "w" is invalid`, details.kind "widgets").
+            # The generic registry names the resource, not the kind, of a custom resource
+            # here (`widgets.example.com "w" is invalid`, details.kind "widgets").
             raise errors.invalid(
-                kind=rt.plural,
+                kind=rt.kind if rt.builtin else rt.plural,
                 group=rt.group,
                 name=name,
                 causes=[
@@ -567,6 +583,13 @@ class Store:
                 name=str(meta.get("name", "")),
                 group=rt.group,
                 kind=rt.plural,
+                causes=(
+                    errors.StatusCause(
+                        "NamespaceTerminating",
+                        f"namespace {namespace} is being terminated",
+                        "metadata.namespace",
+                    ),
+                ),
             )
         return namespace
 
