@@ -10,14 +10,19 @@ Markers (registered here, not in pyproject.toml):
 
 * ``local_only(reason)``: the test needs a LocalCluster knob (fault injection, compaction,
   workload-simulator annotations); skipped on a real cluster, never on the local one.
-* ``slow_on_real(reason)``: the behaviour holds on a real cluster too but takes too long
-  there (real controllers, image pulls); skipped on a real cluster only.
+* ``needs_ready_pods(reason)``: the test waits for pods to become ready (more than once, or
+  on every node). On a real cluster it runs when the cluster can serve it: a capability
+  probe, once per session, creates a one-pod Deployment and times its readiness; the tests
+  run when it is ready within PODS_READY_WITHIN seconds (a kubelet that marks pods ready at
+  once, such as kwok's, or a warm image cache) and are skipped, with the measured reason,
+  otherwise. Never skipped on the local cluster.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -27,9 +32,10 @@ from lightkube import AsyncClient, Client, KubeConfig
 from lightkube.config.client_adapter import AsyncClient as HttpxAsyncClient
 from lightkube.config.client_adapter import ConnectionParams
 from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace
 
-from tests.contract._support import Kube
+from tests.contract._support import Kube, deployment
 
 KUBECONFIG_ENV = "ENSIGN_TEST_KUBECONFIG"
 REAL_KUBECONFIG = os.environ.get(KUBECONFIG_ENV, "")
@@ -43,8 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "slow_on_real(reason): holds on a real cluster but is too slow there; skipped on a "
-        "real cluster only",
+        "needs_ready_pods(reason): waits for pods to become ready; on a real cluster it runs "
+        "when a capability probe saw a pod ready within PODS_READY_WITHIN seconds",
     )
 
 
@@ -52,14 +58,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not REAL_KUBECONFIG:
         return
     for item in items:
-        for marker_name, prefix in (
-            ("local_only", "needs the local cluster"),
-            ("slow_on_real", "too slow on a real cluster"),
-        ):
-            marker = item.get_closest_marker(marker_name)
-            if marker is not None:
-                why = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
-                item.add_marker(pytest.mark.skip(reason=f"{prefix}: {why}".rstrip(": ")))
+        marker = item.get_closest_marker("local_only")
+        if marker is not None:
+            why = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"needs the local cluster: {why}".rstrip(": ")))
+
+
+PODS_READY_WITHIN = 20.0
+
+
+@pytest.fixture(scope="session")
+def pods_ready_seconds(real_namespace: str | None) -> float | None:
+    """Real cluster only: seconds a one-replica Deployment took to become ready, or None
+    when it was not ready within PODS_READY_WITHIN (the capability probe)."""
+    assert real_namespace is not None
+    config = KubeConfig.from_file(Path(REAL_KUBECONFIG))
+    name = f"probe-{secrets.token_hex(3)}"
+    with Client(config=config, namespace=real_namespace, trust_env=False) as client:
+        client.create(deployment(name))
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < PODS_READY_WITHIN:
+                status = client.get(Deployment, name).status
+                if status is not None and (status.readyReplicas or 0) >= 1:
+                    return time.monotonic() - started
+                time.sleep(0.2)
+            return None
+        finally:
+            client.delete(Deployment, name)
+
+
+@pytest.fixture(autouse=True)
+def _ready_pods_capability(request: pytest.FixtureRequest, real_namespace: str | None) -> None:
+    marker = request.node.get_closest_marker("needs_ready_pods")
+    if marker is None or real_namespace is None:
+        return
+    if request.getfixturevalue("pods_ready_seconds") is None:
+        why = marker.args[0] if marker.args else ""
+        pytest.skip(
+            f"{why}: the capability probe's pod was not ready within {PODS_READY_WITHIN:.0f}s "
+            "on this cluster"
+        )
 
 
 def _http_client(config: KubeConfig) -> httpx2.AsyncClient:

@@ -122,7 +122,7 @@ async def test_progress_deadline_exceeded(kube: Kube) -> None:
     assert conditions(dep).get("Available", ("False", None))[0] == "False"
 
 
-@pytest.mark.slow_on_real("waits for real pods twice")
+@pytest.mark.needs_ready_pods("waits for pods twice")
 async def test_scale_to_zero_and_back(kube: Kube) -> None:
     c = kube.client
     await c.create(deployment("zero", replicas=2))
@@ -164,7 +164,7 @@ def daemonset(name: str, node_selector: dict[str, str] | None = None) -> DaemonS
     )
 
 
-@pytest.mark.slow_on_real("waits for a real pod on every node")
+@pytest.mark.needs_ready_pods("waits for a pod on every node")
 async def test_daemonset_status(kube: Kube) -> None:
     c = kube.client
     created = await c.create(daemonset("agent"))
