@@ -249,6 +249,7 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "namespaces"): _namespace,
     ("", "secrets"): _secret,
     ("", "events"): _core_event,
+    ("events.k8s.io", "events"): _core_event,  # admitted in the stored core/v1 form
     ("autoscaling", "horizontalpodautoscalers"): _hpa,
 }
 

@@ -214,6 +214,23 @@ def _check_core_event(obj: Obj, old: Obj | None) -> Causes:
     return []
 
 
+def _check_events_v1_event(obj: Obj, old: Obj | None) -> Causes:
+    """The extra rules of an Event created through events.k8s.io/v1 (checked, like the
+    real server, on the stored core/v1 form, with the field names of that form)."""
+    causes = _check_core_event(obj, old)
+    if old is not None:
+        return causes
+    if not obj.get("eventTime"):
+        causes.append(required("eventTime"))
+    if obj.get("type") not in ("Normal", "Warning"):
+        causes.append(invalid("type", "", f"has invalid value: {obj.get('type') or ''}"))
+    for key in ("reportingController", "reportingInstance", "action", "reason"):
+        stored = "reportingComponent" if key == "reportingController" else key
+        if not obj.get(stored):
+            causes.append(required(key))
+    return causes
+
+
 # --- other groups ---------------------------------------------------------------------------
 
 
@@ -265,6 +282,7 @@ _CHECKERS: dict[tuple[str, str], Checker] = {
     ("", "configmaps"): _check_configmap,
     ("", "secrets"): _check_secret,
     ("", "events"): _check_core_event,
+    ("events.k8s.io", "events"): _check_events_v1_event,
     ("autoscaling", "horizontalpodautoscalers"): _check_hpa,
     ("coordination.k8s.io", "leases"): _check_lease,
     ("networking.k8s.io", "ingresses"): check_ingress,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ensign.localcluster import event_views
+
 VERBS = (
     "create",
     "delete",
@@ -49,6 +51,9 @@ class ResourceType:
     generation_includes_metadata: bool = False
     # Verbs this type does not serve (namespaces have no deletecollection).
     missing_verbs: frozenset[str] = frozenset()
+    # Where the objects live when another group serves the same ones (events.k8s.io/v1
+    # Events are core/v1 Events); None means (group, plural).
+    storage: tuple[str, str] | None = None
 
     @property
     def api_version(self) -> str:
@@ -57,7 +62,7 @@ class ResourceType:
     @property
     def storage_key(self) -> tuple[str, str]:
         """Objects are stored per group and plural; every version of a CRD shares them."""
-        return (self.group, self.plural)
+        return self.storage or (self.group, self.plural)
 
     @property
     def list_kind(self) -> str:
@@ -120,6 +125,7 @@ def _builtin(
     status: bool = False,
     scale: bool = False,
     fields: tuple[str, ...] = (),
+    storage: tuple[str, str] | None = None,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -134,6 +140,7 @@ def _builtin(
         scale=ScaleSpec() if scale else None,
         field_labels=frozenset(fields),
         missing_verbs=frozenset({"deletecollection"}) if plural == "namespaces" else frozenset(),
+        storage=storage,
     )
 
 
@@ -161,15 +168,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "Event",
         "events",
         short=("ev",),
-        fields=(
-            "involvedObject.kind",
-            "involvedObject.name",
-            "involvedObject.namespace",
-            "involvedObject.uid",
-            "reason",
-            "type",
-            "source",
-        ),
+        fields=event_views.CORE_FIELD_LABELS,
     ),
     _builtin(
         "",
@@ -194,7 +193,15 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ),
     _builtin("networking.k8s.io", "v1", "Ingress", "ingresses", short=("ing",), status=True),
     _builtin("coordination.k8s.io", "v1", "Lease", "leases"),
-    _builtin("events.k8s.io", "v1", "Event", "events", short=("ev",)),
+    _builtin(
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        short=("ev",),
+        fields=tuple(event_views.CORE_FIELD),
+        storage=event_views.CORE,
+    ),
     _builtin("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     _builtin("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
     _builtin("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),

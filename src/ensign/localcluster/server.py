@@ -18,11 +18,21 @@ import msgspec
 import yaml
 from aiohttp import web
 
-from ensign.localcluster import admission, discovery, errors, openapi, patches, paths, tables
+from ensign.localcluster import (
+    admission,
+    discovery,
+    errors,
+    event_views,
+    openapi,
+    patches,
+    paths,
+    tables,
+)
 from ensign.localcluster.errors import ApiError
 from ensign.localcluster.faults import Faults
 from ensign.localcluster.kinds import ResourceType
 from ensign.localcluster.selectors import (
+    FieldRequirement,
     FieldSelector,
     LabelSelector,
     SelectorError,
@@ -235,7 +245,7 @@ class ApiServer:
     ) -> web.Response:
         body = await _read_object(request)
         obj = self.store.create(rt, t.namespace, body, dry_run=_dry_run(request))
-        return json_response(obj, status=201)
+        return json_response(obj, status=201)  # already in rt's view
 
     async def _do_update(
         self, request: web.Request, rt: ResourceType, t: paths.Target
@@ -282,7 +292,8 @@ class ApiServer:
             dry_run=bool(options.get("dryRun")),
         )
         immediate = not (obj.get("metadata") or {}).get("deletionTimestamp")
-        return json_response(admission.deleted_answer(rt, obj, immediate=immediate))
+        answer = admission.deleted_answer(rt, self.store.view(rt, obj), immediate=immediate)
+        return json_response(answer)
 
     async def _do_deletecollection(
         self, request: web.Request, rt: ResourceType, t: paths.Target
@@ -475,9 +486,7 @@ class ApiServer:
         if as_table:
             rv = int(obj.get("metadata", {}).get("resourceVersion", "0") or 0)
             return _encode({"type": kind, "object": tables.table(rt, [obj], rv, now())})
-        if obj.get("apiVersion") != rt.api_version:
-            obj = dict(obj, apiVersion=rt.api_version, kind=rt.kind)
-        return _encode({"type": kind, "object": obj})
+        return _encode({"type": kind, "object": self.store.view(rt, obj)})
 
 
 # ---------------------------------------------------------------- helpers
@@ -547,6 +556,13 @@ def _selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, FieldSel
         )
     except SelectorError as exc:
         raise errors.bad_request(str(exc)) from exc
+    if fields is not None and rt.builtin and event_views.served_as_events_v1(rt.group, rt.plural):
+        fields = FieldSelector(  # the events.k8s.io/v1 labels select on the stored fields
+            tuple(
+                FieldRequirement(event_views.CORE_FIELD.get(r.field, r.field), r.value, r.negated)
+                for r in fields.requirements
+            )
+        )
     return labels, fields
 
 

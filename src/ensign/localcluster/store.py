@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from ensign.localcluster import admission, errors
+from ensign.localcluster import admission, errors, event_views
 from ensign.localcluster.errors import ApiError
 from ensign.localcluster.kinds import BUILTIN_TYPES, ResourceType, resource_types_from_crd
 from ensign.localcluster.selectors import FieldSelector, LabelSelector
@@ -210,6 +210,7 @@ class Store:
             meta["name"] = f"{meta['generateName']}{_random_suffix()}"
         name = str(meta.get("name") or "")
         self._check_kind(rt, body)
+        body = _stored_form(rt, body)
         if (
             rt.status
             and rt.plural != "namespaces"
@@ -242,8 +243,8 @@ class Store:
         if rt.storage_key == CRDS:
             body = self._establish_crd(body)
         if dry_run:  # nothing was stored, so a real server answers without a resourceVersion
-            return body
-        return self._commit(rt, key, body, None)
+            return self._as_version(rt, body)
+        return self._as_version(rt, self._commit(rt, key, body, None))
 
     def replace(
         self,
@@ -298,7 +299,8 @@ class Store:
                 ],
             )
         self._check_precondition(rt, old, str(rv), meta.get("uid"))
-        return self._update(rt, old, body, subresource=subresource, dry_run=dry_run)
+        updated = self._update(rt, old, body, subresource=subresource, dry_run=dry_run)
+        return self._as_version(rt, updated)
 
     def patch(
         self,
@@ -334,7 +336,8 @@ class Store:
             )
         self._check_precondition(rt, old, None, meta.get("uid"))
         meta["resourceVersion"] = old["metadata"]["resourceVersion"]
-        return self._update(rt, old, patched, subresource=subresource, dry_run=dry_run)
+        updated = self._update(rt, old, patched, subresource=subresource, dry_run=dry_run)
+        return self._as_version(rt, updated)
 
     def delete(
         self,
@@ -544,9 +547,15 @@ class Store:
             raise errors.not_found(plural=rt.plural, group=rt.group, name=name)
         return obj
 
+    def view(self, rt: ResourceType, obj: JSON) -> JSON:
+        """A stored object as `rt`'s group and version serve it."""
+        return self._as_version(rt, obj)
+
     def _as_version(self, rt: ResourceType, obj: JSON) -> JSON:
         if obj.get("apiVersion") == rt.api_version and obj.get("kind") == rt.kind:
             return obj
+        if rt.builtin and event_views.served_as_events_v1(rt.group, rt.plural):
+            return event_views.to_events_v1(obj)
         return dict(obj, apiVersion=rt.api_version, kind=rt.kind)
 
     def _type_of_stored(self, storage_key: StorageKey, obj: JSON) -> ResourceType | None:
@@ -634,8 +643,8 @@ class Store:
         """Shared tail of replace and patch: merge subresource views, admit, bump, commit."""
         # Patches share unchanged subtrees with the stored object; admission and the
         # metadata updates below write in place, so work on a private copy.
-        new = _deep_copy(admission.merge_subresource(rt, old, new, subresource))
-        new["apiVersion"] = rt.api_version
+        new = _deep_copy(admission.merge_subresource(rt, old, _stored_form(rt, new), subresource))
+        new["apiVersion"] = old["apiVersion"] if rt.storage else rt.api_version
         new["kind"] = rt.kind
         meta = _meta(new)
         old_meta = old["metadata"]
@@ -788,6 +797,13 @@ _decoder = msgspec.json.Decoder()
 def _deep_copy(obj: JSON) -> JSON:
     copied: JSON = _decoder.decode(_encoder.encode(obj))
     return copied
+
+
+def _stored_form(rt: ResourceType, body: JSON) -> JSON:
+    """The form the store keeps (events.k8s.io/v1 Events are kept as core/v1 Events)."""
+    if rt.builtin and event_views.served_as_events_v1(rt.group, rt.plural):
+        return event_views.to_core(body)
+    return body
 
 
 def _random_suffix() -> str:
