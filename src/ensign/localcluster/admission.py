@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ensign.localcluster import builtin, errors, schema
+from ensign.localcluster import builtin, declared_fields, errors, schema
 from ensign.localcluster.errors import StatusCause
 from ensign.localcluster.kinds import ResourceType
 
@@ -143,8 +143,9 @@ def scale_view(rt: ResourceType, obj: JSON) -> JSON:
 
 def admit(
     store: Store, rt: ResourceType, body: JSON, old: JSON | None, *, subresource: str = ""
-) -> None:
+) -> list[str]:
     """Default, prune and validate `body` in place; raise 400/422 like a real apiserver.
+    Answers the paths of the unknown fields it dropped (for `fieldValidation`).
 
     A status write to a built-in kind only changes `.status`, which the simulated
     controllers own, so (like the real status strategies) the spec is not re-validated.
@@ -152,9 +153,13 @@ def admit(
     meta = body.get("metadata") or {}
     name = str(meta.get("name") or "")
     causes: list[StatusCause] = []
+    unknown: list[str] = []
     if rt.builtin and subresource == "status":
-        return
+        return unknown
     if rt.builtin:
+        unknown = declared_fields.drop_unknown(
+            str(body.get("apiVersion", rt.api_version)), rt.kind, body
+        )
         decode_error = builtin.decode_errors(rt.group, rt.plural, body)
         if decode_error:
             raise errors.bad_request(decode_error)
@@ -168,6 +173,7 @@ def admit(
         causes = _metadata_causes(meta)
     if not rt.builtin and rt.schema is not None:
         pruned = rt.schema.prune(body)
+        unknown = declared_fields.pruned_paths(body, pruned)
         body.clear()
         body.update(rt.schema.default(pruned))
         causes += [
@@ -175,6 +181,7 @@ def admit(
         ]
     if causes:
         raise errors.invalid(kind=rt.kind, group=rt.group, name=name, causes=_dedupe(causes))
+    return unknown
 
 
 def check_crd(crd: JSON) -> None:

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ensign.localcluster import (
     admission,
+    declared_fields,
     discovery,
     errors,
     event_views,
@@ -182,6 +183,7 @@ class ApiServer:
         if fault is not None:
             raise fault
         handler = getattr(self, f"_do_{verb}")
+        self.store.take_warnings()  # none left over from a write that failed
         response: web.StreamResponse = await handler(request, rt, target)
         if verb not in ("get", "list", "watch") and self.on_write is not None:
             self.on_write()
@@ -244,8 +246,14 @@ class ApiServer:
         self, request: web.Request, rt: ResourceType, t: paths.Target
     ) -> web.Response:
         body = await _read_object(request)
-        obj = self.store.create(rt, t.namespace, body, dry_run=_dry_run(request))
-        return json_response(obj, status=201)  # already in rt's view
+        obj = self.store.create(
+            rt,
+            t.namespace,
+            body,
+            dry_run=_dry_run(request),
+            field_validation=_field_validation(request),
+        )
+        return self._warned(json_response(obj, status=201))  # already in rt's view
 
     async def _do_update(
         self, request: web.Request, rt: ResourceType, t: paths.Target
@@ -253,9 +261,15 @@ class ApiServer:
         body = await _read_object(request)
         existed = self.store.exists(rt, t.namespace, t.name)
         obj = self.store.replace(
-            rt, t.namespace, t.name, body, subresource=t.subresource, dry_run=_dry_run(request)
+            rt,
+            t.namespace,
+            t.name,
+            body,
+            subresource=t.subresource,
+            dry_run=_dry_run(request),
+            field_validation=_field_validation(request),
         )
-        return self._written(rt, t, obj, created=not existed)
+        return self._warned(self._written(rt, t, obj, created=not existed))
 
     async def _do_patch(
         self, request: web.Request, rt: ResourceType, t: paths.Target
@@ -274,8 +288,9 @@ class ApiServer:
             subresource=t.subresource,
             dry_run=_dry_run(request),
             create_if_missing=create,
+            field_validation=_field_validation(request),
         )
-        return self._written(rt, t, obj, created=not existed)
+        return self._warned(self._written(rt, t, obj, created=not existed))
 
     async def _do_delete(
         self, request: web.Request, rt: ResourceType, t: paths.Target
@@ -310,6 +325,12 @@ class ApiServer:
                 "items": items,
             }
         )
+
+    def _warned(self, response: web.Response) -> web.Response:
+        """Add the `Warning: 299` headers of the write just done (fieldValidation=Warn)."""
+        for warning in self.store.take_warnings():
+            response.headers.add("Warning", warning)
+        return response
 
     def _written(
         self, rt: ResourceType, t: paths.Target, obj: JSON, *, created: bool = False
@@ -564,6 +585,17 @@ def _selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, FieldSel
             )
         )
     return labels, fields
+
+
+def _field_validation(request: web.Request) -> str:
+    """The request's fieldValidation policy; Warn when absent, as on a 1.27+ server."""
+    policy = request.query.get("fieldValidation", "") or "Warn"
+    if policy not in declared_fields.POLICIES:
+        raise errors.bad_request(
+            f'invalid fieldValidation directive "{policy}": must be one of '
+            f"{', '.join(declared_fields.POLICIES)}"
+        )
+    return policy
 
 
 def _dry_run(request: web.Request) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from ensign.localcluster import admission, errors, event_views
+from ensign.localcluster import admission, declared_fields, errors, event_views
 from ensign.localcluster.errors import ApiError
 from ensign.localcluster.kinds import BUILTIN_TYPES, ResourceType, resource_types_from_crd
 from ensign.localcluster.selectors import FieldSelector, LabelSelector
@@ -90,6 +90,7 @@ class Store:
     _uids: dict[str, tuple[StorageKey, ObjectKey]] = field(default_factory=dict)
     _gc_queue: deque[str] = field(default_factory=deque)
     _terminating_namespaces: set[str] = field(default_factory=set)
+    _warnings: list[str] = field(default_factory=list)
     ip_allocator: admission.ClusterIpAllocator = field(
         default_factory=lambda: admission.ClusterIpAllocator()
     )
@@ -202,7 +203,13 @@ class Store:
     # ---------------------------------------------------------------- writes
 
     def create(
-        self, rt: ResourceType, namespace: str, body: JSON, *, dry_run: bool = False
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: JSON,
+        *,
+        dry_run: bool = False,
+        field_validation: str = "Ignore",
     ) -> JSON:
         meta = _meta(body)
         namespace = self._check_namespace(rt, namespace, meta)
@@ -219,7 +226,7 @@ class Store:
             body.pop("status", None)
         if rt.namespaced:
             meta["namespace"] = namespace
-        admission.admit(self, rt, body, None)
+        self._unknown_fields(rt, admission.admit(self, rt, body, None), field_validation)
         meta = _meta(body)  # admission may have rebuilt the metadata dict
         key = (namespace if rt.namespaced else "", name)
         if key in self._bucket(rt):
@@ -255,6 +262,7 @@ class Store:
         *,
         subresource: str = "",
         dry_run: bool = False,
+        field_validation: str = "Ignore",
     ) -> JSON:
         if (
             not subresource
@@ -269,7 +277,9 @@ class Store:
                 )
             meta["name"] = name
             meta.pop("resourceVersion", None)
-            return self.create(rt, namespace, body, dry_run=dry_run)
+            return self.create(
+                rt, namespace, body, dry_run=dry_run, field_validation=field_validation
+            )
         old = self._existing(rt, namespace, name)
         meta = _meta(body)
         if meta.get("name") and meta["name"] != name and subresource != "scale":
@@ -299,7 +309,14 @@ class Store:
                 ],
             )
         self._check_precondition(rt, old, str(rv), meta.get("uid"))
-        updated = self._update(rt, old, body, subresource=subresource, dry_run=dry_run)
+        updated = self._update(
+            rt,
+            old,
+            body,
+            subresource=subresource,
+            dry_run=dry_run,
+            field_validation=field_validation,
+        )
         return self._as_version(rt, updated)
 
     def patch(
@@ -312,6 +329,7 @@ class Store:
         subresource: str = "",
         dry_run: bool = False,
         create_if_missing: bool = False,
+        field_validation: str = "Ignore",
     ) -> JSON:
         """Apply `patcher` to the current object (or its scale view) and store the result."""
         try:
@@ -321,7 +339,9 @@ class Store:
                 raise
             body = patcher({})
             _meta(body).setdefault("name", name)
-            return self.create(rt, namespace, body, dry_run=dry_run)
+            return self.create(
+                rt, namespace, body, dry_run=dry_run, field_validation=field_validation
+            )
         view = (
             admission.scale_view(rt, old) if subresource == "scale" else self._as_version(rt, old)
         )
@@ -336,7 +356,14 @@ class Store:
             )
         self._check_precondition(rt, old, None, meta.get("uid"))
         meta["resourceVersion"] = old["metadata"]["resourceVersion"]
-        updated = self._update(rt, old, patched, subresource=subresource, dry_run=dry_run)
+        updated = self._update(
+            rt,
+            old,
+            patched,
+            subresource=subresource,
+            dry_run=dry_run,
+            field_validation=field_validation,
+        )
         return self._as_version(rt, updated)
 
     def delete(
@@ -534,6 +561,25 @@ class Store:
 
     # --------------------------------------------------------------- helpers
 
+    def take_warnings(self) -> builtins.list[str]:
+        """The `Warning` header values of the last write (and forget them)."""
+        out, self._warnings = self._warnings, []
+        return out
+
+    def _unknown_fields(self, rt: ResourceType, paths: builtins.list[str], policy: str) -> None:
+        """Apply the request's fieldValidation to the unknown fields admission dropped."""
+        if not paths or policy == "Ignore":
+            return
+        if policy == "Strict":
+            message = declared_fields.strict_message(paths, builtin=rt.builtin)
+            if rt.builtin:
+                message = (
+                    f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                    f"{message}"
+                )
+            raise errors.bad_request(message)
+        self._warnings.extend(declared_fields.warning_header(p) for p in paths)
+
     def _bucket(self, rt: ResourceType) -> dict[ObjectKey, JSON]:
         return self._objects.setdefault(rt.storage_key, {})
 
@@ -639,6 +685,7 @@ class Store:
         subresource: str,
         dry_run: bool,
         internal: bool = False,
+        field_validation: str = "Ignore",
     ) -> JSON:
         """Shared tail of replace and patch: merge subresource views, admit, bump, commit."""
         # Patches share unchanged subtrees with the stored object; admission and the
@@ -664,7 +711,8 @@ class Store:
         meta.pop("managedFields", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if not internal:
-            admission.admit(self, rt, new, old, subresource=subresource)
+            unknown = admission.admit(self, rt, new, old, subresource=subresource)
+            self._unknown_fields(rt, unknown, field_validation)
             meta = _meta(new)
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])

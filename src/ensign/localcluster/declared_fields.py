@@ -1,0 +1,107 @@
+"""Unknown fields: what `fieldValidation` reports and what decoding drops. Pure.
+
+A real apiserver decodes a built-in kind into its Go struct, so a field the struct does not
+declare is dropped (`Ignore`), reported in a `Warning: 299` header (`Warn`, the default) or
+refused with 400 (`Strict`: `strict decoding error: unknown field "spec.foo"`). The
+declared fields of the built-in kinds come from lightkube's models (generated from the
+Kubernetes OpenAPI). Custom resources get the same three policies from their structural
+schema: the fields pruning removes are the unknown ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from typing import Any, Union, get_args, get_origin
+
+import msgspec
+from lightkube.core.exceptions import LoadResourceError
+
+POLICIES = ("Ignore", "Warn", "Strict")
+
+
+def drop_unknown(api_version: str, kind: str, obj: dict[str, Any]) -> list[str]:
+    """Remove the fields the built-in kind does not declare from `obj` (in place); their
+    paths, as Go's strict decoder spells them (`spec.containers[0].foo`)."""
+    model = _model(api_version, kind)
+    if model is None:
+        return []
+    found: list[str] = []
+    _walk(model, obj, "", found)
+    return found
+
+
+def pruned_paths(before: Any, after: Any, path: str = "") -> list[str]:
+    """Paths present in `before` and gone from `after` (what structural pruning removed)."""
+    found: list[str] = []
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key, value in before.items():
+            child = f"{path}.{key}" if path else key
+            if key not in after:
+                found.append(child)
+            else:
+                found += pruned_paths(value, after[key], child)
+    elif isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        for i, (b, a) in enumerate(zip(before, after, strict=True)):
+            found += pruned_paths(b, a, f"{path}[{i}]")
+    return found
+
+
+def warning_header(path: str) -> str:
+    """The value of one `Warning` response header."""
+    text = f'unknown field "{path}"'.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{text}"'
+
+
+def strict_message(paths: list[str], *, builtin: bool) -> str:
+    if builtin:
+        return "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in paths)
+    parts = [f".{p}: field not declared in schema" for p in paths]
+    return parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+
+
+@functools.cache
+def _model(api_version: str, kind: str) -> Any:
+    from lightkube.core.resource_registry import _load_internal_resource
+
+    try:
+        return _load_internal_resource(api_version, kind)
+    except (ImportError, LoadResourceError):
+        return None
+
+
+@functools.cache
+def _fields(model: Any) -> dict[str, Any]:
+    return {f.encode_name: f.type for f in msgspec.structs.fields(model)}
+
+
+def _unwrap(tp: Any) -> Any:
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        return args[0] if len(args) == 1 else Any
+    return tp
+
+
+def _walk(tp: Any, value: Any, path: str, found: list[str]) -> None:
+    tp = _unwrap(tp)
+    origin = get_origin(tp)
+    if origin is list and isinstance(value, list):
+        (item,) = get_args(tp) or (Any,)
+        for i, element in enumerate(value):
+            _walk(item, element, f"{path}[{i}]", found)
+        return
+    if origin is dict and isinstance(value, dict):
+        args = get_args(tp)
+        for key, element in value.items():
+            _walk(args[1] if len(args) == 2 else Any, element, f"{path}.{key}", found)
+        return
+    if not (isinstance(tp, type) and issubclass(tp, msgspec.Struct)) or not isinstance(value, dict):
+        return
+    declared = _fields(tp)
+    for key in list(value):
+        child = f"{path}.{key}" if path else key
+        if key not in declared:
+            found.append(child)
+            del value[key]
+        else:
+            _walk(declared[key], value[key], child, found)
