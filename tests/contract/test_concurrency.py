@@ -235,20 +235,6 @@ async def test_create_with_a_resource_version_is_rejected(kube: Kube) -> None:
     assert response.status_code == 404
 
 
-@pytest.mark.local_only("a real kube-apiserver always returns metadata.managedFields")
-async def test_no_managed_fields_in_output(kube: Kube) -> None:
-    await kube.client.create(ConfigMap(metadata=ObjectMeta(name="mf"), data={"a": "1"}))
-    await kube.client.patch(ConfigMap, "mf", {"data": {"a": "2"}}, patch_type=PatchType.MERGE)
-    await kube.client.apply(
-        ConfigMap(metadata=ObjectMeta(name="mf"), data={"b": "1"}),
-        field_manager="contract",
-        force=True,
-    )
-    for path in (kube.path("v1", "configmaps", "mf"), kube.path("v1", "configmaps")):
-        text = (await kube.http.get(path)).text
-        assert "managedFields" not in text
-
-
 async def test_no_op_updates_keep_the_resource_version(kube: Kube) -> None:
     c = kube.client
     created = await c.create(

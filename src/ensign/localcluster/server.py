@@ -40,7 +40,7 @@ from ensign.localcluster.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from ensign.localcluster.store import JSON, Store, WatchEvent
+from ensign.localcluster.store import JSON, ApplyRequest, Store, WatchEvent
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -252,6 +252,7 @@ class ApiServer:
             body,
             dry_run=_dry_run(request),
             field_validation=_field_validation(request),
+            manager=_field_manager(request),
         )
         return self._warned(json_response(obj, status=201))  # already in rt's view
 
@@ -268,6 +269,7 @@ class ApiServer:
             subresource=t.subresource,
             dry_run=_dry_run(request),
             field_validation=_field_validation(request),
+            manager=_field_manager(request),
         )
         return self._warned(self._written(rt, t, obj, created=not existed))
 
@@ -278,7 +280,7 @@ class ApiServer:
         if content_type not in PATCH_TYPES:
             raise errors.unsupported_media_type(content_type, PATCH_TYPES)
         raw = await request.read()
-        patcher, create = _patcher(rt, t, content_type, raw, request.query)
+        patcher, apply = _patcher(rt, t, content_type, raw, request.query)
         existed = self.store.exists(rt, t.namespace, t.name)
         obj = self.store.patch(
             rt,
@@ -287,8 +289,10 @@ class ApiServer:
             patcher,
             subresource=t.subresource,
             dry_run=_dry_run(request),
-            create_if_missing=create,
+            create_if_missing=apply is not None,
             field_validation=_field_validation(request),
+            manager=_field_manager(request),
+            apply=apply,
         )
         return self._warned(self._written(rt, t, obj, created=not existed))
 
@@ -598,6 +602,16 @@ def _field_validation(request: web.Request) -> str:
     return policy
 
 
+def _field_manager(request: web.Request) -> str:
+    """`?fieldManager=`, else the product name of the User-Agent (`kubectl/v1.32...` gives
+    `kubectl`), as kube-apiserver names the manager of a write."""
+    named = request.query.get("fieldManager", "")
+    if named:
+        return named
+    agent = request.headers.get("User-Agent", "")
+    return agent.split("/", 1)[0][:128] or "unknown"
+
+
 def _dry_run(request: web.Request) -> bool:
     return request.query.get("dryRun", "") == "All"
 
@@ -652,8 +666,9 @@ async def _delete_options(request: web.Request) -> JSON:
 
 def _patcher(
     rt: ResourceType, t: paths.Target, content_type: str, raw: bytes, q: Any
-) -> tuple[Callable[[JSON], JSON], bool]:
-    """A function from the current object to the patched one, and whether it may create."""
+) -> tuple[Callable[[JSON], JSON], ApplyRequest | None]:
+    """A function from the current object to the patched one, and for a server-side apply
+    (which may create) what was applied by whom."""
     if content_type == "application/apply-patch+yaml":
         if not q.get("fieldManager"):
             raise errors.invalid(
@@ -671,7 +686,8 @@ def _patcher(
         applied = _decode_body(raw, "yaml")
         if not isinstance(applied, dict):
             raise errors.bad_request("apply patch must be an object")
-        return _apply_patcher(rt, applied), True
+        request = ApplyRequest(applied, str(q["fieldManager"]), q.get("force", "") in _TRUE)
+        return _apply_patcher(rt, applied), request
     body = _decode_body(raw, JSON_CT)
     if content_type == "application/json-patch+json":
         if not isinstance(body, list):
@@ -679,11 +695,11 @@ def _patcher(
                 "json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp"
             )
         ops = body
-        return _guard(lambda obj: patches.apply_json_patch(obj, ops)), False
+        return _guard(lambda obj: patches.apply_json_patch(obj, ops)), None
     if not isinstance(body, dict):
         raise errors.bad_request("the patch body must be a JSON object")
     if content_type == "application/merge-patch+json":
-        return _guard(lambda obj: patches.apply_merge_patch(obj, body)), False
+        return _guard(lambda obj: patches.apply_merge_patch(obj, body)), None
     schema = patches.patch_schema_for(rt.group, rt.version, rt.kind)
     if t.subresource == "scale":
         schema = patches.patch_schema_for("autoscaling", "v1", "Scale")
@@ -692,7 +708,7 @@ def _patcher(
             content_type,
             [c for c in PATCH_TYPES if c != "application/strategic-merge-patch+json"],
         )
-    return _guard(lambda obj: patches.apply_strategic_merge_patch(obj, body, schema)), False
+    return _guard(lambda obj: patches.apply_strategic_merge_patch(obj, body, schema)), None
 
 
 def _apply_patcher(rt: ResourceType, applied: JSON) -> Callable[[JSON], JSON]:

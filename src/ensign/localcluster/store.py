@@ -21,7 +21,14 @@ from typing import Any
 
 import msgspec
 
-from ensign.localcluster import admission, declared_fields, errors, event_views
+from ensign.localcluster import (
+    admission,
+    declared_fields,
+    errors,
+    event_views,
+    managed_fields,
+    patches,
+)
 from ensign.localcluster.errors import ApiError
 from ensign.localcluster.kinds import BUILTIN_TYPES, ResourceType, resource_types_from_crd
 from ensign.localcluster.selectors import FieldSelector, LabelSelector
@@ -49,6 +56,15 @@ class WatchEvent:
 
 
 Listener = Callable[[WatchEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyRequest:
+    """A server-side apply: the applied configuration, its field manager and `force`."""
+
+    config: JSON
+    manager: str
+    force: bool = False
 
 
 @dataclass(slots=True)
@@ -210,7 +226,10 @@ class Store:
         *,
         dry_run: bool = False,
         field_validation: str = "Ignore",
+        manager: str | None = None,
+        managed: builtins.list[JSON] | None = None,
     ) -> JSON:
+        """`manager` records an Update in managedFields; `managed` (an Apply) replaces them."""
         meta = _meta(body)
         namespace = self._check_namespace(rt, namespace, meta)
         if not meta.get("name") and meta.get("generateName"):
@@ -247,6 +266,17 @@ class Store:
             meta["namespace"] = namespace
         if admission.tracks_generation(rt):
             meta["generation"] = 1
+        if managed is None and manager:
+            managed = managed_fields.after_update(
+                None,
+                body,
+                manager=manager,
+                api_version=rt.api_version,
+                now=rfc3339(self.clock()),
+                scope=self._scope(rt, ""),
+            )
+        if managed:
+            meta["managedFields"] = managed
         if rt.storage_key == CRDS:
             body = self._establish_crd(body)
         if dry_run:  # nothing was stored, so a real server answers without a resourceVersion
@@ -263,6 +293,7 @@ class Store:
         subresource: str = "",
         dry_run: bool = False,
         field_validation: str = "Ignore",
+        manager: str | None = None,
     ) -> JSON:
         if (
             not subresource
@@ -278,7 +309,12 @@ class Store:
             meta["name"] = name
             meta.pop("resourceVersion", None)
             return self.create(
-                rt, namespace, body, dry_run=dry_run, field_validation=field_validation
+                rt,
+                namespace,
+                body,
+                dry_run=dry_run,
+                field_validation=field_validation,
+                manager=manager,
             )
         old = self._existing(rt, namespace, name)
         meta = _meta(body)
@@ -316,6 +352,7 @@ class Store:
             subresource=subresource,
             dry_run=dry_run,
             field_validation=field_validation,
+            manager=manager,
         )
         return self._as_version(rt, updated)
 
@@ -330,8 +367,12 @@ class Store:
         dry_run: bool = False,
         create_if_missing: bool = False,
         field_validation: str = "Ignore",
+        manager: str | None = None,
+        apply: ApplyRequest | None = None,
     ) -> JSON:
-        """Apply `patcher` to the current object (or its scale view) and store the result."""
+        """Apply `patcher` to the current object (or its scale view) and store the result.
+        With `apply` (server-side apply), ownership is checked first (409 on conflicts) and
+        the fields the manager stopped applying are removed."""
         try:
             old = self._existing(rt, namespace, name)
         except ApiError:
@@ -339,13 +380,24 @@ class Store:
                 raise
             body = patcher({})
             _meta(body).setdefault("name", name)
+            plan = self._plan_apply(rt, None, apply, subresource) if apply else None
             return self.create(
-                rt, namespace, body, dry_run=dry_run, field_validation=field_validation
+                rt,
+                namespace,
+                body,
+                dry_run=dry_run,
+                field_validation=field_validation,
+                manager=manager,
+                managed=plan.managed if plan else None,
             )
         view = (
             admission.scale_view(rt, old) if subresource == "scale" else self._as_version(rt, old)
         )
+        plan = self._plan_apply(rt, view, apply, subresource) if apply else None
         patched = patcher(view)
+        if plan is not None and plan.remove:
+            patched = _deep_copy(patched)  # it shares subtrees with the stored object
+            managed_fields.remove_paths(patched, plan.remove)
         meta = _meta(patched)
         rv = meta.get("resourceVersion")
         if rv and str(rv) != old["metadata"]["resourceVersion"]:
@@ -363,6 +415,8 @@ class Store:
             subresource=subresource,
             dry_run=dry_run,
             field_validation=field_validation,
+            manager=manager,
+            managed=plan.managed if plan else None,
         )
         return self._as_version(rt, updated)
 
@@ -561,6 +615,23 @@ class Store:
 
     # --------------------------------------------------------------- helpers
 
+    def _scope(self, rt: ResourceType, subresource: str) -> managed_fields.Scope:
+        schema = patches.patch_schema_for(rt.group, rt.version, rt.kind) if rt.builtin else None
+        return managed_fields.Scope(schema, rt.status, subresource)
+
+    def _plan_apply(
+        self, rt: ResourceType, live: JSON | None, apply: ApplyRequest, subresource: str
+    ) -> managed_fields.ApplyPlan:
+        return managed_fields.plan_apply(
+            live,
+            apply.config,
+            manager=apply.manager,
+            force=apply.force,
+            api_version=rt.api_version,
+            now=rfc3339(self.clock()),
+            scope=self._scope(rt, subresource),
+        )
+
     def take_warnings(self) -> builtins.list[str]:
         """The `Warning` header values of the last write (and forget them)."""
         out, self._warnings = self._warnings, []
@@ -686,6 +757,8 @@ class Store:
         dry_run: bool,
         internal: bool = False,
         field_validation: str = "Ignore",
+        manager: str | None = None,
+        managed: builtins.list[JSON] | None = None,
     ) -> JSON:
         """Shared tail of replace and patch: merge subresource views, admit, bump, commit."""
         # Patches share unchanged subtrees with the stored object; admission and the
@@ -732,8 +805,26 @@ class Store:
                 )
         if "generation" in old_meta and admission.spec_changed(rt, old, new):
             meta["generation"] = int(old_meta["generation"]) + 1
-        if new == old:
+        if old_meta.get("managedFields"):
+            meta["managedFields"] = old_meta["managedFields"]
+        same = new == old
+        if managed is not None:
+            if same and managed_fields.same_owners(managed, old_meta.get("managedFields")):
+                return old
+            meta["managedFields"] = managed
+        elif same:
             return old
+        elif manager:
+            meta["managedFields"] = managed_fields.after_update(
+                old,
+                new,
+                manager=manager,
+                api_version=rt.api_version,
+                now=rfc3339(self.clock()),
+                scope=self._scope(rt, subresource),
+            )
+        if not meta.get("managedFields"):
+            meta.pop("managedFields", None)
         if dry_run:
             return new
         if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):

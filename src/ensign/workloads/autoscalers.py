@@ -1,16 +1,27 @@
-"""The primary HorizontalPodAutoscaler (`autoscaling/v2`, §2.10). Pure.
+"""Autoscalers cloned for the primary (`autoscalerRef`, §2.10): one plug-in per kind. Pure.
 
-`render_primary_hpa` builds `<hpa>-primary` (created when missing, every tick);
-`hpa_needs_update` and `update_primary_hpa` implement Flagger's promotion-time sync, so
-edits to the target's HPA reach the primary only when a release is promoted.
+An `Autoscaler` declares the kind it reads and writes (watch caches and RBAC come from it),
+renders the primary copy (created when missing, every tick), says whether promotion must
+update it, and gives the pause/resume write for the target's own autoscaler. The plug-in is
+chosen by `autoscalerRef.kind` (`autoscaler_for`); the runtime never tests the kind.
+
+* `HorizontalPodAutoscaler` (`autoscaling/v2`): `render_primary_hpa` builds `<hpa>-primary`;
+  `hpa_needs_update` and `update_primary_hpa` implement Flagger's promotion-time sync, so
+  edits to the target's HPA reach the primary only when a release is promoted. Pause and
+  resume are no-ops.
+* `ScaledObject` (`keda.sh/v1alpha1`): `workloads/scaledobjects.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from ensign.model.canary import ScalerReplicas
+from ensign.kube import kinds
+from ensign.kube.kinds import Kind
+from ensign.model.canary import AutoscalerKind, AutoscalerRef, ScalerReplicas
+from ensign.workloads import scaledobjects
 from ensign.workloads.meta import (
     JSON,
     PRIMARY_SUFFIX,
@@ -134,3 +145,141 @@ def update_primary_hpa(
         source_meta.get("annotations"), include_label_prefixes
     )
     return result
+
+
+# ------------------------------------------------------------------ the plug-in seam
+
+
+class Autoscaler(Protocol):
+    """One kind of autoscaler Flagger clones for the primary."""
+
+    @property
+    def kind(self) -> Kind:
+        """The kind (and apiVersion) read from the target and written for the primary."""
+        ...
+
+    @property
+    def optional(self) -> bool:
+        """Whether the kind comes from an add-on CRD (watched only while a canary uses it;
+        a missing CRD holds the canary with a message naming it)."""
+        ...
+
+    def render_primary(
+        self,
+        source: Mapping[str, Any],
+        *,
+        canary: Mapping[str, Any],
+        ref: AutoscalerRef,
+        target_name: str,
+        primary_name: str,
+    ) -> JSON:
+        """`<autoscalerRef.name>-primary`, scaling `primary_name`."""
+        ...
+
+    def promotion_update(
+        self,
+        primary: Mapping[str, Any],
+        desired: Mapping[str, Any],
+        *,
+        source: Mapping[str, Any],
+        include_label_prefixes: Sequence[str],
+    ) -> JSON | None:
+        """The primary copy as promotion leaves it, or None when it needs no update."""
+        ...
+
+    def pause_patch(self, source: Mapping[str, Any], *, paused: bool) -> JSON | None:
+        """The merge patch pausing (the target is scaled to zero) or resuming (scaled up for a
+        run) the target's autoscaler; None when nothing is to be written."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HpaAutoscaler:
+    kind: Kind = kinds.HPA
+    optional: bool = False
+
+    def render_primary(
+        self,
+        source: Mapping[str, Any],
+        *,
+        canary: Mapping[str, Any],
+        ref: AutoscalerRef,
+        target_name: str,
+        primary_name: str,
+    ) -> JSON:
+        return render_primary_hpa(
+            source,
+            canary=canary,
+            primary_name=primary_name,
+            scaler_replicas=ref.primary_scaler_replicas,
+        )
+
+    def promotion_update(
+        self,
+        primary: Mapping[str, Any],
+        desired: Mapping[str, Any],
+        *,
+        source: Mapping[str, Any],
+        include_label_prefixes: Sequence[str],
+    ) -> JSON | None:
+        if not hpa_needs_update(primary, desired, source_hpa=source):
+            return None
+        return update_primary_hpa(
+            primary, desired, source_hpa=source, include_label_prefixes=include_label_prefixes
+        )
+
+    def pause_patch(self, source: Mapping[str, Any], *, paused: bool) -> JSON | None:
+        return None  # the target's HPA keeps acting; it never scales up from zero
+
+
+@dataclass(frozen=True, slots=True)
+class ScaledObjectAutoscaler:
+    kind: Kind = kinds.SCALEDOBJECT
+    optional: bool = True
+
+    def render_primary(
+        self,
+        source: Mapping[str, Any],
+        *,
+        canary: Mapping[str, Any],
+        ref: AutoscalerRef,
+        target_name: str,
+        primary_name: str,
+    ) -> JSON:
+        return scaledobjects.render_primary_scaled_object(
+            source, canary=canary, target_name=target_name, primary_name=primary_name, ref=ref
+        )
+
+    def promotion_update(
+        self,
+        primary: Mapping[str, Any],
+        desired: Mapping[str, Any],
+        *,
+        source: Mapping[str, Any],
+        include_label_prefixes: Sequence[str],
+    ) -> JSON | None:
+        return scaledobjects.scaled_object_update(
+            primary, desired, include_label_prefixes=include_label_prefixes
+        )
+
+    def pause_patch(self, source: Mapping[str, Any], *, paused: bool) -> JSON | None:
+        return scaledobjects.pause_patch(source, paused=paused)
+
+
+AUTOSCALERS: Mapping[AutoscalerKind, Autoscaler] = {
+    AutoscalerKind.HPA: HpaAutoscaler(),
+    AutoscalerKind.SCALED_OBJECT: ScaledObjectAutoscaler(),
+}
+
+
+def autoscaler_for(ref: AutoscalerRef) -> Autoscaler:
+    """The plug-in for `autoscalerRef.kind`."""
+    return AUTOSCALERS[AutoscalerKind(ref.kind)]
+
+
+def optional_kinds(ref: AutoscalerRef | None) -> tuple[Kind, ...]:
+    """The add-on kinds a canary's autoscalerRef needs watched (none for an HPA)."""
+    if ref is None:
+        return ()
+    plugin = autoscaler_for(ref)
+    return (plugin.kind,) if plugin.optional else ()
