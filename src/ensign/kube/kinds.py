@@ -112,6 +112,11 @@ ROUTER_KINDS: tuple[Kind, ...] = (
     APPMESH_VIRTUALSERVICE,
 )
 
+# Autoscaler kinds other than the HPA (src/ensign/workloads/autoscalers.py): watched only
+# while a canary's autoscalerRef names them (KEDA is an optional add-on).
+SCALEDOBJECT = Kind("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects", verbs=_WRITE)
+AUTOSCALER_KINDS: tuple[Kind, ...] = (SCALEDOBJECT,)
+
 CORE: tuple[Kind, ...] = (
     CANARY,
     CANARY_STATUS,
@@ -127,7 +132,7 @@ CORE: tuple[Kind, ...] = (
     INGRESS,
     LEASE,
 )
-ALL: tuple[Kind, ...] = CORE + ROUTER_KINDS
+ALL: tuple[Kind, ...] = CORE + ROUTER_KINDS + AUTOSCALER_KINDS
 BY_KIND: dict[str, Kind] = {k.kind: k for k in CORE if "/" not in k.plural}
 """The core kinds by kind name (router kinds may have several versions of one kind)."""
 

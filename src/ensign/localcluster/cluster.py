@@ -23,6 +23,7 @@ from aiohttp import web
 from ensign.localcluster import crd_bundles, gatewayapi, istio
 from ensign.localcluster.faults import Faults
 from ensign.localcluster.gateways import GatewaySimulator
+from ensign.localcluster.keda import KedaSimulator
 from ensign.localcluster.server import ApiServer
 from ensign.localcluster.store import Store
 from ensign.localcluster.workloads import WorkloadSimulator
@@ -54,6 +55,8 @@ class LocalCluster:
         self._simulate = simulate_workloads
         self.gateways = GatewaySimulator(self.store)
         self._simulate_gateways = simulate_gateways
+        # KEDA's operator (localcluster/keda.py): idle until the `keda` CRD bundle is installed.
+        self.keda = KedaSimulator(self.store)
         self._port = port
         self._runner: web.AppRunner | None = None
         self._gc_handle: asyncio.Handle | None = None
@@ -74,6 +77,7 @@ class LocalCluster:
         self.api.address = f"{LOOPBACK}:{self.port}"
         if self._simulate:
             self.workloads.start()
+            self.keda.start()
         if self._simulate_gateways:
             self.gateways.start()
         return self
@@ -81,6 +85,7 @@ class LocalCluster:
     async def stop(self) -> None:
         self.workloads.stop()
         self.gateways.stop()
+        self.keda.stop()
         self.api.drop_watches()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -2,7 +2,8 @@
 
 A bundle is one YAML file `crds/<name>.yaml` next to this module (shipped in the wheel)
 holding the CustomResourceDefinitions of one add-on: `gateway-api`, `istio`, and the other
-routers' CRDs (`smi`, `contour`, `gloo`, `traefik`, `apisix`, `kuma`, `appmesh`). Tests and
+routers' CRDs (`smi`, `contour`, `gloo`, `traefik`, `apisix`, `kuma`, `appmesh`), and KEDA's
+ScaledObject (`keda`, acted on by `keda.KedaSimulator`). Tests and
 the demo install the bundles they need; a cluster without a bundle shows a missing CRD.
 """
 

@@ -102,13 +102,14 @@ class Executor:
     async def _write(
         self, kind: kinds.Kind, existing: Mapping[str, Any] | None, body: JSON
     ) -> JSON:
-        informer = self.caches[kind.kind]
+        informer = self.caches.get(cache_key(kind))
         verb = "update" if existing else "create"
         async with refusals(verb, kind, body):
             written = await (
                 self.api.replace(kind, body) if existing else self.api.create(kind, body)
             )
-        informer.observe(written)
+        if informer is not None:
+            informer.observe(written)
         return written
 
     async def _patch(self, kind: kinds.Kind, obj: Mapping[str, Any], patch: JSON) -> None:
@@ -117,7 +118,9 @@ class Executor:
             written = await self.api.patch(
                 kind, meta["name"], patch, namespace=meta.get("namespace")
             )
-        self.caches[kind.kind].observe(written)
+        informer = self.caches.get(cache_key(kind))
+        if informer is not None:
+            informer.observe(written)
 
     # ------------------------------------------------------------- actions
 
@@ -212,35 +215,54 @@ class Executor:
                 )
             await self._write(k, existing, desired)
 
-    async def _primary_hpa(self, canary: Canary, observed: Observed, *, promote: bool) -> None:
-        """Create the primary HPA when missing; at promotion, sync it with the source."""
+    async def _primary_scaler(self, canary: Canary, observed: Observed, *, promote: bool) -> None:
+        """Create the primary autoscaler (HPA, ScaledObject) when missing; at promotion,
+        sync it with the target's (the plug-in says whether anything changed)."""
         ref = canary.spec.autoscaler_ref
-        if ref is None or observed.hpa is None or ref.kind != "HorizontalPodAutoscaler":
+        if ref is None or observed.autoscaler is None:
             return
-        ns = canary.namespace or ""
-        existing = self.caches["HorizontalPodAutoscaler"].get(ns, f"{ref.name}-primary")
-        desired = autoscalers.render_primary_hpa(
-            observed.hpa,
+        plugin = autoscalers.autoscaler_for(ref)
+        informer = self.caches.get(cache_key(plugin.kind))
+        if informer is None:
+            return
+        existing = informer.get(canary.namespace or "", f"{ref.name}-primary")
+        desired = plugin.render_primary(
+            observed.autoscaler,
             canary=observed.body,
+            ref=ref,
+            target_name=canary.spec.target_ref.name,
             primary_name=canary.spec.primary_workload_name,
-            scaler_replicas=ref.primary_scaler_replicas,
         )
         if existing is None:
-            await self._write(kinds.HPA, None, desired)
-        elif promote and autoscalers.hpa_needs_update(existing, desired, source_hpa=observed.hpa):
-            updated = autoscalers.update_primary_hpa(
+            await self._write(plugin.kind, None, desired)
+        elif promote:
+            updated = plugin.promotion_update(
                 existing,
                 desired,
-                source_hpa=observed.hpa,
+                source=observed.autoscaler,
                 include_label_prefixes=self.include_label_prefixes,
             )
-            await self._write(kinds.HPA, existing, updated)
+            if updated is not None:
+                await self._write(plugin.kind, existing, updated)
+
+    async def _pause_target_scaler(
+        self, canary: Canary, observed: Observed, *, paused: bool
+    ) -> None:
+        """Pause the target's autoscaler with the target scaled to zero, resume it with the
+        target scaled up for a run (KEDA's paused-replicas; nothing for an HPA)."""
+        ref = canary.spec.autoscaler_ref
+        if ref is None or observed.autoscaler is None:
+            return
+        plugin = autoscalers.autoscaler_for(ref)
+        patch = plugin.pause_patch(observed.autoscaler, paused=paused)
+        if patch is not None:
+            await self._patch(plugin.kind, observed.autoscaler, patch)
 
     async def _ensure_primary(self, canary: Canary, observed: Observed) -> None:
         if observed.target is None:
             return
         if observed.primary is not None:
-            await self._primary_hpa(canary, observed, promote=False)
+            await self._primary_scaler(canary, observed, promote=False)
             return
         # Config copies are made with the primary and refreshed only at promotion, so the
         # primary keeps running the configuration it was promoted with.
@@ -263,7 +285,7 @@ class Executor:
         else:
             body = primary_workload.render_primary_deployment(observed.target, **common)
         observed.primary = await self._write(kinds.BY_KIND[kind], None, body)
-        await self._primary_hpa(canary, observed, promote=False)
+        await self._primary_scaler(canary, observed, promote=False)
 
     async def _scale(self, canary: Canary, observed: Observed, *, up: bool) -> None:
         target = observed.target
@@ -271,6 +293,7 @@ class Executor:
             return
         kind = observed.snapshot.target_kind
         spec = target.get("spec") or {}
+        await self._pause_target_scaler(canary, observed, paused=not up)
         if kind == "DaemonSet":
             selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
             scaled_down = SCALE_TO_ZERO_NODE_SELECTOR in selector
@@ -289,7 +312,7 @@ class Executor:
                     target=target,
                     primary=observed.primary,
                     autoscaler_ref=canary.spec.autoscaler_ref,
-                    autoscaler=observed.hpa,
+                    autoscaler=observed.autoscaler,
                 )
         await self._patch(kinds.BY_KIND[kind], target, primary_workload.scale_patch(kind, replicas))
 
@@ -319,7 +342,7 @@ class Executor:
                 has_autoscaler=canary.spec.autoscaler_ref is not None,
                 **common,
             )
-        await self._primary_hpa(canary, observed, promote=True)
+        await self._primary_scaler(canary, observed, promote=True)
         if _same(desired, observed.primary, ("spec", "metadata.labels", "metadata.annotations")):
             return
         observed.primary = await self._write(kinds.BY_KIND[kind], observed.primary, desired)

@@ -16,14 +16,15 @@ from datetime import datetime
 from ensign.engine.phases import Phase
 from ensign.engine.status import dump_status, parse_status, rfc3339
 from ensign.kube import kinds
-from ensign.kube.api import JSON, KubeApi
+from ensign.kube.api import JSON, KubeApi, NotFound
+from ensign.kube.kinds import cache_key
 from ensign.model import Canary
 from ensign.routers.protocol import ObjectChange
 from ensign.routers.service_sync import revert_apex
 from ensign.runtime.cache import Caches
 from ensign.runtime.events import EventRecorder
+from ensign.workloads import autoscalers, readiness
 from ensign.workloads import primary as primary_workload
-from ensign.workloads import readiness
 from ensign.workloads.errors import WorkloadError
 from ensign.workloads.revision import SCALE_TO_ZERO_NODE_SELECTOR
 from ensign.workloads.selector import selector_label
@@ -93,6 +94,8 @@ class Finalizer:
         informer = self.caches[kind] if kind in ("Deployment", "DaemonSet") else None
         target = informer.get(ns, canary.spec.target_ref.name) if informer else None
         revert = canary.spec.revert_on_deletion  # else: only the router's clean-up
+        if revert:
+            await self._resume_target_scaler(canary)
         if revert and target is not None and informer is not None:
             if not await self._revert_target(canary, target, kind=kind, now=now):
                 return False
@@ -119,6 +122,31 @@ class Finalizer:
         )
         self.caches["Canary"].observe(written)
         return True
+
+    async def _resume_target_scaler(self, canary: Canary) -> None:
+        """Flagger's finalize resumes the target's autoscaler first (KEDA's paused-replicas
+        removed; nothing for an HPA). Read from its cache, else from the API (a controller
+        restarted on a deleting Canary has not started the add-on's cache)."""
+        ref = canary.spec.autoscaler_ref
+        if ref is None:
+            return
+        plugin = autoscalers.autoscaler_for(ref)
+        ns = canary.namespace or ""
+        informer = self.caches.get(cache_key(plugin.kind))
+        try:
+            source = (
+                informer.get(ns, ref.name)
+                if informer is not None and informer.synced.is_set()
+                else await self.api.get(plugin.kind, ref.name, namespace=ns)
+            )
+        except NotFound:
+            return
+        patch = plugin.pause_patch(source, paused=False) if source is not None else None
+        if patch is None:
+            return
+        written = await self.api.patch(plugin.kind, ref.name, patch, namespace=ns)
+        if informer is not None:
+            informer.observe(written)
 
     async def _revert_target(
         self, canary: Canary, target: JSON, *, kind: str, now: datetime

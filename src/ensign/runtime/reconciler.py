@@ -39,6 +39,7 @@ from ensign.runtime.hooks import HookRunner
 from ensign.runtime.observe import observe
 from ensign.runtime.routing import RouterWatches
 from ensign.runtime.slots import outside_slot
+from ensign.workloads import autoscalers
 
 if TYPE_CHECKING:
     from ensign.observability.metrics import ControllerMetrics
@@ -208,6 +209,8 @@ class Reconciler:
         router = self.router(canary)
         key = (canary.namespace or "", canary.name)
         kinds_needed = router.kinds if not isinstance(router, str) else ()
+        # An add-on autoscaler (KEDA) is watched like a router kind; its missing CRD is named.
+        kinds_needed += autoscalers.optional_kinds(canary.spec.autoscaler_ref)
         router_problem = await self.routing.acquire(key, kinds_needed)
         observed = observe(
             canary,
