@@ -480,3 +480,7 @@ from ensign.console.commands import COMMANDS  # noqa: E402  (registered after th
 
 for _command in COMMANDS:
     main.add_command(_command)
+
+from ensign.migration import migrate  # noqa: E402  (`ensign migrate --check`)
+
+main.add_command(migrate)

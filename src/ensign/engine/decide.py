@@ -28,6 +28,7 @@ from ensign.engine.actions import (
     ServiceRole,
     SetRoutes,
 )
+from ensign.engine.adoption import ADOPTED, Verdict, plan_adoption
 from ensign.engine.affinity import AffinityCookies, next_cookies
 from ensign.engine.observations import (
     ActionVerb,
@@ -307,6 +308,8 @@ class _Tick:
             return self.hold("TargetUnavailable", self.snap.problem)
         if self.snap.router_problem:
             return self.hold("RouterUnavailable", self.snap.router_problem)
+        if self.snap.flagger is not None:  # a status Flagger wrote: adopt before anything
+            return self.adopt()
         self.actions.append(
             ReconcileServices(roles=frozenset({ServiceRole.CANARY, ServiceRole.PRIMARY}))
         )
@@ -360,6 +363,19 @@ class _Tick:
         if failure is not None:
             return failure
         return self.step()
+
+    def adopt(self) -> Decision:
+        """Take over a canary Flagger left behind (engine/adoption.py): its status in
+        Ensign's format and an Event; traffic moves only for a restart."""
+        plan = plan_adoption(self.snap)
+        message = f"{ADOPTED}: {plan.verdict}: " + "; ".join(plan.reasons)
+        if plan.verdict is Verdict.REFUSE:
+            return self.hold("FlaggerLeftover", message)
+        self.status = plan.status
+        self.actions += plan.actions
+        self.routes_set = next((a.routes for a in plan.actions if isinstance(a, SetRoutes)), None)
+        self.analysed = plan.verdict is not Verdict.ADOPT  # the next step one interval later
+        return self.finish("Adopted", message)
 
     # -------------------------------------------------------- initialisation
 

@@ -6,11 +6,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from ensign.engine.status import CanaryStatus
 from ensign.engine.weights import ALL_PRIMARY, Routes
 from ensign.model import Canary, HookType
 from ensign.model.capabilities import Capability
+
+if TYPE_CHECKING:
+    from ensign.engine.adoption import FlaggerLeftovers
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +78,8 @@ class Snapshot:
     warnings: tuple[str, ...] = ()
     request: ActionRequest | None = None
     manual_promotion: bool = False  # annotation ensign.dev/manual-promotion: "true"
+    # Set when the status was written by Flagger: what its primary runs (engine/adoption.py).
+    flagger: FlaggerLeftovers | None = None
 
     @property
     def routes_traffic(self) -> bool:
