@@ -18,12 +18,10 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import yaml
 
 from ensign.kube.client import LightkubeApi
 from ensign.localcluster.store import WatchEvent
@@ -31,14 +29,13 @@ from ensign.migration import check, exit_code
 from ensign.testing.gate import GateServer
 from ensign.testing.harness import Harness
 from ensign.traffic import Request, route_http, starved
+from tests.scenario.flagger_left import NAME, fixture_docs, load
 
 MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
 
 JSON = dict[str, Any]
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "flagger-left"
 PHASES = ("initialized", "succeeded", "failed", "progressing", "waitingpromotion")
 RESTART = "flagger-restart"  # the progressing fixture, its canary pods never ready
-NAME = "podinfo"
 NEWER_IMAGE = "ghcr.io/stefanprodan/podinfo:6.9.0"
 ENSIGN_HASH = re.compile(r"[0-9a-f]{16}")
 WATCHED = (
@@ -73,34 +70,6 @@ class Adopted:
     calls: list[str]
     starved: list[str] = field(default_factory=list)
     weights: list[int] = field(default_factory=list)
-
-
-def fixture_docs(phase: str, gate: GateServer, *, namespace: str = "") -> list[JSON]:
-    text = (FIXTURES / f"{phase}.yaml").read_text().replace("http://gate.invalid/", gate.url("/"))
-    if namespace:
-        text = text.replace(f"flagger-{phase}", namespace)
-    return [d for d in yaml.safe_load_all(text) if d]
-
-
-async def load(h: Harness, docs: list[JSON], *, interval: str = "30s") -> None:
-    """Create the objects as Flagger left them: the Canary first (its uid goes into the
-    owner references), its status through the status subresource."""
-    docs = copy.deepcopy(docs)
-    namespace = next(d for d in docs if d["kind"] == "Namespace")
-    canary = next(d for d in docs if d["kind"] == "Canary")
-    status = canary.pop("status")
-    canary["spec"]["analysis"]["interval"] = interval  # no analysis step while we look
-    await h.apply(namespace, canary)
-    ns = canary["metadata"]["namespace"]
-    rt = h.type("flagger.app", "v1beta1", "canaries")
-    h.cluster.store.patch(rt, ns, NAME, lambda o: {**o, "status": status}, subresource="status")
-    uid = h.canary(ns, NAME)["metadata"]["uid"]
-    for doc in docs:
-        if doc["kind"] in ("Namespace", "Canary"):
-            continue
-        for ref in doc["metadata"].get("ownerReferences") or []:
-            ref["uid"] = uid
-        await h.apply(doc)
 
 
 def namespaces() -> list[str]:
