@@ -226,20 +226,27 @@ async def test_skip_analysis_with_primary_scaler_queries_and_revert_on_deletion(
         assert replicas(h, "podinfo") >= 2
 
 
-async def test_missing_keda_crd_is_named() -> None:
+def not_ready_with(h: Harness, text: str) -> bool:
+    conditions = (h.canary(NS, "podinfo").get("status") or {}).get("conditions") or []
+    return any(
+        c["type"] == "Ready" and c["status"] == "False" and text in c["message"] for c in conditions
+    )
+
+
+async def test_missing_keda_crd_then_missing_scaled_object_are_named() -> None:
     async with Harness() as h:
         await h.apply(m.namespace(NS), m.deployment(), with_scaler(m.canary()))
         await h.wait_for(
-            lambda: any(
-                c["type"] == "Ready"
-                and c["status"] == "False"
-                and "scaledobjects.keda.sh" in c["message"]
-                for c in (h.canary(NS, "podinfo").get("status") or {}).get("conditions") or []
-            ),
-            what="Ready=False naming the KEDA CRD",
+            lambda: not_ready_with(h, "scaledobjects.keda.sh"), what="Ready=False naming the CRD"
         )
         assert h.get("Deployment", NS, "podinfo-primary") is None
+        # Installed later: picked up without a restart; then the ScaledObject is missing.
         await h.install_crds("keda")
+        await h.wait_for(
+            lambda: not_ready_with(h, "spec.autoscalerRef: ScaledObject podinfo-so.test not found"),
+            what="Ready=False naming the ScaledObject",
+        )
+        assert h.get("Deployment", NS, "podinfo-primary") is None
         await h.apply(scaled_object())
         await h.wait_phase(NS, "podinfo", "Initialized", timeout=30)
         assert so(h, "podinfo-so-primary")["spec"]["scaleTargetRef"] == {"name": "podinfo-primary"}

@@ -134,9 +134,18 @@ def observe(
         observed.snapshot = _problem(base, str(exc))
         return observed
     if spec.autoscaler_ref is not None:
-        scaler_cache = caches.get(cache_key(autoscalers.autoscaler_for(spec.autoscaler_ref).kind))
+        scaler_kind = autoscalers.autoscaler_for(spec.autoscaler_ref).kind
+        scaler_cache = caches.get(cache_key(scaler_kind))
         if scaler_cache is not None:
             observed.autoscaler = scaler_cache.get(ns, spec.autoscaler_ref.name)
+        synced = scaler_cache is not None and scaler_cache.synced.is_set()
+        if observed.autoscaler is None and synced:
+            # Flagger stops every tick here too (its primary scaler cannot be reconciled).
+            name = spec.autoscaler_ref.name
+            observed.snapshot = _problem(
+                base, f"spec.autoscalerRef: {scaler_kind.kind} {name}.{ns} not found"
+            )
+            return observed
     analysis = spec.effective_analysis
     routes, route_problem = _routes(canary, router, view, status.canary_weight)
     if not router_problem:
