@@ -23,30 +23,20 @@ from ensign.engine.adoption import Verdict, is_flagger_status, plan_adoption
 from ensign.engine.decide import Decision, decide
 from ensign.engine.phases import INITIALISING
 from ensign.engine.status import dump_status
-from ensign.kube import kinds
 from ensign.kube.api import JSON, KubeApi, NotFound
 from ensign.kube.kinds import Kind, cache_key
 from ensign.model import InvalidSpec, parse_canary
 from ensign.model.capabilities import Capability
 from ensign.routers.protocol import Router
 from ensign.routers.registry import UnknownProviderError, make_router
+from ensign.runtime.app import WATCHED
 from ensign.runtime.cache import Caches, Informer
 from ensign.runtime.finalizer import FINALIZER, has_finalizer
 from ensign.runtime.observe import observe
 from ensign.runtime.routing import CacheView
+from ensign.workloads import autoscalers
 from ensign.workloads.selector import DEFAULT_SELECTOR_LABELS
 
-LISTED = (
-    kinds.CANARY,
-    kinds.DEPLOYMENT,
-    kinds.DAEMONSET,
-    kinds.SERVICE,
-    kinds.CONFIGMAP,
-    kinds.SECRET,
-    kinds.HPA,
-    kinds.METRIC_TEMPLATE,
-    kinds.ALERT_PROVIDER,
-)
 MANAGED = "managed"  # the status is already Ensign's: nothing to adopt
 INITIALISE = "initialise"  # no revision recorded: Ensign initialises it (creates, routes)
 ZERO_TRAFFIC_WRITES = frozenset({str(Verdict.ADOPT), str(Verdict.RESUME), MANAGED})
@@ -94,7 +84,7 @@ async def check(
 ) -> list[CanaryReport]:
     """The plan for every Canary in `namespace` (None: all namespaces)."""
     now = now or datetime.now(UTC)
-    caches = Caches({k.kind: await _listed(api, k, namespace) for k in LISTED})
+    caches = Caches({k.kind: await _listed(api, k, namespace) for k in WATCHED})
     bodies = sorted(caches["Canary"].items(), key=lambda b: _key(b))
     routers: dict[str, Router | str] = {}
     missing: dict[str, str] = {}
@@ -113,18 +103,11 @@ async def check(
             except UnknownProviderError as exc:
                 routers[provider] = str(exc)
         router = routers[provider]
-        problems = []
-        for kind in router.kinds if not isinstance(router, str) else ():
-            key = cache_key(kind)
-            if caches.get(key) is None and key not in missing:
-                try:
-                    caches.add(key, await _listed(api, kind, namespace))
-                except NotFound:
-                    missing[key] = (
-                        f"the {kind.kind} CRD ({kind.plural}.{kind.group}) is not installed"
-                    )
-            if key in missing:
-                problems.append(missing[key])
+        needed = list(router.kinds) if not isinstance(router, str) else []
+        problems = [await _cached(api, caches, kind, namespace, missing) for kind in needed]
+        if canary.spec.autoscaler_ref is not None:  # an HPA, or a KEDA ScaledObject
+            scaler = autoscalers.autoscaler_for(canary.spec.autoscaler_ref).kind
+            await _cached(api, caches, scaler, namespace, missing)
         observed = observe(
             canary,
             body,
@@ -133,7 +116,7 @@ async def check(
             selector_labels=tuple(selector_labels),
             router=router,
             view=CacheView(caches),
-            router_problem="; ".join(problems),
+            router_problem="; ".join(p for p in problems if p),
         )
         snap = observed.snapshot
         finalizer_write = _finalizer_write(body, canary, router)
@@ -186,11 +169,26 @@ def render(reports: Sequence[CanaryReport], *, output: str) -> str:
 
 
 async def _listed(api: KubeApi, kind: Kind, namespace: str | None) -> Informer:
+    """A cache of `kind` filled by one list, never started (marked synced: it is complete)."""
     informer = Informer(api, kind, namespace=namespace)
     items, _ = await api.list(kind, namespace=namespace if kind.namespaced else None)
     for obj in items:
         informer.observe(obj)
+    informer.synced.set()
     return informer
+
+
+async def _cached(
+    api: KubeApi, caches: Caches, kind: Kind, namespace: str | None, missing: dict[str, str]
+) -> str:
+    """List `kind` into the caches once; "" or why it cannot be (its CRD is missing)."""
+    key = cache_key(kind)
+    if caches.get(key) is None and key not in missing:
+        try:
+            caches.add(key, await _listed(api, kind, namespace))
+        except NotFound:
+            missing[key] = f"the {kind.kind} CRD ({kind.plural}.{kind.group}) is not installed"
+    return missing.get(key, "")
 
 
 def _finalizer_write(body: JSON, canary: Any, router: Router | str) -> tuple[str, ...]:
