@@ -10,6 +10,7 @@ schema: the fields pruning removes are the unknown ones.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import types
 from typing import Any, Union, get_args, get_origin
@@ -27,7 +28,7 @@ def drop_unknown(api_version: str, kind: str, obj: dict[str, Any]) -> list[str]:
     if model is None:
         return []
     found: list[str] = []
-    _walk(model, obj, "", found)
+    _walk(_shape(model), obj, "", found)
     return found
 
 
@@ -70,9 +71,39 @@ def _model(api_version: str, kind: str) -> Any:
         return None
 
 
-@functools.cache
-def _fields(model: Any) -> dict[str, Any]:
-    return {f.encode_name: f.type for f in msgspec.structs.fields(model)}
+# A compiled shape: None (anything: scalars, quantities, free-form JSON), a dict of field
+# name -> shape (a struct), or a ("list" | "map", shape) pair.
+Shape = Any
+
+
+_SHAPES: dict[Any, Shape] = {}
+
+
+def _shape(tp: Any) -> Shape:
+    tp = _unwrap(tp)
+    try:
+        return _SHAPES[tp]  # a struct being compiled is already here (recursive types)
+    except (KeyError, TypeError):
+        pass
+    origin = get_origin(tp)
+    shape: Shape = None
+    if origin is list:
+        (item,) = get_args(tp) or (Any,)
+        inner = _shape(item)
+        shape = None if inner is None else ("list", inner)
+    elif origin is dict:
+        args = get_args(tp)
+        inner = _shape(args[1]) if len(args) == 2 else None
+        shape = None if inner is None else ("map", inner)
+    elif isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        fields: dict[str, Shape] = {}
+        _SHAPES[tp] = fields
+        for f in msgspec.structs.fields(tp):
+            fields[f.encode_name] = _shape(f.type)
+        return fields
+    with contextlib.suppress(TypeError):
+        _SHAPES[tp] = shape
+    return shape
 
 
 def _unwrap(tp: Any) -> Any:
@@ -82,26 +113,24 @@ def _unwrap(tp: Any) -> Any:
     return tp
 
 
-def _walk(tp: Any, value: Any, path: str, found: list[str]) -> None:
-    tp = _unwrap(tp)
-    origin = get_origin(tp)
-    if origin is list and isinstance(value, list):
-        (item,) = get_args(tp) or (Any,)
-        for i, element in enumerate(value):
-            _walk(item, element, f"{path}[{i}]", found)
+def _walk(shape: Shape, value: Any, path: str, found: list[str]) -> None:
+    if shape is None:
         return
-    if origin is dict and isinstance(value, dict):
-        args = get_args(tp)
-        for key, element in value.items():
-            _walk(args[1] if len(args) == 2 else Any, element, f"{path}.{key}", found)
+    if isinstance(shape, tuple):
+        kind, inner = shape
+        if kind == "list" and isinstance(value, list):
+            for i, element in enumerate(value):
+                _walk(inner, element, f"{path}[{i}]", found)
+        elif kind == "map" and isinstance(value, dict):
+            for key, element in value.items():
+                _walk(inner, element, f"{path}.{key}", found)
         return
-    if not (isinstance(tp, type) and issubclass(tp, msgspec.Struct)) or not isinstance(value, dict):
+    if not isinstance(value, dict):
         return
-    declared = _fields(tp)
-    for key in list(value):
-        child = f"{path}.{key}" if path else key
-        if key not in declared:
-            found.append(child)
-            del value[key]
-        else:
-            _walk(declared[key], value[key], child, found)
+    for key in [k for k in value if k not in shape]:
+        found.append(f"{path}.{key}" if path else key)
+        del value[key]
+    for key, element in value.items():
+        inner = shape[key]
+        if inner is not None:
+            _walk(inner, element, f"{path}.{key}" if path else key, found)

@@ -106,6 +106,40 @@ def _walk(
     out[path] = value
 
 
+def fields_tree(obj: JSON, scope: Scope) -> JSON:
+    """The FieldsV1 of every owned field of `obj`, built in one walk (what a create owns)."""
+    root = scope.schema or LEAF
+    out: JSON = {}
+    for key in scope.keys(obj):
+        value = obj[key]
+        if key == "metadata" and isinstance(value, dict):
+            meta = {k: v for k, v in value.items() if k not in _SERVER_META}
+            sub = {f"f:{k}": _tree(v, root.child("metadata").child(k)) for k, v in meta.items()}
+            if sub:
+                out["f:metadata"] = sub
+        else:
+            out[f"f:{key}"] = _tree(value, root.child(key))
+    return out
+
+
+def _tree(value: Any, node: PatchSchema) -> JSON:
+    if isinstance(value, dict):
+        return {f"f:{k}": _tree(v, node.child(k)) for k, v in value.items()}
+    if isinstance(value, list) and value and node.strategy == MERGE:
+        key = node.merge_key
+        if key and all(isinstance(i, dict) and key in i for i in value):
+            return {
+                "k:" + _compact({key: i[key]}): {
+                    ".": {},
+                    **{f"f:{k}": _tree(v, node.child(k)) for k, v in i.items()},
+                }
+                for i in value
+            }
+        if not key and all(not isinstance(i, (dict, list)) for i in value):
+            return {"v:" + _compact(i): {} for i in value}
+    return {}
+
+
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
@@ -220,24 +254,196 @@ def after_update(
     now: str,
     scope: Scope,
 ) -> list[JSON]:
-    """The managedFields of `new` after an Update by `manager` (create when `old` is None)."""
-    entries = entries_of(old) if old is not None else []
-    new_leaves = leaves(new, scope)
-    old_leaves = leaves(old, scope) if old is not None else {}
-    changed = {p for p, v in new_leaves.items() if p not in old_leaves or old_leaves[p] != v}
-    removed = old_leaves.keys() - new_leaves.keys()
-    key = (manager, "Update", scope.subresource)
-    mine = next((e for e in entries if e.key == key), None)
-    for entry in entries:
-        if entry is mine:
-            entry.paths = (entry.paths - removed) | changed
-            if changed:
-                entry.time, entry.api_version = now, api_version
+    """The managedFields of `new` after an Update by `manager` (create when `old` is None).
+
+    Works on the FieldsV1 trees directly and only along the paths that changed, so an
+    update costs what it changed, not the size of the object."""
+    if old is None:
+        tree = fields_tree(new, scope)
+        if not tree:
+            return []
+        entry = Entry(manager, "Update", api_version, now, set(), scope.subresource).to_json()
+        return [dict(entry, fieldsV1=tree)]
+    changed: set[Path] = set()
+    removed: set[Path] = set()
+    _diff_object(old, new, scope, changed, removed)
+    raw = list((old.get("metadata") or {}).get("managedFields") or [])
+    if not changed and not removed:
+        return raw
+    touched = changed | removed
+    out: list[JSON] = []
+    mine_seen = False
+    for entry in raw:
+        mine = (
+            entry.get("manager") == manager
+            and entry.get("operation") == "Update"
+            and entry.get("subresource", "") == scope.subresource
+        )
+        tree = entry.get("fieldsV1") or {}
+        if mine:
+            mine_seen = True
+            tree = _copy_tree(tree)
+            for path in removed:
+                _tree_remove(tree, path)
+            for path in changed:
+                _tree_add(tree, path)
+            entry = dict(entry, fieldsV1=tree, time=now, apiVersion=api_version)
         else:
-            entry.paths -= changed | removed
-    if mine is None and changed:
-        entries.append(Entry(manager, "Update", api_version, now, changed, scope.subresource))
-    return serialise(entries)
+            hits = [p for p in touched if _tree_has(tree, p)]
+            if hits:
+                tree = _copy_tree(tree)
+                for path in hits:
+                    _tree_remove(tree, path)
+                entry = dict(entry, fieldsV1=tree)
+        if tree:
+            out.append(entry)
+    if not mine_seen and changed:
+        out.append(Entry(manager, "Update", api_version, now, changed, scope.subresource).to_json())
+    return out
+
+
+def _diff_object(
+    old: JSON, new: JSON, scope: Scope, changed: set[Path], removed: set[Path]
+) -> None:
+    root = scope.schema or LEAF
+    old_keys = set(scope.keys(old))
+    new_keys = set(scope.keys(new))
+    for key in old_keys | new_keys:
+        before, after = old.get(key, _MISSING), new.get(key, _MISSING)
+        if key == "metadata":
+            before = _owned_meta(before)
+            after = _owned_meta(after)
+            if before != after:
+                _diff(before, after, ("f:metadata",), root.child(key), changed, removed, top=True)
+            continue
+        _diff(before, after, (f"f:{key}",), root.child(key), changed, removed)
+
+
+def _owned_meta(meta: Any) -> JSON:
+    if not isinstance(meta, dict):
+        return {}
+    return {k: v for k, v in meta.items() if k not in _SERVER_META}
+
+
+_MISSING: Any = object()
+
+
+def _collect(value: Any, path: Path, node: PatchSchema, top: bool = False) -> set[Path]:
+    out: dict[Path, Any] = {}
+    _walk(value, path, node, out, top=top)
+    return set(out)
+
+
+def _diff(
+    before: Any,
+    after: Any,
+    path: Path,
+    node: PatchSchema,
+    changed: set[Path],
+    removed: set[Path],
+    top: bool = False,
+) -> None:
+    if before is _MISSING and after is _MISSING:
+        return
+    if before is _MISSING:
+        changed |= _collect(after, path, node, top)
+        return
+    if after is _MISSING:
+        removed |= _collect(before, path, node, top)
+        return
+    if before == after:
+        return
+    if isinstance(before, dict) and isinstance(after, dict) and (before or top) and (after or top):
+        for key in before.keys() | after.keys():
+            _diff(
+                before.get(key, _MISSING),
+                after.get(key, _MISSING),
+                (*path, f"f:{key}"),
+                node.child(key),
+                changed,
+                removed,
+            )
+        return
+    if isinstance(before, list) and isinstance(after, list) and node.strategy == MERGE:
+        old_items = _keyed(before, path, node)
+        new_items = _keyed(after, path, node)
+        if old_items is not None and new_items is not None:
+            for item_path in old_items.keys() | new_items.keys():
+                b = old_items.get(item_path, _MISSING)
+                a = new_items.get(item_path, _MISSING)
+                if b is _MISSING:
+                    changed.add(item_path)
+                elif a is _MISSING:
+                    removed.add(item_path)
+                if isinstance(b, dict) or isinstance(a, dict):  # a keyed item: its fields
+                    b_fields = b if isinstance(b, dict) else {}
+                    a_fields = a if isinstance(a, dict) else {}
+                    for name in b_fields.keys() | a_fields.keys():
+                        _diff(
+                            b_fields.get(name, _MISSING),
+                            a_fields.get(name, _MISSING),
+                            (*item_path, f"f:{name}"),
+                            node.child(name),
+                            changed,
+                            removed,
+                        )
+            return
+    removed |= _collect(before, path, node) - _collect(after, path, node)
+    changed |= _collect(after, path, node)
+
+
+def _keyed(items: list[Any], path: Path, node: PatchSchema) -> dict[Path, Any] | None:
+    """Keyed-list items (or set-like values) by their FieldsV1 path; None when atomic."""
+    key = node.merge_key
+    if key and all(isinstance(i, dict) and key in i for i in items):
+        return {(*path, "k:" + _compact({key: i[key]})): i for i in items}
+    if not key and all(not isinstance(i, (dict, list)) for i in items):
+        return {(*path, "v:" + _compact(i)): True for i in items}
+    return None
+
+
+def _copy_tree(tree: JSON) -> JSON:
+    return {k: _copy_tree(v) if v else {} for k, v in tree.items()}
+
+
+def _tree_has(tree: JSON, path: Path) -> bool:
+    node: Any = tree
+    for elem in path:
+        node = node.get(elem)
+        if node is None:
+            return False
+    return not node or "." in node
+
+
+def _tree_add(tree: JSON, path: Path) -> None:
+    node = tree
+    for elem in path:
+        if elem not in node:
+            node[elem] = {}
+        elif not node[elem] and elem is not path[-1]:
+            node[elem] = {".": {}}  # a member leaf that now has members below it
+        node = node[elem]
+    if node and "." not in node:
+        node["."] = {}
+
+
+def _tree_remove(tree: JSON, path: Path) -> None:
+    trail: list[tuple[JSON, str]] = []
+    node: Any = tree
+    for elem in path:
+        if not isinstance(node, dict) or elem not in node:
+            return
+        trail.append((node, elem))
+        node = node[elem]
+    parent, elem = trail[-1]
+    if node and set(node) != {"."}:
+        node.pop(".", None)  # still a container of other members
+        return
+    del parent[elem]
+    for parent, elem in reversed(trail[:-1]):
+        if parent[elem]:
+            break
+        del parent[elem]
 
 
 @dataclass(frozen=True, slots=True)
