@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/localcluster.py
 
 lock:
-	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra aws -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

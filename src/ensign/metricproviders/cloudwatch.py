@@ -1,8 +1,8 @@
 """Amazon CloudWatch `GetMetricData`, signed with AWS Signature Version 4. Does I/O.
 
-Flagger uses the AWS SDK; Ensign speaks the AWS JSON 1.0 protocol directly (`POST /` with
-`X-Amz-Target: GraniteServiceVersion20100801.GetMetricData`) and signs with `sign_v4`,
-written against AWS's published algorithm and checked against its test suite.
+Flagger uses the AWS SDK; Ensign speaks the AWS JSON 1.0 protocol over its own async HTTP
+client (`POST /` with `X-Amz-Target: GraniteServiceVersion20100801.GetMetricData`) and
+leaves credentials and signing to botocore (`aws_credentials`, the `ensign[aws]` extra).
 
 - The query is a JSON array of `MetricDataQuery` objects, as in Flagger. Go's JSON decoder
   matches field names case-insensitively, so Flagger accepts `"id"` for `"Id"`; Ensign
@@ -12,25 +12,20 @@ written against AWS's published algorithm and checked against its test suite.
   `MetricDataResults[0].Values[0]` (CloudWatch lists the newest point first); no values is
   "no data".
 - Credentials: the Secret keys `aws_access_key_id`, `aws_secret_access_key` and optional
-  `aws_session_token`, else the environment variables of the same names in upper case.
-  Flagger's SDK chain also knows IRSA web identity tokens, profiles and instance roles;
-  Ensign does not (a missing credential is a config error that says so).
+  `aws_session_token`, else the standard AWS chain (environment, IRSA web identity,
+  profiles, EKS Pod Identity / container credentials, instance role); see
+  `aws_credentials`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
-from urllib.parse import quote, unquote_plus, urlsplit
 
 import httpx2
 
+from ensign.metricproviders.aws_credentials import AwsCredentialSource, sign_request
 from ensign.metricproviders.base import (
     NoData,
     ProviderConfig,
@@ -48,10 +43,6 @@ VALUE_MAX_DATAPOINTS = 20
 MAX_PAGES = 20
 """Pages of a samples answer followed through `NextToken` before giving up."""
 
-ACCESS_KEY_ID = "aws_access_key_id"
-SECRET_ACCESS_KEY = "aws_secret_access_key"
-SESSION_TOKEN = "aws_session_token"
-
 _CANONICAL_FIELDS = {
     name.lower(): name
     for name in (
@@ -59,116 +50,6 @@ _CANONICAL_FIELDS = {
         "Metric", "Stat", "Unit", "Namespace", "MetricName", "Dimensions", "Name", "Value",
     )
 }  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AwsCredentials:
-    access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
-
-
-def resolve_credentials(
-    credentials: Mapping[str, str] | None, environ: Mapping[str, str] | None = None
-) -> AwsCredentials:
-    """The Secret's keys when it names an access key, else the environment.
-
-    A Secret with only one of the two keys is an error naming the other, rather than a
-    silent switch to the environment.
-    """
-    secret = credentials or {}
-    if secret.get(ACCESS_KEY_ID) or secret.get(SECRET_ACCESS_KEY):
-        for key in (ACCESS_KEY_ID, SECRET_ACCESS_KEY):
-            if not secret.get(key):
-                raise ProviderConfigError(f"secret key {key!r} is missing for cloudwatch")
-        return AwsCredentials(
-            access_key_id=secret[ACCESS_KEY_ID],
-            secret_access_key=secret[SECRET_ACCESS_KEY],
-            session_token=secret.get(SESSION_TOKEN) or None,
-        )
-    env = os.environ if environ is None else environ
-    key_id, key = env.get("AWS_ACCESS_KEY_ID", ""), env.get("AWS_SECRET_ACCESS_KEY", "")
-    if not key_id or not key:
-        raise ProviderConfigError(
-            "cloudwatch has no AWS credentials: set the secret keys 'aws_access_key_id' and "
-            "'aws_secret_access_key' (optional 'aws_session_token'), or the environment "
-            "variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-        )
-    return AwsCredentials(
-        access_key_id=key_id,
-        secret_access_key=key,
-        session_token=env.get("AWS_SESSION_TOKEN") or None,
-    )
-
-
-def sign_v4(
-    *,
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    credentials: AwsCredentials,
-    region: str,
-    service: str,
-    when: datetime,
-) -> dict[str, str]:
-    """The headers that sign a request with AWS Signature Version 4.
-
-    `headers` must hold every header to sign except `Host`, `X-Amz-Date` and
-    `X-Amz-Security-Token`, which are added here (and returned, with `Authorization`).
-    Path segments are encoded once more, as for every service except S3.
-    """
-    amz_date = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    parts = urlsplit(url)
-    signed = {name.lower(): " ".join(value.split()) for name, value in headers.items()}
-    signed["host"] = parts.netloc
-    signed["x-amz-date"] = amz_date
-    added = {"X-Amz-Date": amz_date}
-    if credentials.session_token:
-        signed["x-amz-security-token"] = credentials.session_token
-        added["X-Amz-Security-Token"] = credentials.session_token
-    names = sorted(signed)
-    signed_headers = ";".join(names)
-    canonical_request = "\n".join(
-        [
-            method.upper(),
-            quote(parts.path or "/", safe="/-_.~"),
-            _canonical_query(parts.query),
-            "".join(f"{name}:{signed[name]}\n" for name in names),
-            signed_headers,
-            hashlib.sha256(body).hexdigest(),
-        ]
-    )
-    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    string_to_sign = "\n".join(
-        [
-            "AWS4-HMAC-SHA256",
-            amz_date,
-            scope,
-            hashlib.sha256(canonical_request.encode()).hexdigest(),
-        ]
-    )
-    key = f"AWS4{credentials.secret_access_key}".encode()
-    for part in (amz_date[:8], region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    added["Authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={credentials.access_key_id}/{scope}, "
-        f"SignedHeaders={signed_headers}, Signature={signature}"
-    )
-    return added
-
-
-def _canonical_query(query: str) -> str:
-    pairs: list[tuple[str, str]] = []
-    for item in query.split("&") if query else []:
-        name, _, value = item.partition("=")
-        pairs.append((_encode(name), _encode(value)))
-    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
-
-
-def _encode(text: str) -> str:
-    return quote(unquote_plus(text), safe="-_.~")
 
 
 def canonical_queries(query: str) -> list[dict[str, object]]:
@@ -212,17 +93,12 @@ class CloudWatchProvider:
         if not config.region:
             raise ProviderConfigError("spec.provider.region is required for cloudwatch")
         self._region = config.region
-        self._credentials = resolve_credentials(config.credentials)
+        self._credentials = AwsCredentialSource(config.credentials, region=config.region)
         self._url = (
             base_url(config, default=f"https://monitoring.{config.region}.amazonaws.com") + "/"
         )
         self._interval = config.interval_seconds
-        secrets = (
-            self._credentials.access_key_id,
-            self._credentials.secret_access_key,
-            self._credentials.session_token or "",
-        )
-        self._http = ProviderHttp(config, client=client, secrets=secrets)
+        self._http = ProviderHttp(config, client=client, secrets=self._credentials.static_secrets)
 
     async def value(self, query: str, *, now: datetime) -> float:
         queries = canonical_queries(query)
@@ -300,20 +176,20 @@ class CloudWatchProvider:
         if next_token is not None:
             request["NextToken"] = next_token
         body = json.dumps(request, separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": CONTENT_TYPE,
-            "X-Amz-Target": TARGET,
-            "Accept": "application/json",
-        }
-        headers |= sign_v4(
-            method="POST",
+        keys = await self._credentials.keys()
+        for secret in keys.secrets:
+            self._http.add_secret(secret)
+        headers = sign_request(
             url=self._url,
-            headers=headers,
+            headers={
+                "Content-Type": CONTENT_TYPE,
+                "X-Amz-Target": TARGET,
+                "Accept": "application/json",
+            },
             body=body,
-            credentials=self._credentials,
+            keys=keys,
             region=self._region,
             service=SERVICE,
-            when=datetime.now(UTC),
         )
         answer = await self._http.send_json("POST", self._url, content=body, headers=headers)
         return self._http.as_dict(answer, "response")
