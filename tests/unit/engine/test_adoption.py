@@ -177,6 +177,9 @@ W20 = Routes(primary=80, canary=20)
         # The target changed while nobody watched: adopted at the primary's revision.
         (snapshot("Succeeded", revision="b" * 16), Verdict.ADOPT, "Succeeded", "a" * 16, "a" * 16),
         (snapshot("Failed", revision="b" * 16), Verdict.ADOPT, "Failed", "b" * 16, "a" * 16),
+        (snapshot("Waiting", revision="b" * 16), Verdict.ADOPT, "Waiting", "a" * 16, "a" * 16),
+        (snapshot("Promoting", revision="b" * 16, routes=W20, target_ready=False),
+         Verdict.RESUME, "Promoting", "b" * 16, "a" * 16),
         (snapshot("Progressing", revision="b" * 16, routes=W20), Verdict.RESUME, "Progressing",
          "b" * 16, "a" * 16),
         (snapshot("WaitingPromotion", revision="b" * 16), Verdict.RESUME, "WaitingPromotion",
@@ -188,7 +191,8 @@ W20 = Routes(primary=80, canary=20)
         (snapshot("Succeeded", primary_exists=False), Verdict.REFUSE, "Succeeded", "5654db9c49",
          "6f66c94c86"),
     ],
-    ids=["succeeded", "initialized", "succeeded-changed", "failed", "progressing", "waiting",
+    ids=["succeeded", "initialized", "succeeded-changed", "failed", "waiting", "promoting",
+         "progressing", "waiting-promotion",
          "restart", "refuse-nothing-ready", "refuse-no-primary"],
 )  # fmt: skip
 def test_plan(snap: Snapshot, verdict: Verdict, phase: str, applied: str, promoted: str) -> None:
