@@ -11,11 +11,16 @@ Authentication, without Google's client libraries:
   `monitoring.read`, `aud` = the key's `token_uri`, one hour) signed with the key's RSA
   private key (PKCS#8 or PKCS#1 PEM; loaded and signed with RSASSA-PKCS1-v1_5/SHA-256 by the
   `cryptography` library) and posted to `token_uri` for an access token.
-- Without it, the GCE metadata server's token for the pod's service account (Workload
-  Identity). Its address can be overridden with the Secret key `metadata_server` or the
-  environment variable `ENSIGN_GCE_METADATA_HOST` (host[:port] or a URL).
+- Without it, the GCE metadata server's token for the pod's service account (GKE Workload
+  Identity, or the node's service account). Its address can be overridden with the Secret
+  key `metadata_server`, or the environment variables `ENSIGN_GCE_METADATA_HOST`, then
+  `GCE_METADATA_HOST` (the variable Google's client libraries read; its older name
+  `GCE_METADATA_ROOT` too), each host[:port] or a URL. A metadata server that does not
+  answer is an error saying that no credentials were found and how to provide them.
 
-Access tokens are cached until a minute before they expire. Samples are every point of
+Access tokens are cached per process (per metadata server, or per service account key and
+token URI), so the providers built for each analysis share them, until a minute before they
+expire. Samples are every point of
 every series (oldest first by end time) over the range the MQL query states (`| within`).
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import time
@@ -33,7 +39,13 @@ from urllib.parse import quote, urlsplit
 
 import httpx2
 
-from ensign.metricproviders.base import NoData, ProviderConfig, ProviderConfigError, Window
+from ensign.metricproviders.base import (
+    NoData,
+    ProviderConfig,
+    ProviderConfigError,
+    ProviderError,
+    Window,
+)
 from ensign.metricproviders.wire import ProviderHttp, base_url, required_secret, rfc3339_seconds
 from ensign.model import MetricProviderType
 
@@ -42,6 +54,8 @@ DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 DEFAULT_METADATA_SERVER = "http://metadata.google.internal"
 METADATA_TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 METADATA_HOST_ENV = "ENSIGN_GCE_METADATA_HOST"
+GOOGLE_METADATA_HOST_ENVS = ("GCE_METADATA_HOST", "GCE_METADATA_ROOT")
+"""What Google's client libraries read for the metadata server's host."""
 SCOPE = "https://www.googleapis.com/auth/monitoring.read"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_LIFETIME = 3600
@@ -158,10 +172,18 @@ def metadata_server(credentials: dict[str, str]) -> str:
     server = (
         credentials.get(METADATA_SERVER)
         or os.environ.get(METADATA_HOST_ENV)
+        or next(
+            (os.environ[name] for name in GOOGLE_METADATA_HOST_ENVS if os.environ.get(name)), ""
+        )
         or DEFAULT_METADATA_SERVER
     )
     server = server.strip().rstrip("/")
     return server if "://" in server else f"http://{server}"
+
+
+_tokens: dict[str, tuple[str, float]] = {}
+"""Access tokens per source (a metadata server, or a key and token URI): the token and the
+monotonic time at which to renew it. Shared by the providers of every analysis."""
 
 
 class StackdriverProvider:
@@ -178,8 +200,12 @@ class StackdriverProvider:
         key_text = credentials.get(SERVICE_ACCOUNT_KEY, "")
         self._account = parse_service_account(key_text) if key_text else None
         self._metadata = metadata_server(credentials)
-        self._token: str | None = None
-        self._token_expiry = 0.0
+        self._token_source = (
+            f"jwt {self._account.token_uri} {self._account.client_email} "
+            + hashlib.sha256(key_text.encode()).hexdigest()
+            if self._account is not None
+            else f"metadata {self._metadata}"
+        )
         self._token_lock = asyncio.Lock()
         self._http = ProviderHttp(config, client=client, secrets=(key_text,))
 
@@ -257,19 +283,33 @@ class StackdriverProvider:
 
     async def _access_token(self) -> str:
         async with self._token_lock:
-            if self._token is None or time.monotonic() >= self._token_expiry:
-                if self._account is not None:
-                    answer = await self._jwt_grant(self._account)
-                else:
-                    answer = await self._http.send_json(
-                        "GET",
-                        self._metadata + METADATA_TOKEN_PATH,
-                        headers={"Metadata-Flavor": "Google"},
-                    )
-                self._token, lifetime = self._token_from(answer)
-                self._http.add_secret(self._token)
-                self._token_expiry = time.monotonic() + max(0.0, lifetime - TOKEN_MARGIN)
-            return self._token
+            cached = _tokens.get(self._token_source)
+            if cached is not None and time.monotonic() < cached[1]:
+                self._http.add_secret(cached[0])
+                return cached[0]
+            if self._account is not None:
+                answer = await self._jwt_grant(self._account)
+            else:
+                answer = await self._metadata_token()
+            token, lifetime = self._token_from(answer)
+            self._http.add_secret(token)
+            _tokens[self._token_source] = (
+                token,
+                time.monotonic() + max(0.0, lifetime - TOKEN_MARGIN),
+            )
+            return token
+
+    async def _metadata_token(self) -> object:
+        url = self._metadata + METADATA_TOKEN_PATH
+        try:
+            return await self._http.send_json("GET", url, headers={"Metadata-Flavor": "Google"})
+        except ProviderError as exc:
+            raise self._http.error(
+                f"no credentials: the Secret has no key {SERVICE_ACCOUNT_KEY!r} and the GCE "
+                f"metadata server at {self._metadata} gave no token for Workload Identity "
+                f"({exc}); set the Secret key, run on GKE with Workload Identity, or point "
+                f"GCE_METADATA_HOST at a metadata server"
+            ) from None
 
     async def _jwt_grant(self, account: ServiceAccount) -> object:
         assertion = jwt_assertion(

@@ -4,6 +4,7 @@ no data, errors and secrets."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -120,6 +121,7 @@ class Google:
     series: list[list[dict[str, Any]]] = field(default_factory=list)  # pages of timeSeriesData
     query_status: int = 200
     backend: Backend | None = None
+    metadata_expires_in: int = 3599
 
     @property
     def token_uri(self) -> str:
@@ -143,7 +145,11 @@ class Google:
             if request.headers.get("Metadata-Flavor") != "Google":
                 return web.Response(status=403, text="Missing Metadata-Flavor:Google header")
             return web.json_response(
-                {"access_token": ACCESS_TOKEN, "expires_in": 3599, "token_type": "Bearer"}
+                {
+                    "access_token": ACCESS_TOKEN,
+                    "expires_in": self.metadata_expires_in,
+                    "token_type": "Bearer",
+                }
             )
         if request.path == QUERY_PATH and request.method == "POST":
             if request.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
@@ -242,7 +248,12 @@ async def test_value_with_a_service_account_key_and_a_cached_token(
     assert google.backend.seen[1].json() == {"query": MQL}
 
 
-@pytest.mark.parametrize("where", ["environment", "secret"])
+def no_metadata_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ENSIGN_GCE_METADATA_HOST", "GCE_METADATA_HOST", "GCE_METADATA_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize("where", ["environment", "GCE_METADATA_HOST", "secret"])
 async def test_without_a_key_the_metadata_server_gives_the_token(
     serve: Serve, rsa_key: KeyFiles, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
@@ -253,8 +264,11 @@ async def test_without_a_key_the_metadata_server_gives_the_token(
     )
     assert google.backend is not None
     credentials = {"project": "my-proj"}
+    no_metadata_host(monkeypatch)
     if where == "environment":  # host:port, as GCE_METADATA_HOST is written
         monkeypatch.setenv("ENSIGN_GCE_METADATA_HOST", google.backend.url.removeprefix("http://"))
+    elif where == "GCE_METADATA_HOST":  # the variable Google's libraries read
+        monkeypatch.setenv("GCE_METADATA_HOST", google.backend.url.removeprefix("http://"))
     else:
         monkeypatch.setenv("ENSIGN_GCE_METADATA_HOST", "127.0.0.1:9")  # the Secret key wins
         credentials["metadata_server"] = google.backend.url
@@ -265,6 +279,53 @@ async def test_without_a_key_the_metadata_server_gives_the_token(
         await sd.aclose()
     assert [seen.path for seen in google.backend.seen] == [METADATA_PATH, QUERY_PATH]
     assert google.backend.seen[0].headers["Metadata-Flavor"] == "Google"
+
+
+async def test_metadata_tokens_are_shared_by_providers_until_they_near_expiry(
+    serve: Serve, rsa_key: KeyFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A token good for 61 s is renewed 60 s before it expires: it serves for one second.
+    google = await start_google(
+        serve,
+        rsa_key,
+        series=[[{"pointData": [point({"doubleValue": 2.0}, "2024-05-01T12:00:00Z")]}]],
+        metadata_expires_in=61,
+    )
+    assert google.backend is not None
+    no_metadata_host(monkeypatch)
+    monkeypatch.setenv("GCE_METADATA_HOST", google.backend.url.removeprefix("http://"))
+
+    async def analysis() -> None:  # each analysis builds its own provider
+        sd = provider(google, {"project": "my-proj"})
+        try:
+            assert await sd.value(MQL, now=NOW) == 2.0
+        finally:
+            await sd.aclose()
+
+    await analysis()
+    await analysis()
+    await asyncio.sleep(1.2)
+    await analysis()
+    paths = [seen.path for seen in google.backend.seen]
+    assert paths == [METADATA_PATH, QUERY_PATH, QUERY_PATH, METADATA_PATH, QUERY_PATH]
+
+
+async def test_no_key_and_no_metadata_server_says_how_to_give_credentials(
+    serve: Serve, rsa_key: KeyFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    google = await start_google(serve, rsa_key)
+    no_metadata_host(monkeypatch)
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")  # nothing listens on discard
+    sd = provider(google, {"project": "my-proj"})
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await sd.value(MQL, now=NOW)
+    finally:
+        await sd.aclose()
+    message = str(caught.value)
+    assert "no credentials" in message and "'serviceAccountKey'" in message
+    assert "http://127.0.0.1:9" in message and "GCE_METADATA_HOST" in message
+    assert google.backend is not None and google.backend.seen == []
 
 
 async def test_a_wrongly_signed_assertion_is_refused(serve: Serve, rsa_key: KeyFiles) -> None:
