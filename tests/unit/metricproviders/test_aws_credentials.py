@@ -1,6 +1,10 @@
 """CloudWatch credentials through the standard AWS chain (botocore), against real servers
 on 127.0.0.1 standing in for STS, the container credentials endpoint (EKS Pod Identity)
-and CloudWatch itself; the missing extra; botocore never loaded without CloudWatch."""
+and CloudWatch itself; the missing extra; botocore never loaded without CloudWatch.
+
+The fake STS and container endpoints are served by this test's event loop, and botocore
+fetches from them with blocking calls: the tests can only pass because those calls run in a
+worker thread, never on the loop (on the loop they would deadlock)."""
 
 from __future__ import annotations
 
@@ -162,9 +166,12 @@ async def test_a_refused_web_identity_is_a_provider_error_that_leaks_no_token(
     secrets_hidden(WEB_IDENTITY_TOKEN, errors=[err.value])
 
 
-async def serve_container_credentials(serve: Serve, expirations: list[float]) -> Backend:
+async def serve_container_credentials(
+    serve: Serve, lifetimes: list[int], expiries: list[int] | None = None
+) -> Backend:
     """The container credentials endpoint: the i-th fetch (Authorization checked against
-    the pod identity token) gets TEMPORARY[i] expiring at expirations[i]."""
+    the pod identity token) gets TEMPORARY[i], valid for lifetimes[i] seconds from then
+    (whole seconds, as the Expiration is written); each expiry is appended to `expiries`."""
     fetches: list[int] = []
 
     async def handle(request: web.Request, _: bytes) -> web.StreamResponse:
@@ -173,12 +180,15 @@ async def serve_container_credentials(serve: Serve, expirations: list[float]) ->
         i = min(len(fetches), len(TEMPORARY) - 1)
         fetches.append(i)
         key, secret, token = TEMPORARY[i]
+        expiry = math.ceil(time.time()) + lifetimes[i]
+        if expiries is not None:
+            expiries.append(expiry)
         return web.json_response(
             {
                 "AccessKeyId": key,
                 "SecretAccessKey": secret,
                 "Token": token,
-                "Expiration": iso(expirations[i]),
+                "Expiration": iso(expiry),
                 "AccountId": "111122223333",
             }
         )
@@ -196,7 +206,7 @@ def use_pod_identity(env: pytest.MonkeyPatch, tmp_path: Path, endpoint: Backend)
 async def test_pod_identity_reads_the_container_uri_with_the_token_file(
     serve: Serve, aws_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    agent = await serve_container_credentials(serve, [time.time() + 3600])
+    agent = await serve_container_credentials(serve, [3600])
     use_pod_identity(aws_env, tmp_path, agent)
     backend = await serve_cloudwatch(serve, [ANSWER], secrets=SIGNING_SECRETS)
     assert await query_once(backend.url) == 7.0
@@ -209,13 +219,13 @@ async def test_temporary_keys_are_refreshed_as_they_near_expiry(
     serve: Serve, aws_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # botocore refreshes 15 minutes (900 s) before expiry: the first keys are good for
-    # 900 s + a few seconds, so they sign the first query and are due a moment later.
-    due = math.ceil(time.time()) + 3
-    agent = await serve_container_credentials(serve, [due + 900, time.time() + 3600])
+    # 900 s + 2 s from their fetch, so they sign the first query and are due just after.
+    expiries: list[int] = []
+    agent = await serve_container_credentials(serve, [902, 3600], expiries)
     use_pod_identity(aws_env, tmp_path, agent)
     backend = await serve_cloudwatch(serve, [ANSWER], secrets=SIGNING_SECRETS)
     assert await query_once(backend.url) == 7.0
-    await asyncio.sleep(max(0.0, due - time.time()) + 0.2)
+    await asyncio.sleep(max(0.0, expiries[0] - 900 - time.time()) + 0.2)
     assert [await query_once(backend.url) for _ in range(2)] == [7.0, 7.0]
     (one, _, one_token), (two, _, two_token) = TEMPORARY
     assert signed_with(backend) == [(one, one_token), (two, two_token), (two, two_token)]
