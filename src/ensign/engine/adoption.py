@@ -151,22 +151,22 @@ def _mid_analysis(
     snap: Snapshot, kept: CanaryStatus, promoted: str, *, name: str, status_write: str
 ) -> Adoption:
     phase = kept.phase
-    weight = snap.routes.canary
+    weight = snap.routes.canary if snap.routes_traffic else 0  # kubernetes: no split
+    where = f"canary weight {weight}" if snap.routes_traffic else "provider without traffic split"
     carried = replace(kept, last_applied_spec=snap.revision, last_promoted_spec=promoted)
     moving_to_primary = phase in (P.PROMOTING, P.FINALISING)
     if snap.target.ready or moving_to_primary or weight == 0:
         return Adoption(
             verdict=Verdict.RESUME,
             reasons=(
-                f"{phase} at canary weight {weight}, iteration {kept.iterations}:"
+                f"{phase} ({where}), iteration {kept.iterations}:"
                 " resuming from the weights in force",
             ),
             status=carried,
             actions=(
                 RecordEvent(
                     warning=False,
-                    message=f"{name} {ADOPTED} mid-analysis ({phase}, canary weight {weight}):"
-                    " resuming",
+                    message=f"{name} {ADOPTED} mid-analysis ({phase}, {where}): resuming",
                 ),
             ),
             writes=(status_write,),
