@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib
+import importlib.util
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +20,74 @@ if TYPE_CHECKING:
     from ensign.runtime.app import Settings
 
 
-@click.group(cls=FlaggerGroup, invoke_without_command=True)
+# Commands whose modules load on first use, so that `ensign controller` imports neither the
+# console nor the migration report: name -> (module, attribute: a command or a tuple of them).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    **{
+        name: ("ensign.console.commands", "COMMANDS")
+        for name in ("get", "describe", "promote", "abort", "pause", "resume", "status", "sandbox")
+    },
+    "migrate": ("ensign.migration", "migrate"),
+}
+# Commands that run the local cluster: the `ensign-local` part, not in the operator install.
+LOCAL_COMMANDS = frozenset({"demo", "localcluster", "sandbox"})
+LOCAL_MODULES = ("ensign.localcluster", "ensign.testing", "ensign.demo")
+LOCAL_INSTALL = "pip install 'ensign[local]'"
+
+
+def require_local_part(command: str) -> None:
+    """Fail clearly when the local cluster is not installed (the operator image leaves it out)."""
+    missing = [name for name in LOCAL_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise click.ClickException(
+            f"`ensign {command}` runs the local cluster, which this install of Ensign leaves out"
+            f" (missing: {', '.join(missing)}; the operator install carries only what the"
+            f" controller runs). Install the local part with `{LOCAL_INSTALL}` (the ensign-local"
+            " distribution, built from packaging/local), or run it from a clone (`make demo`)."
+        )
+
+
+def _needing_local_part(command: click.Command) -> click.Command:
+    callback = command.callback
+    if callback is None or getattr(callback, "needs_local_part", False):
+        return command
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        require_local_part(command.name or "")
+        return callback(*args, **kwargs)
+
+    guarded.needs_local_part = True  # type: ignore[attr-defined]
+    command.callback = guarded
+    return command
+
+
+class EnsignGroup(FlaggerGroup):
+    """The `ensign` group: loads the LAZY_COMMANDS on first use, and guards the commands
+    that need the local cluster with a clear message when it is not installed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module, attribute = LAZY_COMMANDS[cmd_name]
+            loaded = getattr(importlib.import_module(module), attribute)
+            for candidate in loaded if isinstance(loaded, tuple) else (loaded,):
+                if candidate.name in LAZY_COMMANDS and candidate.name not in self.commands:
+                    self.add_command(candidate)
+            command = self.commands.get(cmd_name)
+        if command is not None and cmd_name in LOCAL_COMMANDS:
+            command = _needing_local_part(command)
+        return command
+
+    def load_all(self, ctx: click.Context) -> None:
+        for name in self.list_commands(ctx):
+            self.get_command(ctx, name)
+
+
+@click.group(cls=EnsignGroup, invoke_without_command=True)
 @click.version_option(__version__, prog_name="ensign")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -25,7 +95,10 @@ def main(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is None:
         from ensign.console.commands import tour_text
 
-        click.echo(tour_text(main))
+        group = ctx.command
+        if isinstance(group, EnsignGroup):
+            group.load_all(ctx)
+        click.echo(tour_text(group) if isinstance(group, click.Group) else "")
 
 
 @main.command()
@@ -474,13 +547,3 @@ def rbac(
         service_account_namespace=service_account_namespace,
     )
     click.echo(rbac_rules.render(docs, args=" ".join(args)), nl=False)
-
-
-from ensign.console.commands import COMMANDS  # noqa: E402  (registered after the group exists)
-
-for _command in COMMANDS:
-    main.add_command(_command)
-
-from ensign.migration import migrate  # noqa: E402  (`ensign migrate --check`)
-
-main.add_command(migrate)

@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -55,6 +54,7 @@ from ensign.engine.phases import Phase
 from ensign.engine.weights import Routes
 from ensign.kube.api import JSON
 from ensign.model import Canary
+from ensign.observability.server import Reply
 
 if TYPE_CHECKING:
     from ensign.runtime.cache import Caches
@@ -316,9 +316,9 @@ class ControllerMetrics:
         """The text exposition format (version 0.0.4)."""
         return generate_latest(_WithoutCreated(self.registry))
 
-    async def handle(self, _: web.Request) -> web.Response:
+    def scrape(self) -> Reply:
         """`GET /metrics`."""
-        return web.Response(body=self.exposition(), headers={"Content-Type": CONTENT_TYPE})
+        return Reply(200, self.exposition(), CONTENT_TYPE)
 
     # -------------------------------------------------------------- helpers
 

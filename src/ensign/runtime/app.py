@@ -22,15 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import web
-
 from ensign.alerting import AlertDispatcher, Destination, global_notifier
 from ensign.kube import kinds
 from ensign.kube.api import KubeApi
 from ensign.observability.metrics import ControllerMetrics
+from ensign.observability.server import ProbeServer, Reply, text
 from ensign.routers.protocol import RouterSettings
 from ensign.runtime.analysis import MetricAnalyzer
 from ensign.runtime.cache import Caches, Informer
+from ensign.runtime.coexistence import FlaggerGuard
 from ensign.runtime.events import EventRecorder
 from ensign.runtime.executor import Executor
 from ensign.runtime.finalizer import Finalizer
@@ -96,6 +96,7 @@ class Settings:
     identity: str = ""  # default: <hostname>_<uuid>, as Flagger
     shard: str = ""  # names this shard's Lease
     canary_selector: str = ""  # label selector: the canaries this shard handles
+    allow_flagger: bool = False  # act even while Flagger looks active (runtime/coexistence.py)
 
     def global_notifier(self) -> Destination | None:
         """The notifier for canaries without alerts; raises NotifierConfigError (naming the
@@ -211,7 +212,15 @@ class Controller:
         )
         self.reconciler.metrics = self.scheduler.metrics = self.metrics
         self.routing.wake = self.scheduler.wake
-        self._runner: web.AppRunner | None = None
+        self.guard = FlaggerGuard(  # the scheduler starts only once Flagger looks inactive
+            api,
+            self.caches,
+            clock=clock,
+            allow=settings.allow_flagger,
+            namespace=settings.namespace,
+            canary_selector=settings.canary_selector,
+        )
+        self._http: ProbeServer | None = None
         self._started = False
 
     async def _hook_event(
@@ -233,7 +242,7 @@ class Controller:
             self._election.add_done_callback(self._election_ended)
             await self.elector.campaigned.wait()
         else:
-            self.scheduler.start()
+            await self.guard.start(self.scheduler.start)
         self._started = True
         log.info("controller started; %d canaries", len(self.scheduler.loops))
 
@@ -243,6 +252,7 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._election
             self._election = None
+        await self.guard.stop()
         await self.scheduler.stop()
         if self.elector is not None:
             await self.elector.release()  # only after the work has stopped
@@ -250,9 +260,9 @@ class Controller:
         await self.caches.stop()
         await self.reconciler.analyzer.aclose()
         await self.alerts.aclose()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
         close = getattr(self._caller, "aclose", None)
         if close is not None:
             with contextlib.suppress(Exception):
@@ -286,9 +296,10 @@ class Controller:
         )
 
     async def _start_leading(self) -> None:
-        self.scheduler.start()
+        await self.guard.start(self.scheduler.start)
 
     async def _stop_leading(self) -> None:
+        await self.guard.stop()
         await self.scheduler.stop()  # cancels every canary loop before its first await
 
     def _election_ended(self, task: asyncio.Task[None]) -> None:
@@ -299,6 +310,7 @@ class Controller:
         log.error("leader election ended unexpectedly; stopping", exc_info=task.exception())
         if self.elector is not None:
             self.elector.campaigned.set()  # start() must not wait for it
+        self.guard.cancel()
         self._stopping = asyncio.get_running_loop().create_task(self.scheduler.stop())
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -309,19 +321,20 @@ class Controller:
             await self.stop()
 
     async def _serve(self) -> None:
-        host, _, port = self.settings.metrics_addr.rpartition(":")
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self.metrics.handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host or "127.0.0.1", int(port or 8080)).start()
+        routes = {
+            "/healthz": self._healthz,
+            "/readyz": self._readyz,
+            "/metrics": self.metrics.scrape,
+        }
+        self._http = ProbeServer(routes)
+        await self._http.start(self.settings.metrics_addr)
 
-    async def _healthz(self, _: web.Request) -> web.Response:
-        return web.Response(text="ok")
+    def _healthz(self) -> Reply:
+        return text("ok")
 
-    async def _readyz(self, _: web.Request) -> web.Response:
+    def _readyz(self) -> Reply:
+        if self.guard.reason is not None:
+            return text(f"not acting: {self.guard.reason}", 503)
         if self.caches.synced:
-            return web.Response(text="ok")
-        return web.Response(text="caches not synced", status=503)
+            return text("ok")
+        return text("caches not synced", 503)
