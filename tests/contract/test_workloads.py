@@ -202,3 +202,135 @@ async def test_daemonset_status(kube: Kube) -> None:
 
     ds = await kube.eventually(parked, within=kube.timeout(5, 60), what="parked daemonset")
     assert not ds.status.numberReady
+
+
+REVISION = "deployment.kubernetes.io/revision"
+
+
+async def replicasets_of(kube: Kube, name: str) -> list[dict[str, Any]]:
+    response = await kube.http.get(kube.path("apps/v1", "replicasets"))
+    return [
+        rs
+        for rs in response.json()["items"]
+        if any(o["name"] == name for o in rs["metadata"].get("ownerReferences") or [])
+    ]
+
+
+async def pods_of(kube: Kube, owner_uids: set[str]) -> list[dict[str, Any]]:
+    response = await kube.http.get(kube.path("v1", "pods"))
+    return [
+        pod
+        for pod in response.json()["items"]
+        if any(o["uid"] in owner_uids for o in pod["metadata"].get("ownerReferences") or [])
+    ]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    return any(
+        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
+    )
+
+
+@pytest.mark.needs_ready_pods("waits for two rollouts of real pods")
+async def test_deployment_owns_replicasets_and_pods_as_the_controllers_make_them(
+    kube: Kube,
+) -> None:
+    c = kube.client
+    created = await c.create(deployment("web", replicas=2))
+    await wait_rolled_out(kube, "web")
+
+    async def first_pods() -> list[dict[str, Any]] | None:
+        [rs] = await replicasets_of(kube, "web")
+        pods = await pods_of(kube, {rs["metadata"]["uid"]})
+        return pods if len(pods) == 2 and all(ready(p) for p in pods) else None
+
+    pods = await kube.eventually(first_pods, within=kube.timeout(5, 180), what="2 ready pods")
+    [rs] = await replicasets_of(kube, "web")
+    template_hash = rs["metadata"]["labels"]["pod-template-hash"]
+    assert rs["metadata"]["name"] == f"web-{template_hash}"
+    assert rs["metadata"]["annotations"][REVISION] == "1"
+    [owner] = rs["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["uid"], owner["controller"]) == (
+        "Deployment",
+        created.metadata.uid,
+        True,
+    )
+    assert rs["spec"]["selector"]["matchLabels"] == {
+        "app": "web",
+        "pod-template-hash": template_hash,
+    }
+    assert rs["spec"]["replicas"] == 2
+    for pod in pods:
+        assert pod["metadata"]["labels"] == {"app": "web", "pod-template-hash": template_hash}
+        assert pod["metadata"]["name"].startswith(f"web-{template_hash}-")
+        assert pod["metadata"]["ownerReferences"][0]["controller"] is True
+        assert pod["status"]["phase"] == "Running"
+        assert pod["spec"]["nodeName"]
+    dep = await c.get(Deployment, "web")
+    assert dep.metadata.annotations[REVISION] == "1"
+    assert dep.metadata.generation == 1  # the revision annotation comes through /status
+
+    # A new template: revision 2 in a new ReplicaSet; the old one is scaled to 0 and kept.
+    await c.patch(
+        Deployment,
+        "web",
+        {"spec": {"template": {"metadata": {"annotations": {"rev": "2"}}}}},
+        patch_type=PatchType.MERGE,
+    )
+
+    async def second() -> list[dict[str, Any]] | None:
+        sets = {
+            r["metadata"]["annotations"][REVISION]: r for r in await replicasets_of(kube, "web")
+        }
+        if set(sets) != {"1", "2"} or sets["1"]["spec"]["replicas"] != 0:
+            return None
+        pods = await pods_of(kube, {r["metadata"]["uid"] for r in sets.values()})
+        if len(pods) != 2 or not all(ready(p) for p in pods):
+            return None
+        return [sets["2"], *pods]
+
+    new_rs, *new_pods = await kube.eventually(
+        second, within=kube.timeout(5, 180), what="revision 2 rolled out"
+    )
+    new_hash = new_rs["metadata"]["labels"]["pod-template-hash"]
+    assert new_hash != template_hash
+    assert {p["metadata"]["labels"]["pod-template-hash"] for p in new_pods} == {new_hash}
+    dep = await c.get(Deployment, "web")
+    assert dep.metadata.annotations[REVISION] == "2"
+
+
+@pytest.mark.needs_ready_pods("waits for a pod on every node")
+async def test_daemonset_pods_run_on_the_nodes(kube: Kube) -> None:
+    nodes = (await kube.http.get("/api/v1/nodes")).json()["items"]
+    assert nodes, "a DaemonSet needs nodes"
+    created = await kube.client.create(daemonset("agent"))
+
+    async def placed() -> list[dict[str, Any]] | None:
+        pods = await pods_of(kube, {created.metadata.uid})
+        return pods if pods and all(ready(p) for p in pods) else None
+
+    pods = await kube.eventually(placed, within=kube.timeout(5, 180), what="daemonset pods")
+    assert len({p["spec"]["nodeName"] for p in pods}) == len(pods)
+    assert {p["spec"]["nodeName"] for p in pods} <= {n["metadata"]["name"] for n in nodes}
+    for pod in pods:
+        assert pod["metadata"]["labels"]["app"] == "agent"
+        assert "controller-revision-hash" in pod["metadata"]["labels"]
+
+
+@pytest.mark.local_only("removes the simulated node")
+async def test_daemonset_without_schedulable_nodes_wants_no_pods(kube: Kube) -> None:
+    c = kube.client
+    await c.create(daemonset("agent"))
+    node = "local-node-1"
+    await kube.http.patch(
+        f"/api/v1/nodes/{node}/status",
+        json={"status": {"conditions": [{"type": "Ready", "status": "False"}]}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+
+    async def none_wanted() -> DaemonSet | None:
+        ds = await c.get(DaemonSet, "agent")
+        return ds if ds.status and ds.status.desiredNumberScheduled == 0 else None
+
+    await kube.eventually(none_wanted, what="no schedulable node")
+    assert not await pods_of(kube, {(await c.get(DaemonSet, "agent")).metadata.uid})

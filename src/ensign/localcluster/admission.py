@@ -31,6 +31,7 @@ _GENERATION_TRACKED = frozenset(
         ("autoscaling", "horizontalpodautoscalers"),
     }
 )
+_STATUS_WRITES_ANNOTATIONS = frozenset({("apps", "deployments"), ("apps", "replicasets")})
 # Built-ins whose PUT to a missing name creates it (AllowCreateOnUpdate in their strategies).
 CREATE_ON_UPDATE = frozenset(
     {("coordination.k8s.io", "leases"), ("", "events"), ("events.k8s.io", "events")}
@@ -95,6 +96,14 @@ def merge_subresource(rt: ResourceType, old: JSON, new: JSON, subresource: str) 
         else:
             out.pop("status", None)
         out["metadata"] = dict(old["metadata"])
+        if rt.builtin and rt.storage_key in _STATUS_WRITES_ANNOTATIONS:
+            # The apps status strategies keep metadata changes other than labels: the
+            # deployment controller records deployment.kubernetes.io/revision this way.
+            annotations = (new.get("metadata") or {}).get("annotations")
+            if annotations:
+                out["metadata"]["annotations"] = annotations
+            else:
+                out["metadata"].pop("annotations", None)
         return out
     if subresource == "scale":
         replicas = (new.get("spec") or {}).get("replicas")

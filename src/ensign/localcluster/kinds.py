@@ -180,6 +180,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         fields=("spec.nodeName", "status.phase"),
     ),
     _builtin("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",)),
+    _builtin("", "v1", "Node", "nodes", namespaced=False, short=("no",), status=True),
     _builtin("apps", "v1", "Deployment", "deployments", short=("deploy",), status=True, scale=True),
     _builtin("apps", "v1", "DaemonSet", "daemonsets", short=("ds",), status=True),
     _builtin("apps", "v1", "ReplicaSet", "replicasets", short=("rs",), status=True, scale=True),

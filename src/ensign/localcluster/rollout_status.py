@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,20 @@ def max_unavailable(spec: JSON, replicas: int) -> int:
     if surge == 0 and unavailable == 0:
         unavailable = 1
     return min(unavailable, replicas)
+
+
+def max_surge(spec: JSON, replicas: int) -> int:
+    """deploymentutil.MaxSurge: how many pods above `replicas` a rolling update may add."""
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return 0
+    rolling = strategy.get("rollingUpdate") or {}
+    return _scaled(rolling.get("maxSurge", "25%"), replicas, round_up=True)
+
+
+def random_suffix() -> str:
+    """The 5 characters a generateName gets (apimachinery rand.String's alphabet)."""
+    return "".join(secrets.choice(_SAFE_ALPHABET) for _ in range(5))
 
 
 def _scaled(value: object, total: int, *, round_up: bool) -> int:

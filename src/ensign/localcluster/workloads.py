@@ -47,11 +47,13 @@ from ensign.localcluster.errors import ApiError
 from ensign.localcluster.kinds import ResourceType
 from ensign.localcluster.rollout_status import JSON, Pods
 from ensign.localcluster.store import StorageKey, Store, Subscription, WatchEvent, rfc3339
+from ensign.localcluster.workload_objects import REVISION, WorkloadObjects
 
 _log = logging.getLogger(__name__)
 
 DEPLOYMENTS: StorageKey = ("apps", "deployments")
 DAEMONSETS: StorageKey = ("apps", "daemonsets")
+NODES: StorageKey = ("", "nodes")
 Key = tuple[StorageKey, str, str]  # (storage key, namespace, name)
 _WRITE_ATTEMPTS = 3
 
@@ -108,6 +110,7 @@ class WorkloadSimulator:
         self._subscriptions: list[Subscription] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writing: Key | None = None
+        self.objects = WorkloadObjects(store, node_count=node_count)
 
     # ------------------------------------------------------------- lifecycle
 
@@ -116,6 +119,8 @@ class WorkloadSimulator:
         if self._loop is not None:
             return
         self._loop = asyncio.get_running_loop()
+        self.objects.ensure_nodes()
+        self._subscriptions.append(self.store.subscribe(NODES, self._on_node_event))
         for storage_key, rt in self._types.items():
             self._subscriptions.append(self.store.subscribe(storage_key, self._on_event))
             for obj in self.store.list(rt, None)[0]:
@@ -179,6 +184,13 @@ class WorkloadSimulator:
         except Exception:
             _log.exception("workload simulator: failed to handle %s event", event.type)
 
+    def _on_node_event(self, event: WatchEvent) -> None:
+        """A node came, went or changed: every DaemonSet's desired count may change."""
+        for key, state in list(self._states.items()):
+            if key[0] == DAEMONSETS:
+                state.generation = None  # re-observe at the next flush
+                self._mark(key)
+
     def _track(self, key: Key, obj: JSON) -> None:
         state = _Workload()
         self._states[key] = state
@@ -196,6 +208,8 @@ class WorkloadSimulator:
         self._observe(key, state, obj)
 
     def _forget(self, key: Key) -> None:
+        kind = "DaemonSet" if key[0] == DAEMONSETS else "Deployment"
+        self.objects.forget(kind, key[1], key[2])
         state = self._states.pop(key, None)
         if state is not None:
             state.cancel_ready()
@@ -219,7 +233,7 @@ class WorkloadSimulator:
 
     def _desired(self, key: Key, spec: JSON) -> int:
         if key[0] == DAEMONSETS:
-            return rs.scheduled_nodes(spec.get("template"), self.node_count)
+            return len(self.objects.schedulable_nodes(spec.get("template")))
         return max(rs.desired_replicas(spec), 0)
 
     def _arm(self, key: Key, state: _Workload, spec: JSON, *, restart: bool) -> None:
@@ -272,6 +286,7 @@ class WorkloadSimulator:
         for key in batch:
             try:
                 self._write_status(key)
+                self._sync_objects(key)
             except Exception:
                 _log.exception("workload simulator: status write for %s/%s failed", key[1], key[2])
 
@@ -290,9 +305,15 @@ class WorkloadSimulator:
                 self._observe(key, state, current)
                 return  # written by the flush that _observe scheduled
             status = self._status(key, state, current)
-            if status == current.get("status"):
+            metadata = current["metadata"]
+            if key[0] == DEPLOYMENTS:  # the newest ReplicaSet's revision, written via /status
+                revision = str(self.objects.revision(key[1], key[2], state.template_hash))
+                annotations = metadata.get("annotations") or {}
+                if annotations.get(REVISION) != revision:
+                    metadata = dict(metadata, annotations=dict(annotations, **{REVISION: revision}))
+            if status == current.get("status") and metadata is current["metadata"]:
                 return
-            body = dict(current, metadata=dict(current["metadata"]), status=status)
+            body = dict(current, metadata=dict(metadata), status=status)
             self._writing = key
             try:
                 self.store.replace(rt, key[1], key[2], body, subresource="status")
@@ -302,6 +323,23 @@ class WorkloadSimulator:
                     raise
             finally:
                 self._writing = None
+
+    def _sync_objects(self, key: Key) -> None:
+        """Bring the ReplicaSets and Pods in line with the simulated pods."""
+        state = self._states.get(key)
+        rt = self._types[key[0]]
+        if state is None or not self.store.exists(rt, key[1], key[2]):
+            return
+        current = self.store.get(rt, key[1], key[2])
+        if current["metadata"].get("deletionTimestamp"):
+            return
+        if key[0] == DAEMONSETS:
+            template = (current.get("spec") or {}).get("template")
+            self.objects.sync_daemonset(
+                current, state.pods, self.objects.schedulable_nodes(template)
+            )
+        else:
+            self.objects.sync_deployment(current, state.pods, state.template_hash)
 
     def _status(self, key: Key, state: _Workload, obj: JSON) -> JSON:
         if key[0] == DAEMONSETS:
