@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import types
 from typing import Any, Union, get_args, get_origin
 
 import msgspec
-from lightkube.core.exceptions import LoadResourceError
 
 POLICIES = ("Ignore", "Warn", "Strict")
 
@@ -63,12 +63,14 @@ def strict_message(paths: list[str], *, builtin: bool) -> str:
 
 @functools.cache
 def _model(api_version: str, kind: str) -> Any:
-    from lightkube.core.resource_registry import _load_internal_resource
-
+    """lightkube's model of a built-in kind (`lightkube.resources.apps_v1.Deployment`)."""
+    group, _, version = api_version.rpartition("/")
+    prefix = group.removesuffix(".k8s.io").replace(".", "_") if group else "core"
     try:
-        return _load_internal_resource(api_version, kind)
-    except (ImportError, LoadResourceError):
+        module = importlib.import_module(f"lightkube.resources.{prefix}_{version}".lower())
+    except ImportError:
         return None
+    return getattr(module, kind, None)
 
 
 # A compiled shape: None (anything: scalars, quantities, free-form JSON), a dict of field
