@@ -108,6 +108,24 @@ async def test_apply_get_patch_scale_and_reapply(cluster: tuple[LocalCluster, Pa
     assert selected.strip() == "deployment.apps/web"
 
 
+async def test_get_pods_and_replicasets_of_a_deployment(cluster: tuple[LocalCluster, Path]) -> None:
+    local, kc = cluster
+    await ok(kc, "apply", "-f", "-", stdin=WEB)
+    await local.workloads.idle(1.0)
+    pods = await ok(kc, "get", "pods", "-l", "app=web")
+    header, *rows = pods.strip().splitlines()
+    assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert len(rows) == 2
+    for row in rows:
+        name, ready, status, restarts, _ = row.split()
+        assert name.startswith("web-")
+        assert (ready, status, restarts) == ("1/1", "Running", "0")
+    replicasets = await ok(kc, "get", "rs", "-o", "name")
+    assert replicasets.strip().startswith("replicaset.apps/web-")
+    nodes = await ok(kc, "get", "nodes")
+    assert "local-node-1" in nodes and "Ready" in nodes
+
+
 async def test_crds_apply_and_canary_printer_columns(cluster: tuple[LocalCluster, Path]) -> None:
     _, kc = cluster
     out = await ok(kc, "apply", "-f", str(crd_directory()))

@@ -127,7 +127,42 @@ def _selector(obj: JSON) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
 
 
+def _pod_ready(obj: JSON) -> str:
+    statuses = (obj.get("status") or {}).get("containerStatuses") or []
+    containers = (obj.get("spec") or {}).get("containers") or []
+    return f"{sum(1 for c in statuses if c.get('ready'))}/{len(containers)}"
+
+
+def _pod_restarts(obj: JSON) -> int:
+    statuses = (obj.get("status") or {}).get("containerStatuses") or []
+    return sum(int(c.get("restartCount", 0) or 0) for c in statuses)
+
+
+def _node_status(obj: JSON) -> str:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    state = "Ready" if ready else "NotReady"
+    return f"{state},SchedulingDisabled" if (obj.get("spec") or {}).get("unschedulable") else state
+
+
 _BUILTIN: dict[str, list[tuple[JSON, Cell]]] = {
+    "pods": [
+        (_column("Ready"), _pod_ready),
+        (_column("Status"), _path(".status.phase")),
+        (_column("Restarts", "integer"), _pod_restarts),
+        (_column("IP", priority=1), _path(".status.podIP")),
+        (_column("Node", priority=1), _path(".spec.nodeName")),
+    ],
+    "replicasets": [
+        (_column("Desired", "integer"), _path(".spec.replicas")),
+        (_column("Current", "integer"), _path(".status.replicas")),
+        (_column("Ready", "integer"), _path(".status.readyReplicas")),
+        (_column("Images", priority=1), _images),
+    ],
+    "nodes": [
+        (_column("Status"), _node_status),
+        (_column("Version"), _path(".status.nodeInfo.kubeletVersion")),
+    ],
     "deployments": [
         (_column("Ready"), _deployment_ready),
         (_column("Up-to-date", "integer"), _path(".status.updatedReplicas")),
