@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # Ensign controller image: `docker build -t ensign:0.1.0 .`
 #
-# Stage 1 builds Ensign's wheel and installs it with its runtime dependencies (versions pinned
-# by requirements.lock; no dev tools) into /app. Stage 2 is distroless: Debian 12's Python 3.11
+# Stage 1 builds Ensign's operator wheel and installs it with its runtime dependencies (versions
+# pinned by requirements.lock; no dev tools) into /app. The operator wheel leaves out the local
+# cluster, the test kits, the demo and the sandbox (pyproject.toml's wheel excludes; they are the
+# `ensign-local` distribution, packaging/local); the build fails if the wheel carries them. Stage 2 is distroless: Debian 12's Python 3.11
 # and nothing else, no shell, no package manager. Both stages are Debian 12 with Python 3.11,
 # so the compiled wheels (aiohttp, msgspec, ...) match the runtime's glibc and ABI.
 
@@ -13,6 +15,7 @@ COPY pyproject.toml requirements.lock README.md ./
 COPY src ./src
 COPY deploy/crds ./deploy/crds
 RUN pip wheel --no-deps --wheel-dir /wheels . \
+ && python -c "import glob, sys, zipfile; names = zipfile.ZipFile(glob.glob('/wheels/ensign-*.whl')[0]).namelist(); bad = [n for n in names if n.startswith(('ensign/localcluster/', 'ensign/testing/'))]; sys.exit(f'operator wheel carries {bad[:3]}' if bad else 0)" \
  && pip install --target /app --only-binary=:all: --constraint requirements.lock /wheels/ensign-*.whl
 
 FROM gcr.io/distroless/python3-debian12:nonroot
