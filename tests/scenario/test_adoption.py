@@ -303,23 +303,38 @@ def test_mid_analysis_without_ready_canary_pods_restarts(adopted: Adopted) -> No
 
 
 @MODULE_LOOP
-async def test_a_later_set_image_promotes_normally(adopted: Adopted) -> None:
+async def test_resumed_runs_finish_and_a_later_set_image_promotes_normally(
+    adopted: Adopted,
+) -> None:
+    """The resumed runs go on from where Flagger stopped to a promotion of the revision
+    under analysis; then a new image runs a normal analysis everywhere."""
     h = adopted.h
     adopted.gate.status.clear()  # every gate open (the failed fixture's pre-rollout too)
-    interval = {"spec": {"analysis": {"interval": "1s"}}}
 
     def faster(obj: JSON) -> JSON:
         new = copy.deepcopy(obj)
-        new["spec"]["analysis"].update(interval["spec"]["analysis"])
+        new["spec"]["analysis"]["interval"] = "1s"
         return new
 
+    def image(ns: str, name: str) -> str:
+        body = h.get("Deployment", ns, name)
+        assert body is not None
+        return str(body["spec"]["template"]["spec"]["containers"][0]["image"])
+
     names = [f"flagger-{p}" for p in PHASES]
+    resumed = ["flagger-progressing", "flagger-waitingpromotion"]
+    under_analysis = {ns: image(ns, NAME) for ns in resumed}
     for ns in names:
         h.patch("Canary", ns, NAME, faster)
-        h.set_image(ns, NAME, NEWER_IMAGE)
-    await asyncio.gather(*(h.wait_phase(ns, NAME, "Succeeded", timeout=30) for ns in names))
+    await asyncio.gather(*(h.wait_phase(ns, NAME, "Succeeded", timeout=30) for ns in resumed))
+    for ns in resumed:
+        assert image(ns, f"{NAME}-primary") == under_analysis[ns]
+    assert not adopted.gate.calls_to("/pre")  # resumed, not restarted: no pre-rollout again
+
+    def promoted(ns: str) -> bool:
+        return image(ns, f"{NAME}-primary") == NEWER_IMAGE and h.phase(ns, NAME) == "Succeeded"
+
     for ns in names:
-        primary = h.get("Deployment", ns, f"{NAME}-primary")
-        assert primary is not None
-        assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == NEWER_IMAGE
-        assert adopted.gate.calls_to("/pre"), "the new run called its pre-rollout hook"
+        h.set_image(ns, NAME, NEWER_IMAGE)
+    await h.wait_for(lambda: all(promoted(ns) for ns in names), timeout=30, what="promotions")
+    assert adopted.gate.calls_to("/pre"), "the new runs called their pre-rollout hook"
