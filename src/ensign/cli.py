@@ -290,6 +290,11 @@ async def _serve(
     default="",
     help="Label selector on Canaries: handle only these (e.g. shard=a). Workloads unfiltered.",
 )
+@click.option(
+    "--allow-flagger",
+    is_flag=True,
+    help="Act even while a Flagger controller looks active (by default Ensign waits).",
+)
 def controller(
     kubeconfig: Path | None,
     namespace: str | None,
@@ -342,6 +347,7 @@ def build_settings(params: Mapping[str, Any], env: Mapping[str, str] | None = No
         selector_labels=tuple(x for x in values["selector_labels"].split(",") if x),
         include_label_prefixes=tuple(x for x in values["include_label_prefix"].split(",") if x),
         concurrency=values["threadiness"],
+        allow_flagger=bool(values.get("allow_flagger")),
         **_notifier_settings(values),
         **_election_settings(values),
     )

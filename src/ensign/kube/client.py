@@ -64,9 +64,9 @@ def _translate(exc: Exception) -> KubeError:
 _ERRORS = (ApiError, httpx2.HTTPError, OSError, TimeoutError)
 
 
-def _plain(obj: Any) -> JSON:
-    """A plain dict without `metadata.managedFields` (see `LightkubeApi`); a generic resource
-    already is a dict unless its metadata became a model."""
+def _plain(obj: Any, *, managed_fields: bool = False) -> JSON:
+    """A plain dict without `metadata.managedFields` (see `LightkubeApi`) unless asked for;
+    a generic resource already is a dict unless its metadata became a model."""
     if isinstance(obj, dict) and not hasattr(obj.get("metadata"), "to_dict"):
         out = dict(obj)
     elif hasattr(obj, "to_dict"):
@@ -74,7 +74,7 @@ def _plain(obj: Any) -> JSON:
     else:
         out = dict(obj)
     meta = out.get("metadata")
-    if isinstance(meta, dict) and "managedFields" in meta:
+    if not managed_fields and isinstance(meta, dict) and "managedFields" in meta:
         out["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
     return out
 
@@ -128,6 +128,24 @@ class LightkubeApi:
             items += page
             rv = page_rv
         return items, rv
+
+    async def list_with_managed_fields(
+        self, kind: Kind, *, namespace: str | None = None, labels: str | None = None
+    ) -> builtins.list[JSON]:
+        """`list`, keeping each object's `metadata.managedFields` (who wrote which fields,
+        when): for one-off reads that need it (`runtime/coexistence.py`), never the caches."""
+        ns = namespace if kind.namespaced else None
+        self._count("list")
+        try:
+            iterable = self.client.list(
+                _resource(kind),
+                namespace=ns if ns else "*" if kind.namespaced else None,
+                labels=_raw_selector(labels),
+                chunk_size=LIST_PAGE,
+            )
+            return [_plain(o, managed_fields=True) async for o in iterable]
+        except _ERRORS as exc:
+            raise _translate(exc) from exc
 
     async def list_pages(
         self, kind: Kind, *, namespace: str | None = None, labels: str | None = None
