@@ -237,19 +237,54 @@ def _report(
 @kube_options
 @click.option("-A", "--all-namespaces", is_flag=True, help="Canaries of every namespace.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
-def migrate(check: bool, all_namespaces: bool, output: str, **kube: Any) -> None:
+@click.option(
+    "--mesh-provider",
+    default="kubernetes",
+    show_default=True,
+    help="The controller's --mesh-provider: the provider of canaries without spec.provider.",
+)
+@click.option(
+    "--selector-labels",
+    default=",".join(DEFAULT_SELECTOR_LABELS),
+    show_default=True,
+    help="The controller's --selector-labels.",
+)
+def migrate(
+    check: bool,
+    all_namespaces: bool,
+    output: str,
+    mesh_provider: str,
+    selector_labels: str,
+    **kube: Any,
+) -> None:
     """Before switching from Flagger: what Ensign would do to each canary (adopt, resume,
     restart or refuse, and why) and the objects it would write. Writes nothing.
 
     Exit code 0 when every canary can be taken over with no traffic write, 1 otherwise,
     4 when the cluster cannot be reached."""
-    run(_migrate_check, all_namespaces=all_namespaces, output=output, **kube)
+    run(
+        _migrate_check,
+        all_namespaces=all_namespaces,
+        output=output,
+        default_provider=mesh_provider,
+        selector_labels=tuple(x for x in selector_labels.split(",") if x),
+        **kube,
+    )
 
 
 async def _migrate_check(
-    api: KubeApi, access: Any, *, namespace: str | None, all_namespaces: bool, output: str
+    api: KubeApi,
+    access: Any,
+    *,
+    namespace: str | None,
+    all_namespaces: bool,
+    output: str,
+    default_provider: str,
+    selector_labels: tuple[str, ...],
 ) -> int:
     ns = None if all_namespaces else (namespace or access.namespace)
-    reports = await check(api, namespace=ns)
+    reports = await check(
+        api, namespace=ns, default_provider=default_provider, selector_labels=selector_labels
+    )
     click.echo(render(reports, output=output))
     return exit_code(reports)
