@@ -25,6 +25,7 @@ from ensign.runtime.app import Controller, Settings
 from ensign.runtime.coexistence import EVENT_REASON
 from ensign.testing import manifests as m
 from ensign.testing.harness import Harness
+from tests.leader._support import Replica
 from tests.metrics.test_metrics_endpoint import free_port
 from tests.scenario.support import NS
 
@@ -63,15 +64,16 @@ class GuardedHarness(Harness):
             response = await client.get(f"{self.base}/readyz")
         return response.status_code, response.text
 
-    def guard_events(self) -> dict[str, int]:
-        """FlaggerActive Events per Canary name."""
-        items, _, _ = self.cluster.store.list(self.type("", "v1", "events"), NS)
-        out: dict[str, int] = {}
-        for e in items:
-            if e.get("reason") == EVENT_REASON:
-                name = str(e["involvedObject"]["name"])
-                out[name] = out.get(name, 0) + int(e.get("count") or 1)
-        return out
+
+def guard_events(h: Harness) -> dict[str, int]:
+    """FlaggerActive Events per Canary name."""
+    items, _, _ = h.cluster.store.list(h.type("", "v1", "events"), NS)
+    out: dict[str, int] = {}
+    for e in items:
+        if e.get("reason") == EVENT_REASON:
+            name = str(e["involvedObject"]["name"])
+            out[name] = out.get(name, 0) + int(e.get("count") or 1)
+    return out
 
 
 def flagger(replicas: int = 1) -> dict[str, Any]:
@@ -117,10 +119,10 @@ async def test_a_ready_flagger_refuses_until_scaled_to_zero(
         controller = await h.start()
         assert h.api is not None
 
-        await h.wait_for(lambda: h.guard_events() == {"podinfo": 1}, what="the Event")
+        await h.wait_for(lambda: guard_events(h) == {"podinfo": 1}, what="the Event")
         # a canary created while refusing is told too, once
         await h.apply(m.deployment("other"), m.canary("other"))
-        await h.wait_for(lambda: len(h.guard_events()) == 2, what="the second Event")
+        await h.wait_for(lambda: len(guard_events(h)) == 2, what="the second Event")
         status, text = await h.readyz()
         assert status == 503
         assert text == (
@@ -130,7 +132,7 @@ async def test_a_ready_flagger_refuses_until_scaled_to_zero(
         await asyncio.sleep(0.5)  # time enough for a tick, had the scheduler started
         writes = {verb: n for verb, n in h.api.requests.items() if verb not in READS}
         assert writes == {"create": 2}  # the two Events, nothing else
-        assert h.guard_events() == {"podinfo": 1, "other": 1}
+        assert guard_events(h) == {"podinfo": 1, "other": 1}
         assert h.get("Deployment", NS, "podinfo-primary") is None
         assert h.get("Service", NS, "podinfo") is None
         assert not h.canary(NS, "podinfo").get("status")
@@ -147,7 +149,7 @@ async def test_a_ready_flagger_refuses_until_scaled_to_zero(
         print(f"\nscaled to 0 → acting in {took * 1000:.0f} ms")
         assert took < 2.0
         assert (await h.readyz())[0] == 200
-        assert h.guard_events() == {"podinfo": 1, "other": 1}
+        assert guard_events(h) == {"podinfo": 1, "other": 1}
         assert len(refusals(caplog)) == 1
 
 
@@ -159,7 +161,7 @@ async def test_allow_flagger_acts_at_once(caplog: pytest.LogCaptureFixture) -> N
         await h.wait_for(ready(h, "flagger", FLAGGER_NS), what="flagger ready")
         await h.start()
         await h.wait_phase(NS, "podinfo", "Initialized")
-        assert h.guard_events() == {}
+        assert guard_events(h) == {}
         assert (await h.readyz())[0] == 200
         assert refusals(caplog) == []
         assert any("--allow-flagger" in r.getMessage() for r in caplog.records)
@@ -186,7 +188,7 @@ async def test_a_recent_status_write_by_flagger_refuses_until_it_ages_out() -> N
         controller = await h.start()
         assert controller.guard.reason is not None
         assert "Canary test/podinfo status written by flagger" in controller.guard.reason
-        await h.wait_for(lambda: h.guard_events() == {"podinfo": 1}, what="the Event")
+        await h.wait_for(lambda: guard_events(h) == {"podinfo": 1}, what="the Event")
         status, text = await h.readyz()
         assert status == 503 and "status written by flagger" in text
         assert h.get("Deployment", NS, "podinfo-primary") is None
@@ -195,4 +197,26 @@ async def test_a_recent_status_write_by_flagger_refuses_until_it_ages_out() -> N
         await h.wait_for(
             lambda: h.get("Deployment", NS, "podinfo-primary") is not None, what="the primary"
         )
-        assert h.guard_events() == {"podinfo": 1}
+        assert guard_events(h) == {"podinfo": 1}
+
+
+async def test_only_the_leader_checks_and_refuses() -> None:
+    async with Harness(start_controller=False) as h:
+        await h.apply(m.namespace(NS), m.namespace(FLAGGER_NS), flagger())
+        await h.apply(m.deployment(), m.canary())
+        await h.wait_for(ready(h, "flagger", FLAGGER_NS), what="flagger ready")
+        a = await Replica(h, "a_1").start()
+        b = await Replica(h, "b_2").start()
+        try:
+            assert a.leading and not b.leading
+            assert a.controller.guard.reason is not None
+            assert b.controller.guard.reason is None  # a standby does not act, nor check
+            await h.wait_for(lambda: guard_events(h) == {"podinfo": 1}, what="the Event")
+            assert {w.kind for w in a.wire.writes()} == {"Event"}
+            scale(h, FLAGGER_NS, "flagger", 0)
+            await h.wait_phase(NS, "podinfo", "Initialized")
+            assert b.wire.writes(leases=True) == []
+            assert guard_events(h) == {"podinfo": 1}
+        finally:
+            await b.stop()
+            await a.stop()
