@@ -798,7 +798,12 @@ class Store:
         """Shared tail of replace and patch: merge subresource views, admit, bump, commit."""
         # Patches share unchanged subtrees with the stored object; admission and the
         # metadata updates below write in place, so work on a private copy.
-        new = _deep_copy(admission.merge_subresource(rt, old, _stored_form(rt, new), subresource))
+        merged = admission.merge_subresource(rt, old, _stored_form(rt, new), subresource)
+        merged_meta = merged.get("metadata")
+        if isinstance(merged_meta, dict) and "managedFields" in merged_meta:
+            # Never copied: the server rebuilds them below, sharing what did not change.
+            merged = dict(merged, metadata=_without(merged_meta, "managedFields"))
+        new = _deep_copy(merged)
         new["apiVersion"] = old["apiVersion"] if rt.storage else rt.api_version
         new["kind"] = rt.kind
         meta = _meta(new)
