@@ -131,9 +131,10 @@ class LightkubeApi:
 
     async def list_with_managed_fields(
         self, kind: Kind, *, namespace: str | None = None, labels: str | None = None
-    ) -> builtins.list[JSON]:
-        """`list`, keeping each object's `metadata.managedFields` (who wrote which fields,
-        when): for one-off reads that need it (`runtime/coexistence.py`), never the caches."""
+    ) -> AsyncIterator[builtins.list[JSON]]:
+        """`list`, page by page, keeping each object's `metadata.managedFields` (who wrote
+        which fields, when): for one-off reads that need it (`runtime/coexistence.py`),
+        never the caches."""
         ns = namespace if kind.namespaced else None
         self._count("list")
         try:
@@ -143,7 +144,14 @@ class LightkubeApi:
                 labels=_raw_selector(labels),
                 chunk_size=LIST_PAGE,
             )
-            return [_plain(o, managed_fields=True) async for o in iterable]
+            page: builtins.list[JSON] = []
+            async for o in iterable:
+                page.append(_plain(o, managed_fields=True))
+                if len(page) == LIST_PAGE:
+                    yield page
+                    page = []
+                    self._count("list")
+            yield page
         except _ERRORS as exc:
             raise _translate(exc) from exc
 

@@ -48,7 +48,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, runtime_checkable
@@ -69,6 +69,7 @@ WINDOW_INTERVALS: Final = 2  # a status write counts for this many analysis inte
 DEFAULT_INTERVAL: Final = 60.0  # Flagger's analysis.interval default
 MIN_INTERVAL: Final = 10.0  # Flagger's floor
 RECHECK_SECONDS: Final = 10.0
+READ_TIMEOUT: Final = 5.0  # the list runs before the leader's first renewal: keep it short
 EVENT_REASON: Final = "FlaggerActive"
 COMPONENT: Final = "ensign"
 
@@ -206,9 +207,9 @@ def sighting(
 class ManagedFieldsLister(Protocol):
     """A `KubeApi` that can list objects with their managedFields (`LightkubeApi`)."""
 
-    async def list_with_managed_fields(
+    def list_with_managed_fields(
         self, kind: Kind, *, namespace: str | None = None, labels: str | None = None
-    ) -> list[JSON]: ...
+    ) -> AsyncIterator[list[JSON]]: ...
 
 
 class FlaggerGuard:
@@ -302,12 +303,15 @@ class FlaggerGuard:
                     if found is None:
                         break
                 self.refusal = found
-                await self._tell_canaries(found)
                 delay = max(next_read - loop.time(), 0.0)
                 if found.until is not None:
                     expiry = (found.until - self.clock()).total_seconds() + 0.05
                     delay = min(delay, max(expiry, 0.0))
                 self._poke.clear()
+                try:
+                    await self._tell_canaries(found)
+                except Exception:  # a bug here must not leave the controller refusing for good
+                    log.exception("could not tell the Canaries why Ensign is not acting")
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._poke.wait()
@@ -338,18 +342,22 @@ class FlaggerGuard:
         if not isinstance(self.api, ManagedFieldsLister):
             self._writes = []
             return
-        try:
-            items = await self.api.list_with_managed_fields(
-                kinds.CANARY, namespace=self.namespace, labels=self.canary_selector or None
-            )
-        except KubeError as exc:
+        writes: list[StatusWrite] = []
+        pages = self.api.list_with_managed_fields(
+            kinds.CANARY, namespace=self.namespace, labels=self.canary_selector or None
+        )
+        try:  # page by page: only the writes are kept, never the whole list
+            async with asyncio.timeout(READ_TIMEOUT):
+                async for page in pages:
+                    writes += recent_status_writes(page, self.clock())
+        except (KubeError, TimeoutError) as exc:
             log.warning(
                 "could not list Canaries to see who wrote their status (%s); "
                 "checking Flagger's Deployment only",
-                exc,
+                exc or "timed out",
             )
             return
-        self._writes = recent_status_writes(items, self.clock())
+        self._writes = writes
 
     async def _tell_canaries(self, found: Sighting) -> None:
         """One Warning Event per Canary for this refusal (new canaries included)."""
