@@ -216,6 +216,25 @@ async def test_watch_from_a_compacted_version_is_410(kube: Kube) -> None:
     assert (kind, obj.data["v"]) == ("MODIFIED", "after")
 
 
+@pytest.mark.local_only("shrinks the LocalCluster's event history to force 410 Expired")
+async def test_watch_older_than_the_history_is_one_410_error_and_no_replay(kube: Kube) -> None:
+    """A real apiserver answers a watch from a version its watch cache (and etcd) no longer
+    holds with a single ERROR event, 410 Expired "too old resource version", and ends the
+    stream: nothing is replayed."""
+    c = kube.client
+    await c.create(cm("hist", v="0"))
+    rv = await list_version(kube)
+    kube.cluster.store.history_limit = 2
+    for i in range(5):
+        await c.patch(ConfigMap, "hist", {"data": {"v": str(i + 1)}}, patch_type=PatchType.MERGE)
+    lines, open_for = await raw_lines(kube, {"resourceVersion": rv, "timeoutSeconds": "5"})
+    assert [line["type"] for line in lines] == ["ERROR"]
+    status = lines[0]["object"]
+    assert (status["code"], status["reason"]) == (410, "Expired")
+    assert status["message"].startswith(f"too old resource version: {rv} (")
+    assert open_for < 4  # ended at once, not at timeoutSeconds
+
+
 async def test_label_selector_watch_sees_objects_enter_and_leave(kube: Kube) -> None:
     c = kube.client
     on, off = {"sel": f"on-{secrets.token_hex(3)}"}, {"sel": "off"}

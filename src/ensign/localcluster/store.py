@@ -910,7 +910,7 @@ class Store:
 
     def _record(self, event: WatchEvent) -> None:
         self._history.append(event)
-        if len(self._history) > self.history_limit:
+        while len(self._history) > self.history_limit:
             self._compacted_rv = self._history.popleft().rv
         for sub in list(self._subscribers.get(event.storage_key, ())):
             if sub.active:
