@@ -20,9 +20,10 @@ from typing import Any
 import httpx2
 import pytest
 
+from ensign.kube import client, kinds
 from ensign.kube.client import LightkubeApi
 from ensign.runtime.app import Controller, Settings
-from ensign.runtime.coexistence import EVENT_REASON
+from ensign.runtime.coexistence import EVENT_REASON, recent_status_writes
 from ensign.testing import manifests as m
 from ensign.testing.harness import Harness
 from tests.leader._support import Replica
@@ -220,3 +221,29 @@ async def test_only_the_leader_checks_and_refuses() -> None:
         finally:
             await b.stop()
             await a.stop()
+
+
+async def test_managed_fields_are_listed_page_by_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client, "LIST_PAGE", 2)
+    async with Harness(start_controller=False) as h:
+        await h.apply(m.namespace(NS), *(m.canary(f"c{i}") for i in range(5)))
+        for i in (1, 4):
+            h.cluster.store.patch(
+                h.type("flagger.app", "v1beta1", "canaries"),
+                NS,
+                f"c{i}",
+                lambda obj: {**obj, "status": {"phase": "Progressing"}},
+                subresource="status",
+                manager="flagger",
+            )
+        api = LightkubeApi.from_dict(h.cluster.kubeconfig())
+        try:
+            pages = [p async for p in api.list_with_managed_fields(kinds.CANARY, namespace=NS)]
+            assert [len(p) for p in pages] == [2, 2, 1]
+            assert api.requests == {"list": 3}
+            writes = recent_status_writes([c for p in pages for c in p], datetime.now(UTC))
+            assert sorted(w.name for w in writes) == ["c1", "c4"]
+            plain, _ = await api.list(kinds.CANARY, namespace=NS)  # the caches' list: none
+            assert all("managedFields" not in c["metadata"] for c in plain)
+        finally:
+            await api.close()
