@@ -113,9 +113,11 @@ def history(h: Harness, group: str, plural: str, name: str, namespace: str = NS)
 
 
 def statuses(h: Harness, name: str = NAME, namespace: str = NS) -> list[JSON]:
-    """Every status the Canary has had, oldest first."""
+    """Every status the Canary has had, oldest first (without `outbox`: the side effects
+    pending delivery are bookkeeping, their done-marks no new status)."""
     seen = [
-        dict(o.get("status") or {}) for o in history(h, "flagger.app", "canaries", name, namespace)
+        {k: v for k, v in (o.get("status") or {}).items() if k != "outbox"}
+        for o in history(h, "flagger.app", "canaries", name, namespace)
     ]
     return [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]]
 

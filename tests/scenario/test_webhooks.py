@@ -201,6 +201,8 @@ async def test_blue_green_webhook_call_order(gate: GateServer) -> None:
         h.set_image(NS, NAME, NEW_IMAGE)
         await h.wait_phase(NS, NAME, "Succeeded", timeout=10)
         await h.wait_for(lambda: len(gate.calls_to("post-rollout")) == 1, what="post-rollout")
+        done = "Promotion completed! Scaling down podinfo.test"  # delivered after the hook
+        await h.wait_for(lambda: done in h.events(NS), what="the last event")
 
         # §4.4 adapted to Blue/Green with 1 iteration (§2.12.2 tick trace): t0 confirm-rollout
         # and scale up; t1 pre-rollout + iteration 1; t2 rollout, confirm-promotion, switch;

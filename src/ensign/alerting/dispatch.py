@@ -53,7 +53,12 @@ class JsonPoster(Protocol):
 
 
 class AlertSender(Protocol):
-    """The fire-and-forget seam the engine's runtime depends on."""
+    """The seam the engine's runtime depends on: `send` (awaited by the outbox, which marks
+    the alert delivered afterwards; never raises) and `send_soon` (fire and forget)."""
+
+    async def send(
+        self, kind: AlertKind, canary: Canary, *, target_kind: str, detail: str = ""
+    ) -> list[str]: ...
 
     def send_soon(
         self, kind: AlertKind, canary: Canary, *, target_kind: str, detail: str = ""

@@ -16,7 +16,7 @@ from typing import Any
 
 from ensign.engine.status import rfc3339
 from ensign.kube import kinds
-from ensign.kube.api import JSON, KubeApi, KubeError
+from ensign.kube.api import JSON, Conflict, KubeApi, KubeError
 from ensign.model import Canary
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,27 @@ class EventRecorder:
     # Recent events per canary: "type:message" → (Event name, count), for aggregation; bounded.
     _recent: dict[tuple[str, str], dict[str, tuple[str, int]]] = field(default_factory=dict)
     recorded: int = 0
+
+    async def record_once(
+        self, canary: Canary, body: JSON, *, name: str, message: str, warning: bool
+    ) -> bool:
+        """Create the Event `name` (an outbox entry's); one that already exists was created
+        before a crash or by the previous leader: delivered. Not forwarded (the outbox does).
+        False when the API server did not take it (the outbox keeps it for the next tick)."""
+        meta = body.get("metadata") or {}
+        ns = str(meta.get("namespace") or "default")
+        kind = "Warning" if warning else "Normal"
+        (log.warning if warning else log.info)("%s.%s: %s", canary.name, ns, message)
+        self.recorded += 1
+        event = _event(meta, ns, kind, message, rfc3339(self.clock()), name=name)
+        try:
+            await self.api.create(kinds.EVENT, event)
+        except Conflict:
+            log.debug("event %s/%s was created before", ns, name)
+        except KubeError as exc:
+            log.warning("could not record event on %s.%s (will retry): %s", canary.name, ns, exc)
+            return False
+        return True
 
     async def record(self, canary: Canary, body: JSON, *, message: str, warning: bool) -> None:
         meta = body.get("metadata") or {}
@@ -63,12 +84,14 @@ class EventRecorder:
             log.warning("could not record event on %s.%s: %s", canary.name, ns, exc)
 
 
-def _event(meta: JSON, ns: str, kind: str, message: str, now: str) -> JSON:
-    digest = hashlib.sha256(f"{meta.get('uid')}{message}{now}".encode()).hexdigest()[:10]
+def _event(meta: JSON, ns: str, kind: str, message: str, now: str, *, name: str = "") -> JSON:
+    if not name:
+        digest = hashlib.sha256(f"{meta.get('uid')}{message}{now}".encode()).hexdigest()[:10]
+        name = f"{meta.get('name')}.{digest}"
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{meta.get('name')}.{digest}", "namespace": ns},
+        "metadata": {"name": name, "namespace": ns},
         "involvedObject": {
             "apiVersion": "flagger.app/v1beta1",
             "kind": "Canary",

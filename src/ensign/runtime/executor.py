@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ensign.alerting import AlertSender
@@ -46,6 +46,7 @@ from ensign.runtime.cache import Caches
 from ensign.runtime.events import EventRecorder
 from ensign.runtime.hooks import HookRunner
 from ensign.runtime.observe import Observed
+from ensign.runtime.own_writes import OwnWrites
 from ensign.workloads import autoscalers
 from ensign.workloads import configs as config_tracking
 from ensign.workloads import primary as primary_workload
@@ -63,6 +64,7 @@ class Executor:
     include_label_prefixes: tuple[str, ...] = ()
     alerts: AlertSender | None = None
     view: ObjectView | None = None  # the router objects, read from the caches
+    own: OwnWrites = field(default_factory=OwnWrites)  # what we wrote: no wake-up for it
 
     async def run(self, canary: Canary, observed: Observed, actions: tuple[Action, ...]) -> None:
         for action in actions:
@@ -108,8 +110,10 @@ class Executor:
             written = await (
                 self.api.replace(kind, body) if existing else self.api.create(kind, body)
             )
+        self.own.record(kind.kind, written)
         if informer is not None:
-            informer.observe(written)
+            with self.own.feeding_back():
+                informer.observe(written)
         return written
 
     async def _patch(self, kind: kinds.Kind, obj: Mapping[str, Any], patch: JSON) -> None:
@@ -119,8 +123,10 @@ class Executor:
                 kind, meta["name"], patch, namespace=meta.get("namespace")
             )
         informer = self.caches.get(cache_key(kind))
+        self.own.record(kind.kind, written)
         if informer is not None:
-            informer.observe(written)
+            with self.own.feeding_back():
+                informer.observe(written)
 
     # ------------------------------------------------------------- actions
 
@@ -145,7 +151,8 @@ class Executor:
                         change.kind, change.name, namespace=change.namespace or None
                     )
             if informer is not None:
-                informer.forget(change.namespace, change.name)
+                with self.own.feeding_back():
+                    informer.forget(change.namespace, change.name)
             return
         body = dict(change.body)
         if isinstance(change, CreateObject):
@@ -155,8 +162,10 @@ class Executor:
             assert isinstance(change, ReplaceObject)
             async with refusals("update", change.kind, body):
                 written = await self.api.replace(change.kind, body)
+        self.own.record(change.kind.kind, written)
         if informer is not None:
-            informer.observe(written)
+            with self.own.feeding_back():
+                informer.observe(written)
 
     async def _services(
         self, canary: Canary, observed: Observed, roles: frozenset[ServiceRole]

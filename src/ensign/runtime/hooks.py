@@ -48,19 +48,32 @@ class HookRunner:
 
         Delivery errors are logged and otherwise ignored, as in Flagger.
         """
+        status = (body.get("status") or {}) if isinstance(body.get("status"), dict) else {}
+        await self.forward(
+            canary,
+            message,
+            warning=warning,
+            phase=str(status.get("phase") or ""),
+            checksum=webhook_checksum(
+                tracked_configs=status.get("trackedConfigs"),
+                last_applied=status.get("lastAppliedSpec"),
+            ),
+        )
+
+    async def forward(
+        self, canary: Canary, message: str, *, warning: bool, phase: str, checksum: str
+    ) -> None:
+        """Post one event to the event hooks (Flagger's payload), the canary's `phase` and
+        `checksum` as given; failures are logged."""
         hooks = canary.spec.effective_analysis.webhooks_of(HookType.EVENT)
         if not hooks and self.event_webhook:
             hooks = (Webhook(name="events", url=self.event_webhook, type=HookType.EVENT),)
-        status = (body.get("status") or {}) if isinstance(body.get("status"), dict) else {}
         for hook in hooks:
             payload = event_payload(
                 name=canary.name,
                 namespace=canary.namespace or "",
-                phase=str(status.get("phase") or ""),
-                checksum=webhook_checksum(
-                    tracked_configs=status.get("trackedConfigs"),
-                    last_applied=status.get("lastAppliedSpec"),
-                ),
+                phase=phase,
+                checksum=checksum,
                 message=message,
                 event_type="Warning" if warning else "Normal",
                 timestamp_ms=self.clock_ms(),
@@ -122,3 +135,27 @@ class HookRunner:
                     True,
                 )
                 break
+
+    async def post_rollout(
+        self, canary: Canary, *, hook_type: HookType, phase: str, checksum: str
+    ) -> list[tuple[str, str, bool]]:
+        """Post-rollout hooks for the outbox: (hook name, event message, warning) of each
+        result, in spec order; the first failure skips the rest. Events are the caller's."""
+        out: list[tuple[str, str, bool]] = []
+        for hook in canary.spec.effective_analysis.webhooks_of(hook_type):
+            self.calls += 1
+            payload = webhook_payload(
+                name=canary.name,
+                namespace=canary.namespace or "",
+                phase=phase,
+                checksum=checksum,
+                metadata=hook.metadata,
+            )
+            result = await self.caller.call(hook, dict(payload))
+            if result.ok:
+                out.append((hook.name, f"Post-rollout check {hook.name} passed", False))
+            else:
+                message = f"Post-rollout hook {hook.name} failed {result.describe()}"
+                out.append((hook.name, message, True))
+                break
+        return out

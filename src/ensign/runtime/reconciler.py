@@ -37,6 +37,8 @@ from ensign.runtime.executor import Executor
 from ensign.runtime.finalizer import Finalizer, has_finalizer
 from ensign.runtime.hooks import HookRunner
 from ensign.runtime.observe import observe
+from ensign.runtime.outbox import FIELD as OUTBOX
+from ensign.runtime.outbox import Courier, entries_for, is_effect
 from ensign.runtime.routing import RouterWatches
 from ensign.runtime.slots import outside_slot
 from ensign.workloads import autoscalers
@@ -91,6 +93,7 @@ class Reconciler:
         self._routers: dict[str, Router | str] = {}
         self.finalizer: Finalizer | None = None
         self.metrics: ControllerMetrics | None = None  # set by the Controller
+        self.courier = Courier(api, caches, executor.events, hooks, executor.alerts, executor.own)
         self.ticks = 0
         self.status_writes = 0
 
@@ -119,6 +122,7 @@ class Reconciler:
     def forget(self, key: Key) -> None:
         """The canary is gone: release what was kept for it (its router caches)."""
         self.routing.forget(key)
+        self.courier.forget(key)
 
     def current(self, key: Key) -> JSON | None:
         return self.caches["Canary"].get(*key)
@@ -151,8 +155,21 @@ class Reconciler:
             log.debug(
                 "tick %s due=%s → %s: %s", key, analysis_due, decision.reason, decision.message
             )
-            await self.executor.run(canary, observed, decision.actions)
-            await self._persist(body, decision, interval=interval)
+            # Writes first (desired state, idempotent); side effects only once the status
+            # that records them is written (runtime/outbox.py), and then exactly once.
+            effects = tuple(a for a in decision.actions if is_effect(a))
+            writes = tuple(a for a in decision.actions if not is_effect(a))
+            await self.executor.run(canary, observed, writes)
+            entries = entries_for(
+                effects,
+                body=observed.body,
+                new_phase=str(decision.status.phase),
+                target_kind=observed.snapshot.target_kind or str(canary.spec.target_ref.kind),
+            )
+            if not await self._persist(body, decision, interval=interval, outbox=entries):
+                # No transition (a hold repeating): nothing to record them in, as before.
+                await self.executor.run(canary, observed, effects)
+            delivered = await self.courier.deliver(canary, key)
             if self.metrics is not None:  # Flagger's per-canary series, once persisted
                 self.metrics.observe_decision(canary, observed.snapshot, decision, started=started)
         except Conflict as exc:
@@ -171,7 +188,9 @@ class Reconciler:
             interval=interval,
             analysed=decision.analysed,
             phase=str(decision.status.phase),
-            idle=decision.idle,
+            idle=decision.idle and delivered,
+            retry_soon=not delivered,  # side effects left in the outbox: soon again
+            error="" if delivered else "side effects left pending in status.outbox",
         )
 
     def _with_interval_warning(self, canary: Canary, interval: float) -> Canary:
@@ -247,7 +266,10 @@ class Reconciler:
             return outcome, observed
         raise RuntimeError("the engine asked for more probes than there are hook types")
 
-    async def _persist(self, body: JSON, decision: Decision, *, interval: float) -> None:
+    async def _persist(
+        self, body: JSON, decision: Decision, *, interval: float, outbox: JSON | None = None
+    ) -> bool:
+        """Write the decision's status (with its outbox entries); False when unchanged."""
         old_raw = body.get("status") or {}
         new_raw = dump_status(decision.status)
         if decision.status.phase not in ACTIVE:
@@ -258,10 +280,13 @@ class Reconciler:
         if parse_status(old_raw).content() == decision.status.content() and old_raw.get(
             "conditions"
         ) == new_raw.get("conditions"):
-            return
-        await self._write_status(body, old_raw, new_raw)
+            return False
+        await self._write_status(body, old_raw, new_raw, outbox=outbox)
+        return True
 
-    async def _write_status(self, body: JSON, old_raw: JSON, new_raw: JSON) -> None:
+    async def _write_status(
+        self, body: JSON, old_raw: JSON, new_raw: JSON, *, outbox: JSON | None = None
+    ) -> None:
         meta = body["metadata"]
         patch_status: JSON = dict(new_raw)
         for k in old_raw:
@@ -273,12 +298,20 @@ class Reconciler:
                 **{k: None for k in old_tracked if k not in new_raw["trackedConfigs"]},
                 **new_raw["trackedConfigs"],
             }
+        # The outbox is merged, never restated: pending entries stay as they are (the
+        # courier removes delivered ones), this decision's are added.
+        patch_status.pop(OUTBOX, None)
+        if outbox:
+            patch_status[OUTBOX] = dict(outbox)
         patch = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": patch_status}
         written = await self.api.patch_status(
             kinds.CANARY, meta["name"], patch, namespace=meta.get("namespace")
         )
         self.status_writes += 1
-        self.caches["Canary"].observe(written)
+        own = self.executor.own
+        own.record("Canary", written)
+        with own.feeding_back():
+            self.caches["Canary"].observe(written)
 
     async def _report_refused(self, canary: Canary, body: JSON, refused: WriteRefused) -> None:
         """Say in the Ready condition which write the API server refused, on which object,

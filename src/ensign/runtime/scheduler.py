@@ -56,6 +56,10 @@ class CanaryLoop:
         self.task: asyncio.Task[Any] | None = None
         self.failures = 0
         self.urgent = False
+        # Changes seen while this canary's tick runs, maybe its own writes arriving on the
+        # watch before the write's answer: they wake the loop after the tick unless the
+        # tick turned out to have written them.
+        self.suspects: list[tuple[str, JSON]] = []
         self.state = "idle"  # idle | queued | running: ensign_workqueue_depth
 
     async def run(self) -> None:
@@ -77,6 +81,12 @@ class CanaryLoop:
                 result = None
             finally:
                 self.state = "idle"
+                suspects, self.suspects = self.suspects, []
+                own = self.scheduler.own
+                if any(not own.is_own(kind, obj) for kind, obj in suspects):
+                    self.wake.set()
+                elif suspects:
+                    own.recognised += len(suspects)
             if self.scheduler.metrics is not None:  # ensign_tick_duration_seconds{outcome}
                 self.scheduler.metrics.observe_tick(
                     tick_outcome(result), time.monotonic() - started
@@ -121,6 +131,7 @@ class Scheduler:
         self.refs: dict[tuple[str, str], set[Key]] = {}
         self.wakeups = 0
         self.metrics: ControllerMetrics | None = None  # set by the Controller
+        self.own = reconciler.executor.own  # the controller's own writes wake nobody
 
     def start(self) -> None:
         """Start a loop per cached canary and follow the caches. May follow a `stop()`
@@ -157,6 +168,9 @@ class Scheduler:
         revision_changed = kind.kind in ("Deployment", "DaemonSet") and (
             old is None or new is None or _template(old) != _template(new)
         )
+        if new is not None and self.own.is_own(kind.kind, new):
+            self.own.recognised += 1
+            return  # our own write coming back (fed back or on the watch): not news
         for key in self.refs.get(key_of(obj), ()):
             loop = self.loops.get(key)
             if revision_changed and loop is not None:
@@ -165,6 +179,9 @@ class Scheduler:
                 self.metrics.target_changed(
                     key, self.caches["Canary"].get(*key), kind.kind, old, new
                 )
+            if loop is not None and loop.state == "running" and new is not None:
+                loop.suspects.append((kind.kind, new))  # decided once the tick is over
+                continue
             self.wake(key)
 
     def _canary_changed(self, old: JSON | None, new: JSON | None) -> None:
@@ -184,6 +201,9 @@ class Scheduler:
             loop = CanaryLoop(self, key)
             self.loops[key] = loop
             loop.task = asyncio.get_running_loop().create_task(loop.run(), name=f"canary-{key}")
+            return
+        if self.own.is_own("Canary", new):
+            self.own.recognised += 1
             return
         if old is None or _spec_or_meta_changed(old, new):
             self.wake(key)
@@ -207,6 +227,9 @@ class Scheduler:
         return {"queued": states.count("queued"), "running": states.count("running")}
 
     def wake(self, key: Key) -> None:
+        if self.own.feeding:  # a write of ours fed back to a cache (a router object's)
+            self.own.recognised += 1
+            return
         loop = self.loops.get(key)
         if loop is not None:
             self.wakeups += 1

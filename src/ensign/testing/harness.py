@@ -229,8 +229,14 @@ class Harness:
     async def wait_phase(
         self, namespace: str, name: str, phase: str, *, timeout: float = 15.0
     ) -> None:
+        def reached() -> bool:  # ... and the side effects of getting there delivered
+            if self.phase(namespace, name) != phase:
+                return False
+            status = (self.get("Canary", namespace, name) or {}).get("status") or {}
+            return not status.get("outbox")
+
         await self.wait_for(
-            lambda: self.phase(namespace, name) == phase,
+            reached,
             timeout=timeout,
             what=f"{namespace}/{name} phase {phase} (now {self.phase(namespace, name)!r})",
         )
