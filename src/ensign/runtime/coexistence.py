@@ -22,7 +22,9 @@ controller is still at work:
   writes after the HTTP library, `python-httpx2`), and a user's `kubectl patch
   --subresource status` or a backup restore must not stop the controller. The caches drop
   `managedFields` (`runtime/slimming.py`), so these come from a one-off list of Canaries
-  (`list_with_managed_fields`) at start, and again while refusing.
+  (`list_with_managed_fields`, page by page, only the writes kept, bounded by
+  `READ_TIMEOUT`) at start, and again while refusing. A list that fails is logged and
+  leaves the Deployment sign alone to decide: a broken read must not stop Ensign for good.
 
 While either sign holds, the controller refuses to act: the scheduler does not start, so
 nothing is written to workloads, Services, routers or Canary status. It says so once at
