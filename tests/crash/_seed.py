@@ -27,6 +27,8 @@ NAME = "podinfo"
 OLD_IMAGE = "ghcr.io/stefanprodan/podinfo:6.7.0"
 NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.8.0"
 GATE = "promote"
+EVENTS = "events"  # the canary's event webhook, on the same recording server
+CHAT = "chat"  # a Slack-type AlertProvider's address, on the same recording server
 # Pods take 80 ms to get ready: long enough that the controller always sees each rollout
 # unfinished once (a "not ready" hold, with its event and status write) before it finishes,
 # so the sequence of writes is the same on every run. With 20 ms the hold sometimes
@@ -83,6 +85,15 @@ class SeedRun:
     errors: list[str] = field(default_factory=list)
     steps: int = 0  # how many times the store invariants ran
     gate_calls: list[HookCall] = field(default_factory=list)
+    # Deliveries at the real receivers: event webhook posts (type, message) and alert texts.
+    event_posts: list[tuple[str, str]] = field(default_factory=list)
+    alert_posts: list[str] = field(default_factory=list)
+    # The Events in the cluster at the end: (type, message, count), sorted.
+    events: list[tuple[str, str, int]] = field(default_factory=list)
+    event_names: set[str] = field(default_factory=set)
+    # Every Event a decision recorded in status.outbox, over the canary's whole history:
+    # the name its delivery must create → its message.
+    committed: dict[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
         return (
@@ -109,6 +120,7 @@ def final_state(h: CrashHarness) -> dict[str, Any]:
         return None if svc is None else (svc.get("spec") or {}).get("selector")
 
     return {
+        "outbox": status.get("outbox") or {},  # side effects not delivered: none at the end
         "phase": status.get("phase"),
         "lastAppliedSpec": status.get("lastAppliedSpec"),
         "lastPromotedSpec": status.get("lastPromotedSpec"),
@@ -159,6 +171,15 @@ async def run_seed(crash_after: int | None = None) -> SeedRun:
                 monitor = StoreMonitor(h.cluster.store).start()
 
                 def on_call(call: Call, code: int) -> None:
+                    if call.path == EVENTS:
+                        meta = call.body.get("metadata") or {}
+                        posted = (str(meta.get("eventType")), str(meta.get("eventMessage")))
+                        result.event_posts.append(posted)
+                        return
+                    if call.path == CHAT:
+                        for attachment in call.body.get("attachments") or []:
+                            result.alert_posts.append(str(attachment.get("text")))
+                        return
                     result.gate_calls.append(
                         gate_call(
                             h.get("Canary", NS, NAME),
@@ -190,6 +211,17 @@ async def run_seed(crash_after: int | None = None) -> SeedRun:
                             await supervisor
                     monitor.stop()
                 result.final = final_state(h)
+                events, _, _ = h.cluster.store.list(h.type("", "v1", "events"), NS)
+                result.events = sorted(
+                    (str(e.get("type")), str(e.get("message")), int(e.get("count") or 1))
+                    for e in events
+                )
+                result.event_names = {str(e["metadata"]["name"]) for e in events}
+                for change in h.cluster.store.history_since(("flagger.app", "canaries"), 0):
+                    box = (change.obj.get("status") or {}).get("outbox") or {}
+                    for ident, entry in box.items():
+                        if entry and entry.get("effect") == "event":
+                            result.committed[f"{NAME}.{ident}"] = str(entry.get("message"))
                 result.writes = list(h.writes)
                 result.restarts = h.restarts
                 result.steps = monitor.checks
@@ -203,15 +235,28 @@ async def run_seed(crash_after: int | None = None) -> SeedRun:
 
 async def _drive(h: CrashHarness, gate: RecordingGate) -> None:
     gate.close(GATE)
+    canary = m.canary(
+        NAME,
+        NS,
+        interval=INTERVAL,
+        webhooks=[
+            m.hook("gate", "confirm-promotion", gate.url(GATE)),
+            m.hook("events", "event", gate.url(EVENTS)),
+        ],
+    )
+    canary["spec"]["analysis"]["alerts"] = [
+        {"name": "chat", "severity": "info", "providerRef": {"name": "chat"}}
+    ]
     await h.apply(
         m.namespace(NS),
+        {
+            "apiVersion": "flagger.app/v1beta1",
+            "kind": "AlertProvider",
+            "metadata": {"name": "chat", "namespace": NS},
+            "spec": {"type": "slack", "channel": "deploys", "address": gate.url(CHAT)},
+        },
         m.deployment(NAME, NS, image=OLD_IMAGE),
-        m.canary(
-            NAME,
-            NS,
-            interval=INTERVAL,
-            webhooks=[m.hook("gate", "confirm-promotion", gate.url(GATE))],
-        ),
+        canary,
     )
     await h.wait_phase(NS, NAME, "Initialized", timeout=STEP_TIMEOUT)
     await _settle(h)

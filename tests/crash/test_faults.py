@@ -6,7 +6,9 @@ server may still apply a write the client gave up on). Every open watch stream i
 random intervals of about half a second. A new image on all 20 targets must still be
 promoted everywhere, the store invariants must hold after every change, and no exception
 may escape the runtime (an ERROR record from `ensign.*`, such as the scheduler's "tick of
-... failed", means one did).
+... failed", means one did). Every canary forwards its events to a real event webhook: each
+Event in the cluster arrives there exactly once, and every transition's Event exists once
+(a 409 on a status write re-decides; it never repeats nor loses a side effect).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections import Counter
+from collections.abc import AsyncIterator
 
 import pytest
 
 from ensign.testing import manifests as m
-from ensign.testing.crash import TIMEOUT, CrashHarness, RandomFaults
+from ensign.testing.crash import TIMEOUT, CrashHarness, RandomFaults, RecordingGate
 from ensign.testing.invariants import StoreMonitor, check_store
 from tests.crash._seed import NEW_IMAGE, OLD_IMAGE, capture_errors
 
@@ -28,6 +32,40 @@ SEED = 20240601
 NAMES = [f"podinfo-{i}" for i in range(COUNT)]
 DEADLINE = 60.0
 RATE = 0.05
+TRANSITIONS = (  # each exactly once per canary in this run
+    "Initialization done! {}.test",
+    "New revision detected! Scaling up {}.test",
+    "Starting canary analysis for {}.test",
+    "Advance {}.test canary iteration 1/2",
+    "Advance {}.test canary iteration 2/2",
+    "Copying {}.test template spec to {}-primary.test",
+    "Promotion completed! Scaling down {}.test",
+)
+
+
+def _delivery_problems(h: CrashHarness, gate: RecordingGate, name: str) -> list[str]:
+    """Events of `name` not delivered exactly once (cluster vs event webhook)."""
+    items, _, _ = h.cluster.store.list(h.type("", "v1", "events"), NS)
+    recorded: Counter[tuple[str, str]] = Counter()
+    for e in items:
+        if (e.get("involvedObject") or {}).get("name") == name:
+            recorded[(str(e.get("type")), str(e.get("message")))] += int(e.get("count") or 1)
+    posted = Counter(
+        (c.body["metadata"]["eventType"], c.body["metadata"]["eventMessage"])
+        for c in gate.calls_to(f"events-{name}")
+    )
+    problems = []
+    if recorded != posted:
+        problems.append(f"{name}: Events {recorded - posted} not posted, posts {posted - recorded}")
+    messages = Counter({message: n for (_, message), n in recorded.items()})
+    for text in TRANSITIONS:
+        message = text.format(name, name)
+        if messages[message] != 1:
+            problems.append(f"{name}: {message!r} recorded {messages[message]} times")
+    outbox = (h.canary(NS, name).get("status") or {}).get("outbox")
+    if outbox:
+        problems.append(f"{name}: left in the outbox: {outbox}")
+    return problems
 
 
 async def _cut_watches(h: CrashHarness, rng: random.Random, cuts: list[int]) -> None:
@@ -43,8 +81,16 @@ def _image(h: CrashHarness, name: str) -> str:
     return str(containers[0].get("image"))
 
 
+@pytest.fixture
+async def gate() -> AsyncIterator[RecordingGate]:
+    """The event webhooks of every canary (a path each), on 127.0.0.1."""
+    server = await RecordingGate().start()
+    yield server
+    await server.stop()
+
+
 @pytest.mark.timeout(150)
-async def test_twenty_canaries_converge_under_api_faults() -> None:
+async def test_twenty_canaries_converge_under_api_faults(gate: RecordingGate) -> None:
     rng = random.Random(SEED)
     faults = RandomFaults(rate=RATE, seed=SEED, timeout_delay=1.5)
     cuts = [0]
@@ -59,7 +105,13 @@ async def test_twenty_canaries_converge_under_api_faults() -> None:
             for name in NAMES:
                 await h.apply(
                     m.deployment(name, NS, image=OLD_IMAGE),
-                    m.canary(name, NS, interval="100ms", iterations=2),
+                    m.canary(
+                        name,
+                        NS,
+                        interval="100ms",
+                        iterations=2,
+                        webhooks=[m.hook("events", "event", gate.url(f"events-{name}"))],
+                    ),
                 )
             await h.start()
             cutter = asyncio.create_task(_cut_watches(h, rng, cuts))
@@ -99,6 +151,12 @@ async def test_twenty_canaries_converge_under_api_faults() -> None:
                 assert apex is not None and apex["spec"]["selector"] == {"app": f"{name}-primary"}
                 status = h.canary(NS, name)["status"]
                 assert status["lastPromotedSpec"] == status["lastAppliedSpec"], name
+            # Side effects: once per decision at the receivers, across the injected 409s.
+            with contextlib.suppress(TimeoutError):  # the last done-marks may be under way
+                await h.wait_for(
+                    lambda: not any(_delivery_problems(h, gate, n) for n in NAMES), timeout=5
+                )
+            assert [p for n in NAMES for p in _delivery_problems(h, gate, n)] == []
             assert check_store(h.cluster.store) == []
             assert monitor.messages() == []
             injected = dict(faults.counts)

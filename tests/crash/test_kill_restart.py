@@ -7,6 +7,11 @@ fresh one), and must end in the same final state. The invariants of
 `ensign.testing.invariants` are checked on every store change of every run, the webhook
 rule over every gate call, and no ERROR may be logged.
 
+Side effects are counted where they arrive: the Events in the cluster (part of the final
+state), the posts at the canary's event webhook and at its chat alert provider. Every run
+must deliver exactly what the uninterrupted run delivers: one of each per decision, none
+lost, none duplicated, whichever write the controller died after.
+
 All positions run sequentially in one test (one event loop, a fresh cluster each), so the
 failures of every position are reported together.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 
 import pytest
 
@@ -30,6 +36,40 @@ def _shape(write: Write) -> str:
 
 def _assert_clean(run: SeedRun) -> None:
     assert not run.problems(), "\n".join(run.problems())
+
+
+# Events of decisions a crash can prevent: the controller died after the primary's create
+# but before the status write that records "creating ..." (the new controller finds the
+# primary and never makes that decision), or a hold on pods not yet ready that the new
+# controller does not see (they got ready meanwhile). No side effect of a decision whose
+# status was written may be missing.
+UNCOMMITTED = ("creating podinfo-primary.test", "not ready: waiting for rollout to finish")
+
+
+def _delivery_problems(run: SeedRun, baseline: SeedRun) -> list[str]:
+    """Side effects delivered other than once per decision: every Event forwarded exactly
+    once to the event webhook, none repeated, none beyond the uninterrupted run's, none of
+    its decisions missing; the same alerts in the same order."""
+    problems = []
+    events = Counter((kind, message) for kind, message, count in run.events for _ in range(count))
+    posts = Counter(run.event_posts)
+    if posts != events:
+        problems.append(
+            f"event posts without Event {posts - events}, Events unposted {events - posts}"
+        )
+    expected = Counter(baseline.event_posts)
+    if events - expected:
+        problems.append(f"Events repeated or unexpected: {events - expected}")
+    lost = [e for e in expected - events if not any(u in e[1] for u in UNCOMMITTED)]
+    if lost:
+        problems.append(f"Events of committed decisions lost: {lost}")
+    # Exactly: every Event a status write recorded was created (under its entry's name).
+    undelivered = {n: m for n, m in run.committed.items() if n not in run.event_names}
+    if undelivered:
+        problems.append(f"recorded in status.outbox, never created: {undelivered}")
+    if run.alert_posts != baseline.alert_posts:
+        problems.append(f"alerts {run.alert_posts} != {baseline.alert_posts}")
+    return problems
 
 
 async def test_uninterrupted_seed_run() -> None:
@@ -50,6 +90,20 @@ async def test_uninterrupted_seed_run() -> None:
     assert redeliveries(run.gate_calls) == 0
     assert any(c.ok for c in run.gate_calls) and any(not c.ok for c in run.gate_calls)
     assert len(run.writes) > 10
+    # Side effects: every decision's Event created once and forwarded once; one alert per
+    # moment, in order; nothing left in the outbox.
+    assert final["outbox"] == {}
+    assert sorted(run.event_posts) == sorted((k, msg) for k, msg, _ in run.events)
+    assert ("Normal", "Promotion completed! Scaling down podinfo.test") in run.event_posts
+    assert all(count == 1 for _, _, count in run.events)
+    assert set(run.committed) == run.event_names  # every Event went through the outbox
+    assert run.alert_posts == [
+        "New Deployment detected, initialization completed.",
+        "New revision detected, progressing canary analysis.",
+        "Canary promotion is waiting for approval.",
+        "Canary analysis completed successfully, promotion finished.",
+    ]
+    assert _delivery_problems(run, run) == []
 
 
 MAX_SWAPPED = 3  # positions whose write order may differ from the baseline's
@@ -91,9 +145,11 @@ async def test_kill_and_restart_after_every_write() -> None:
             }
             failures.append(f"{where}: final state differs (expected, actual): {diff}")
         failures += [f"{where}: {p}" for p in run.problems()]
+        failures += [f"{where}: {p}" for p in _delivery_problems(run, baseline)]
         summary.append(
             f"{position:3d} {_shape(expected):45s} writes={len(run.writes):3d} "
-            f"checks={run.steps:4d} redelivered={redeliveries(run.gate_calls)}"
+            f"checks={run.steps:4d} redelivered={redeliveries(run.gate_calls)} "
+            f"events={len(run.event_posts)} alerts={len(run.alert_posts)}"
         )
     missing = sorted({_shape(w) for w in baseline.writes} - covered)
     if missing:

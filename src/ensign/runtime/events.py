@@ -47,10 +47,12 @@ class EventRecorder:
         self.recorded += 1
         event = _event(meta, ns, kind, message, rfc3339(self.clock()), name=name)
         try:
-            await self.api.create(kinds.EVENT, event)
-        except Conflict:
-            log.debug("event %s/%s was created before", ns, name)
-        except KubeError as exc:
+            try:
+                await self.api.create(kinds.EVENT, event)
+            except Conflict:  # AlreadyExists, or a conflict of another kind: look
+                await self.api.get(kinds.EVENT, name, namespace=ns)
+                log.debug("event %s/%s was created before", ns, name)
+        except KubeError as exc:  # NotFound after a 409 included
             log.warning("could not record event on %s.%s (will retry): %s", canary.name, ns, exc)
             return False
         return True

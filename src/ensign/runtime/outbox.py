@@ -121,10 +121,13 @@ class Courier:
     own: OwnWrites = field(default_factory=OwnWrites)  # the executor's: no wake-up for ours
     # Entries this process delivered whose done-mark has not been written yet.
     _delivered: dict[Key, set[str]] = field(default_factory=dict)
+    # Entries a delivery produced (post-rollout results) not yet written to the outbox.
+    _follow_ups: dict[Key, dict[str, JSON]] = field(default_factory=dict)
     deliveries: int = 0  # entries delivered (for tests and metrics)
 
     def forget(self, key: Key) -> None:
         self._delivered.pop(key, None)
+        self._follow_ups.pop(key, None)
 
     async def deliver(self, canary: Canary, key: Key) -> bool:
         """Deliver what the cached canary's status holds, then mark it done. False when
@@ -143,15 +146,19 @@ class Courier:
             batch = entries if cut < 0 else entries[: cut + 1]
             done = self._delivered.setdefault(key, set())
             todo = [(i, e) for i, e in batch if i not in done]
-            follow_ups, failed = await self._deliver(canary, body, todo)
+            produced, failed = await self._deliver(canary, body, todo)
             done.update(i for i, _ in todo if i not in failed)
+            follow_ups = self._follow_ups.setdefault(key, {})
+            follow_ups.update(produced)
             finished = [i for i, _ in batch if i not in failed]
             marked = not (finished or follow_ups) or await self._mark_done(
                 body, finished, follow_ups
             )
+            if marked:
+                self._follow_ups.pop(key, None)
             if not marked or failed:
                 return False
-            if batch is entries and not follow_ups:
+            if batch is entries and not produced:
                 return True
         return False
 
