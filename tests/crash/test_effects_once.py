@@ -154,3 +154,54 @@ async def test_the_controllers_own_write_wakes_nobody_a_real_change_does() -> No
 
         h.patch("Service", NS, f"{NAME}-canary", other)
         await h.wait_for(lambda: controller.reconciler.ticks > ticks, timeout=2, what="a tick")
+
+
+async def test_a_new_controller_delivers_what_the_old_one_recorded_once() -> None:
+    """A controller that died (or lost leadership) after the status write that recorded its
+    side effects: the next one delivers them; an Event it had already created is not
+    created twice."""
+    gate = await GateServer().start()
+    try:
+        async with Harness(min_interval=0.1, start_controller=False) as h:
+            canary = m.canary(webhooks=[m.hook("events", "event", gate.url("events"))])
+            await h.apply(m.namespace(NS), m.deployment(), canary)
+            left = {
+                "aaaaaaaaaa": {
+                    "seq": 1,
+                    "effect": "event",
+                    "message": "left behind",
+                    "warning": False,
+                },
+                "bbbbbbbbbb": {"seq": 2, "effect": "event", "message": "created", "warning": True},
+            }
+
+            def recorded(obj: dict[str, object]) -> dict[str, object]:
+                new = copy.deepcopy(obj)
+                new["status"] = {"outbox": left}
+                return new
+
+            canaries = h.type("flagger.app", "v1beta1", "canaries")
+            h.cluster.store.patch(canaries, NS, NAME, recorded, subresource="status")
+            await h.apply(  # the old controller created the second Event, then died
+                {
+                    "apiVersion": "v1",
+                    "kind": "Event",
+                    "metadata": {"name": f"{NAME}.bbbbbbbbbb", "namespace": NS},
+                    "involvedObject": {"kind": "Canary", "name": NAME, "namespace": NS},
+                    "reason": "Synced",
+                    "message": "created",
+                    "type": "Warning",
+                    "count": 1,
+                }
+            )
+            await h.start()
+            await h.wait_phase(NS, NAME, "Initialized")
+            recorded_events = {e.message: e.count for e in events(h, NS)}
+            assert recorded_events["left behind"] == 1
+            assert recorded_events["created"] == 1  # AlreadyExists: delivered, not repeated
+            messages = [c.body["metadata"]["eventMessage"] for c in gate.calls_to("events")]
+            assert messages.count("left behind") == 1
+            assert messages.count("created") == 1  # its forwarding was not marked done
+            assert not (h.canary(NS, NAME).get("status") or {}).get("outbox")
+    finally:
+        await gate.stop()

@@ -3,10 +3,11 @@
 `AlertDispatcher.send` resolves the destinations (`routing`), renders each service's body
 (`formats`) and posts to all of them concurrently, each post bounded by the notifier's
 timeout (5 s). It never raises for configuration, network or HTTP problems: it logs them at
-warning level and returns them as texts. The engine should call `send_soon`, which schedules
-the send in a background task so a slow or dead chat service costs a tick nothing; alerts
-about one canary still go out in the order they were scheduled (Flagger sends them inline,
-so chats see them in order).
+warning level and returns them as texts. The runtime's outbox (`runtime/outbox.py`) awaits
+`send` outside the tick slot, so it can mark the alert delivered afterwards (a slow chat
+service delays only its own canary, by at most the timeout); `send_soon` schedules the send
+in a background task for callers that need no such record; alerts about one canary still go
+out in the order they were scheduled (Flagger sends them inline, so chats see them in order).
 
 Logs and returned errors name the destination by its label and the URL's scheme and host
 only: webhook URLs carry their credential in the path.
