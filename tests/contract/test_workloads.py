@@ -334,3 +334,33 @@ async def test_daemonset_without_schedulable_nodes_wants_no_pods(kube: Kube) -> 
 
     await kube.eventually(none_wanted, what="no schedulable node")
     assert not await pods_of(kube, {(await c.get(DaemonSet, "agent")).metadata.uid})
+
+
+@pytest.mark.needs_ready_pods("waits for a replacement pod to become ready")
+async def test_readiness_follows_the_pods(kube: Kube) -> None:
+    """Deleting a pod: the ReplicaSet replaces it, and the Deployment counts it unready until
+    the replacement is ready. On the local cluster the ready-after knob (0.3 s here) holds the
+    replacement unready long enough to see the dip."""
+    c = kube.client
+    await c.create(deployment("web", replicas=2, ready_after="0.3"))
+    await wait_rolled_out(kube, "web")
+    [rs] = await replicasets_of(kube, "web")
+
+    async def two_ready() -> list[dict[str, Any]] | None:
+        pods = await pods_of(kube, {rs["metadata"]["uid"]})
+        return pods if len(pods) == 2 and all(ready(p) for p in pods) else None
+
+    before = await kube.eventually(two_ready, within=kube.timeout(5, 180), what="2 ready pods")
+    victim = before[0]["metadata"]["name"]
+    await kube.http.delete(kube.path("v1", "pods", victim))
+    if kube.is_local:
+
+        async def dipped() -> Deployment | None:
+            dep = await c.get(Deployment, "web")
+            return dep if dep.status.readyReplicas == 1 else None
+
+        await kube.eventually(dipped, what="readyReplicas 1 while the replacement starts")
+    after = await kube.eventually(two_ready, within=kube.timeout(5, 180), what="replaced")
+    assert victim not in {p["metadata"]["name"] for p in after}
+    dep = await wait_rolled_out(kube, "web")
+    assert dep.status.readyReplicas == 2

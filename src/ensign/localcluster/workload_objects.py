@@ -56,6 +56,9 @@ class WorkloadObjects:
         self.pods = store.type_for("", "v1", "pods")
         self.nodes = store.type_for("", "v1", "nodes")
         self._owned: dict[tuple[str, str, str], _Owned] = {}  # (kind, namespace, name)
+        # (namespace, pod) -> (workload, owner name): who a pod we made belongs to.
+        self._pod_owner: dict[tuple[str, str], tuple[tuple[str, str, str], str]] = {}
+        self.writing = False  # our own pod writes are not news to the simulator
 
     # ----------------------------------------------------------------- nodes
 
@@ -216,7 +219,30 @@ class WorkloadObjects:
 
     def forget(self, kind: str, namespace: str, name: str) -> None:
         """The owner is gone: the garbage collector removes its objects."""
-        self._owned.pop((kind, namespace, name), None)
+        owned = self._owned.pop((kind, namespace, name), None)
+        for names in owned.pods.values() if owned is not None else ():
+            for pod in names:
+                self._pod_owner.pop((namespace, pod), None)
+
+    def pod_lost(self, namespace: str, pod: str, *, deleted: bool) -> tuple[str, str, bool] | None:
+        """A pod we made was deleted, or turned unready, by someone else: its workload's
+        (kind, name) and whether the pod ran the current template; None when not ours."""
+        found = self._pod_owner.get((namespace, pod))
+        if found is None:
+            return None
+        workload, owner_name = found
+        owned = self._owned.get(workload)
+        if owned is None:
+            return None
+        owned.synced = ()  # the next sync replaces it / restores its readiness
+        if deleted:
+            del self._pod_owner[(namespace, pod)]
+            names = owned.pods.get(owner_name, [])
+            if pod in names:
+                names.remove(pod)
+        kind, _, name = workload
+        current = kind == "DaemonSet" or owner_name == _newest(owned, name)
+        return kind, name, current
 
     def _scale_pods(
         self,
@@ -228,15 +254,43 @@ class WorkloadObjects:
         *,
         nodes: list[str] | None = None,
     ) -> None:
+        names = owned.pods.setdefault(owner["metadata"]["name"], [])
+        workload = self._workload_of(owner)
+        self.writing = True
+        try:
+            self._write_pods(owned, owner, names, workload, count, ready, extra_labels, nodes)
+        finally:
+            self.writing = False
+
+    def _workload_of(self, owner: JSON) -> tuple[str, str, str]:
+        meta = owner["metadata"]
+        if owner.get("kind") == "DaemonSet":
+            return ("DaemonSet", meta.get("namespace", ""), meta["name"])
+        deployment = (meta.get("ownerReferences") or [{}])[0].get("name", "")
+        return ("Deployment", meta.get("namespace", ""), str(deployment))
+
+    def _write_pods(
+        self,
+        owned: _Owned,
+        owner: JSON,
+        names: list[str],
+        workload: tuple[str, str, str],
+        count: int,
+        ready: int,
+        extra_labels: dict[str, str],
+        nodes: list[str] | None,
+    ) -> None:
         meta = owner["metadata"]
         namespace, owner_name = meta.get("namespace", ""), meta["name"]
-        names = owned.pods.setdefault(owner_name, [])
         while len(names) > count:
-            self.store.delete_internal(self.pods, namespace, names.pop())
+            gone = names.pop()
+            self._pod_owner.pop((namespace, gone), None)
+            self.store.delete_internal(self.pods, namespace, gone)
         template = (owner.get("spec") or {}).get("template") or {}
         for index in range(count):
             if index == len(names):
                 names.append(f"{owner_name}-{rs.random_suffix()}")
+                self._pod_owner[(namespace, names[-1])] = (workload, owner_name)
             node = (
                 nodes[index]
                 if nodes
@@ -314,6 +368,14 @@ _decode = msgspec.json.Decoder().decode
 def _copy(value: Any) -> Any:
     """A deep copy (msgspec's round trip is ~10x faster than copy.deepcopy here)."""
     return _decode(_encode(value))
+
+
+def _newest(owned: _Owned, deployment: str) -> str:
+    """The ReplicaSet name of the Deployment's newest revision."""
+    if not owned.revisions:
+        return ""
+    newest = max(owned.revisions.items(), key=lambda kv: kv[1])[0]
+    return f"{deployment}-{newest}"
 
 
 def _owner(api_version: str, kind: str, meta: JSON) -> JSON:

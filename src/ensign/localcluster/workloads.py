@@ -54,6 +54,7 @@ _log = logging.getLogger(__name__)
 DEPLOYMENTS: StorageKey = ("apps", "deployments")
 DAEMONSETS: StorageKey = ("apps", "daemonsets")
 NODES: StorageKey = ("", "nodes")
+PODS: StorageKey = ("", "pods")
 Key = tuple[StorageKey, str, str]  # (storage key, namespace, name)
 _WRITE_ATTEMPTS = 3
 
@@ -121,6 +122,7 @@ class WorkloadSimulator:
         self._loop = asyncio.get_running_loop()
         self.objects.ensure_nodes()
         self._subscriptions.append(self.store.subscribe(NODES, self._on_node_event))
+        self._subscriptions.append(self.store.subscribe(PODS, self._on_pod_event))
         for storage_key, rt in self._types.items():
             self._subscriptions.append(self.store.subscribe(storage_key, self._on_event))
             for obj in self.store.list(rt, None)[0]:
@@ -190,6 +192,42 @@ class WorkloadSimulator:
             if key[0] == DAEMONSETS:
                 state.generation = None  # re-observe at the next flush
                 self._mark(key)
+
+    def _on_pod_event(self, event: WatchEvent) -> None:
+        """Readiness follows the pods: a pod of ours deleted (the ReplicaSet replaces it) or
+        marked unready by someone else counts as unready until the ready delay has passed
+        again (never, with ready-after "never")."""
+        try:
+            if self.objects.writing or event.type == "ADDED":
+                return
+            if event.type == "MODIFIED" and (
+                _pod_ready(event.obj) or not _pod_ready(event.old or {})
+            ):
+                return
+            meta = event.obj["metadata"]
+            lost = self.objects.pod_lost(
+                meta.get("namespace", ""), meta["name"], deleted=event.type == "DELETED"
+            )
+            if lost is None:
+                return
+            kind, name, current = lost
+            key: Key = (DAEMONSETS if kind == "DaemonSet" else DEPLOYMENTS, event.namespace, name)
+            state = self._states.get(key)
+            if state is None:
+                return
+            p = state.pods
+            state.pods = (
+                Pods(p.updated, max(p.new_ready - 1, 0), p.old, p.old_ready)
+                if current
+                else Pods(p.updated, p.new_ready, p.old, max(p.old_ready - 1, 0))
+            )
+            rt = self._types[key[0]]
+            if self.store.exists(rt, key[1], key[2]):
+                spec = self.store.get(rt, key[1], key[2]).get("spec") or {}
+                self._arm(key, state, spec, restart=False)
+            self._mark(key)
+        except Exception:
+            _log.exception("workload simulator: failed to handle a pod %s event", event.type)
 
     def _track(self, key: Key, obj: JSON) -> None:
         state = _Workload()
@@ -367,6 +405,13 @@ def _scaled(pods: Pods, desired: int) -> Pods:
         old = min(pods.old, desired)
         return Pods(old=old, old_ready=min(pods.old_ready, old))
     return Pods(updated=desired, new_ready=min(pods.new_ready, desired))
+
+
+def _pod_ready(pod: JSON) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def _status_changed(new: JSON, old: JSON) -> bool:
