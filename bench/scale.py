@@ -14,6 +14,7 @@ For each N (`--sizes`, default 100,1000,5000):
      interval 60s, iterations 10) created with `skipAnalysis: true`; time until all are
      Initialized (from the first create); one image change each takes them to Succeeded
      (a real promotion, without analysis, as detection.py does);
+  0. start-up: the controller's RSS once it is running (caches synced, leader) with no canary;
   2. idle: once the request counters have been quiet for 3 s, an idle window
      (`--idle-seconds`, default 70 so that it covers one 60 s analysis interval): controller
      CPU seconds and API requests, extrapolated to a minute; RSS;
@@ -39,17 +40,38 @@ import asyncio
 import contextlib
 import math
 import os
+import signal
 import statistics
 import sys
 import tempfile
 import time
+import types
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 
-from detection import (
+def placeholder(name: str) -> None:
+    """Put a module in sys.modules that is never loaded: any use of it raises."""
+
+    def absent(attribute: str) -> Any:
+        raise RuntimeError(f"{name}.{attribute}: not loaded in the controller child")
+
+    module = types.ModuleType(name, "placeholder: the bench's, not the controller's")
+    module.__getattr__ = absent  # type: ignore[method-assign]
+    sys.modules[name] = module
+
+
+if "--controller-child" in sys.argv:
+    # The child is the controller and its RSS is the figure: the load generator's aiohttp and
+    # the test kit's manifests, which the module tops below import but only the parent uses,
+    # must not count (aiohttp alone is about 6 MiB with its dependencies).
+    for _name in ("aiohttp", "ensign.testing.manifests"):
+        placeholder(_name)
+
+import aiohttp  # noqa: E402
+
+from detection import (  # noqa: E402
     CANARIES,
     DEPLOYMENTS,
     IMAGE,
@@ -72,13 +94,16 @@ from detection import (
     stop_process,
     wait_until,
 )
-from ensign.testing import manifests
+from ensign.testing import manifests  # noqa: E402
 
 SELF = Path(__file__).resolve()
 ROOT = SELF.parents[1]
 NS = "scale"
 JSON = dict[str, Any]
-TARGETS = "RSS < 300 MiB, idle CPU < 3 s/min, 0 API requests per idle canary, detection p99 < 1 s"
+TARGETS = (
+    "RSS < 300 MiB (issue #15: idle RSS <= 150 MiB; <= 50 MiB at 100 canaries), idle CPU"
+    " < 3 s/min, 0 API requests per idle canary, detection p99 < 1 s"
+)
 
 
 def name_of(i: int) -> str:
@@ -93,8 +118,32 @@ def reset_high_water_mark(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
+def child_env(workdir: Path, tracemalloc_to: Path | None = None) -> dict[str, str]:
+    """The controller child's environment: bytecode read from (and written to) a cache of
+    its own, as an installed operator reads the .pyc files pip compiled at install time (this
+    checkout's venv has none and PYTHONDONTWRITEBYTECODE may be set: compiling every module
+    at start-up leaves about 10 MiB of the compiler's garbage in the heap)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env |= {"PYTHONUNBUFFERED": "1", "PYTHONPYCACHEPREFIX": str(workdir / "bytecode")}
+    if tracemalloc_to is not None:
+        env["ENSIGN_BENCH_TRACEMALLOC"] = str(tracemalloc_to)
+    return env
+
+
+async def warm_bytecode(kubeconfig: Path, workdir: Path, wait_s: float, election: bool) -> None:
+    """Fill the child's bytecode cache: compile src/ensign, then start and stop a controller
+    once so that the third-party modules it loads are compiled too."""
+    env = child_env(workdir)
+    compile_src = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "compileall", "-q", str(ROOT / "src" / "ensign"), env=env
+    )
+    await compile_src.wait()
+    controller = await start_controller(kubeconfig, workdir / "warm-up.log", wait_s, election, env)
+    await controller.stop()
+
+
 async def start_controller(
-    kubeconfig: Path, log_path: Path, wait_s: float, election: bool
+    kubeconfig: Path, log_path: Path, wait_s: float, election: bool, env: dict[str, str]
 ) -> ControllerProcess:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -105,7 +154,7 @@ async def start_controller(
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=log_path.open("w"),
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=env,
     )
     controller = ControllerProcess(proc, log_path)
     try:
@@ -159,9 +208,15 @@ async def one_size(n: int, args: argparse.Namespace, workdir: Path) -> JSON:
     try:
         body = manifests.namespace(NS)  # kube-system (the Lease's) is there from the start
         await send(session, "POST", "/api/v1/namespaces", body, JSON_HEADERS, 201)
-        controller = await start_controller(kubeconfig, log_path, args.timeout, args.election)
+        if not (workdir / "bytecode").exists():
+            await warm_bytecode(kubeconfig, workdir, args.timeout, args.election)
+        traced = workdir / f"tracemalloc-{n}.txt" if args.tracemalloc else None
+        env = child_env(workdir, traced)
+        controller = await start_controller(kubeconfig, log_path, args.timeout, args.election, env)
         pid = controller.proc.pid
         log(f"N={n}: cluster {base} (pid {cluster.pid}), controller pid {pid}")
+        await asyncio.sleep(1.0)  # let the start-up settle (first Lease renewals, gc)
+        row["rss_start_mib"] = rss_mib(pid)
 
         pending: dict[str, tuple[float, asyncio.Future[float]]] = {}
 
@@ -224,6 +279,7 @@ async def one_size(n: int, args: argparse.Namespace, workdir: Path) -> JSON:
         # ---- idle
         row["settle_s"] = await settle(controller, args.quiet, args.settle_timeout)
         row["rss_idle_mib"] = rss_mib(pid)
+        row["bytes_per_canary"] = (row["rss_idle_mib"] - row["rss_start_mib"]) * 2**20 / n
         log(f"N={n}: idle window of {args.idle_seconds:.0f}s")
         before, cpu_before = await controller.stats(), cpu_s(pid)
         await asyncio.sleep(args.idle_seconds)
@@ -247,6 +303,11 @@ async def one_size(n: int, args: argparse.Namespace, workdir: Path) -> JSON:
         # The deep-size walk above runs in the controller process and is the bench's, not the
         # controller's (+67 MiB at 5,000 canaries): reset the high-water mark after it.
         reset_high_water_mark(pid)
+        if traced is not None:  # diagnosis only: where the idle controller's memory is
+            controller.proc.send_signal(signal.SIGUSR1)
+            await wait_until(traced.exists, within=120, what=lambda: "tracemalloc dump")
+            await asyncio.sleep(1.0)
+            log(f"N={n}: tracemalloc statistics in {traced}:\n{traced.read_text()}")
         row["cache_mib"] = sum(sizes.values()) / 2**20
         row["cache_by_kind_mib"] = ", ".join(
             f"{k}={v / 2**20:.0f}" for k, v in sizes.items() if v > 2**20
@@ -343,7 +404,9 @@ async def one_size(n: int, args: argparse.Namespace, workdir: Path) -> JSON:
 
 COLUMNS = (
     ("canaries", "N", "{:,}"),
-    ("rss_idle_mib", "RSS idle MiB", "{:.0f}"),
+    ("rss_start_mib", "RSS start MiB", "{:.1f}"),
+    ("rss_idle_mib", "RSS idle MiB", "{:.1f}"),
+    ("bytes_per_canary", "RSS bytes/canary", "{:,.0f}"),
     ("rss_peak_mib", "RSS peak MiB", "{:.0f}"),
     ("cpu_s_per_min_idle", "CPU s/min idle", "{:.2f}"),
     ("cpu_s_per_min_wave", "CPU s/min wave", "{:.1f}"),
@@ -382,6 +445,10 @@ def notes(rows: list[JSON], args: argparse.Namespace) -> list[str]:
             f" {r['ticks_per_canary_min_idle']:.2f} ticks;"
             for r in rows
         ),
+        "RSS start: the controller running (caches synced, leader) with no canary yet, 1 s"
+        " after it reported started; RSS bytes/canary: (RSS idle - RSS start) / N;"
+        " the controller child loads neither aiohttp nor the test kit's manifests (the"
+        " bench's own imports: placeholders in the child, which never uses them);",
         "RSS peak: the controller's high-water mark (VmHWM) over bring-up, idle and wave,"
         " reset once after the bench's own deep-size walk of the caches (it runs inside the"
         " controller process and is not the controller's memory);",
@@ -453,6 +520,21 @@ async def bench(args: argparse.Namespace, workdir: Path) -> tuple[list[JSON], li
     return rows, []
 
 
+def trace_allocations(dump: Path) -> None:
+    """In the child: trace allocations; on SIGUSR1 write the top allocation sites to `dump`."""
+    import tracemalloc
+
+    tracemalloc.start(4)
+
+    def write(_signum: int, _frame: Any) -> None:
+        stats = tracemalloc.take_snapshot().statistics("lineno")
+        total = sum(stat.size for stat in stats)
+        lines = [f"traced {total / 2**20:.1f} MiB", *(str(stat) for stat in stats[:40])]
+        dump.write_text("\n".join(lines) + "\n")
+
+    signal.signal(signal.SIGUSR1, write)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -476,9 +558,17 @@ def main() -> None:
         help="Run the controller with leader election (the default of `ensign controller`)",
     )
     parser.add_argument("--no-write", action="store_true", help="Do not append to RESULTS.md")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="Diagnosis: trace the child's allocations and print the top sites at idle",
+    )
     parser.add_argument("--controller-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.controller_child is not None:
+        trace_to = os.environ.get("ENSIGN_BENCH_TRACEMALLOC")
+        if trace_to:
+            trace_allocations(Path(trace_to))
         asyncio.run(controller_child(args.controller_child, args.election))
         return
     if not args.sizes or min(args.sizes) < 1 or not 0 < args.wave_fraction <= 1:
