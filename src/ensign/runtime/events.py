@@ -53,6 +53,11 @@ class EventRecorder:
                 await self.api.get(kinds.EVENT, name, namespace=ns)
                 log.debug("event %s/%s was created before", ns, name)
         except KubeError as exc:  # NotFound after a 409 included
+            if exc.code and 400 <= exc.code < 500 and exc.code not in (404, 409, 429):
+                # refused for good (RBAC, validation): logged and dropped, as before; a
+                # retry would only pile entries up in the status
+                log.warning("could not record event on %s.%s: %s", canary.name, ns, exc)
+                return True
             log.warning("could not record event on %s.%s (will retry): %s", canary.name, ns, exc)
             return False
         return True
