@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.platform_collector import PlatformCollector
@@ -54,6 +54,7 @@ from ensign.engine.phases import Phase
 from ensign.engine.weights import Routes
 from ensign.kube.api import JSON
 from ensign.model import Canary
+from ensign.observability.series import CounterSeries, GaugeSeries, HistogramSeries, SeriesCollector
 from ensign.observability.server import Reply
 
 if TYPE_CHECKING:
@@ -137,8 +138,20 @@ class _Series:
 
     target: str
     namespace: str
-    counted: set[tuple[str, str, str]] = field(default_factory=set)  # (counter, strategy, status)
-    metrics: set[str] = field(default_factory=set)  # flagger_canary_metric_analysis names
+    primary: str = ""  # f"{target}-primary", the primary's weight label, made once
+    # Both start as the shared empty tuple and become sets on first use (few canaries have any).
+    counted: set[tuple[str, str, str]] | tuple[()] = ()  # (counter, strategy, status)
+    metrics: set[str] | tuple[()] = ()  # flagger_canary_metric_analysis names
+
+    def count(self, entry: tuple[str, str, str]) -> None:
+        if not isinstance(self.counted, set):
+            self.counted = set()
+        self.counted.add(entry)
+
+    def measure(self, metric: str) -> None:
+        if not isinstance(self.metrics, set):
+            self.metrics = set()
+        self.metrics.add(metric)
 
 
 class ControllerMetrics:
@@ -166,42 +179,45 @@ class ControllerMetrics:
             registry=r,
         )
         self.info.labels(version, mesh_provider).set(1)
-        self.status = Gauge(
+        # Per-canary families: plain values, rendered when scraped (series.py says why).
+        self.status = GaugeSeries(
             "flagger_canary_status",
             "Last canary analysis result: 0 running (Progressing), 1 successful, 2 failed",
             ["name", "namespace"],
-            registry=r,
         )
-        self.weight = Gauge(
+        self.weight = GaugeSeries(
             "flagger_canary_weight",
             "Current traffic weight of the primary (<target>-primary) and canary (<target>)",
             ["workload", "namespace"],
-            registry=r,
         )
-        self.duration = Histogram(
+        self.duration = HistogramSeries(
             "flagger_canary_duration_seconds",
             "Seconds taken by canary analysis ticks",
             ["name", "namespace"],
-            buckets=GO_DEFAULT_BUCKETS,
-            registry=r,
+            GO_DEFAULT_BUCKETS,
         )
-        self.metric_analysis = Gauge(
+        self.metric_analysis = GaugeSeries(
             "flagger_canary_metric_analysis",
             "Last value of each metric check (metric analysis is not implemented yet)",
             ["name", "namespace", "metric"],
-            registry=r,
         )
-        self.successes = Counter(
-            "flagger_canary_successes",
-            "Canary runs that ended Succeeded",
-            COUNTER_LABELS,
-            registry=r,
+        self.successes = CounterSeries(
+            "flagger_canary_successes", "Canary runs that ended Succeeded", COUNTER_LABELS
         )
-        self.failures = Counter(
+        self.failures = CounterSeries(
             "flagger_canary_failures",
             "Canary runs that ended Failed (rollbacks and failed promotions)",
             COUNTER_LABELS,
-            registry=r,
+        )
+        r.register(
+            SeriesCollector(
+                self.status,
+                self.weight,
+                self.duration,
+                self.metric_analysis,
+                self.successes,
+                self.failures,
+            )
         )
         self.tick_duration = Histogram(
             "ensign_tick_duration_seconds",
@@ -265,19 +281,19 @@ class ControllerMetrics:
         series = self._track(canary)
         target, ns = series.target, series.namespace
         before, after = snapshot.status.phase, decision.status.phase
-        self.status.labels(target, ns).set(status_value(after))
+        self.status.set((target, ns), status_value(after))
         routes = routes_after(snapshot, decision)
-        self.weight.labels(f"{target}-primary", ns).set(routes.primary)
-        self.weight.labels(target, ns).set(routes.canary)
+        self.weight.set((series.primary, ns), routes.primary)
+        self.weight.set((target, ns), routes.canary)
         if decision.analysed:
-            self.duration.labels(target, ns).observe(max(now - started, 0.0))
+            self.duration.observe((target, ns), max(now - started, 0.0))
         if after != before and after in (Phase.SUCCEEDED, Phase.FAILED):
             strategy = str(canary.spec.strategy)
             skipped = after == Phase.SUCCEEDED and canary.spec.skip_analysis
             status = SKIPPED if skipped else COMPLETED
             counter = self.successes if after == Phase.SUCCEEDED else self.failures
-            counter.labels(target, ns, strategy, status).inc()
-            series.counted.add((str(after), strategy, status))
+            counter.inc((target, ns, strategy, status))
+            series.count((str(after), strategy, status))
         self._settle_detection(_key(canary), snapshot, decision, started=started, now=now)
 
     def observe_tick(self, outcome: str, seconds: float) -> None:
@@ -299,8 +315,8 @@ class ControllerMetrics:
     def set_metric_analysis(self, canary: Canary, metric: str, value: float) -> None:
         """Flagger's `SetAnalysis`: the last value of a metric check (durations in seconds)."""
         series = self._track(canary)
-        self.metric_analysis.labels(series.target, series.namespace, metric).set(value)
-        series.metrics.add(metric)
+        self.metric_analysis.set((series.target, series.namespace, metric), value)
+        series.measure(metric)
 
     def forget(self, key: Key) -> None:
         """Remove every series of a deleted canary (kept while another canary of the same
@@ -331,22 +347,23 @@ class ControllerMetrics:
             self._remove(series)
             series = None
         if series is None:
-            series = self._series[key] = _Series(target=target, namespace=key[0])
+            series = _Series(target=target, namespace=key[0], primary=f"{target}-primary")
+            self._series[key] = series
         return series
 
     def _remove(self, series: _Series) -> None:
         target, ns = series.target, series.namespace
         if any(s.target == target and s.namespace == ns for s in self._series.values()):
             return
-        self.status.remove(target, ns)
-        self.weight.remove(f"{target}-primary", ns)
-        self.weight.remove(target, ns)
-        self.duration.remove(target, ns)
+        self.status.remove((target, ns))
+        self.weight.remove((series.primary, ns))
+        self.weight.remove((target, ns))
+        self.duration.remove((target, ns))
         for metric in series.metrics:
-            self.metric_analysis.remove(target, ns, metric)
+            self.metric_analysis.remove((target, ns, metric))
         for phase, strategy, status in series.counted:
             counter = self.successes if phase == Phase.SUCCEEDED else self.failures
-            counter.remove(target, ns, strategy, status)
+            counter.remove((target, ns, strategy, status))
 
     def _settle_detection(
         self, key: Key, snapshot: Snapshot, decision: Decision, *, started: float, now: float
