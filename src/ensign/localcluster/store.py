@@ -74,8 +74,14 @@ class Subscription:
     active: bool = True
 
 
+_LAST_SECOND: list[Any] = [None, ""]  # (epoch second, its text): many writes share a second
+
+
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(moment.timestamp())
+    if _LAST_SECOND[0] != second:
+        _LAST_SECOND[:] = [second, moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    return str(_LAST_SECOND[1])
 
 
 def _meta(obj: JSON) -> JSON:

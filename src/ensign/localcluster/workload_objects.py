@@ -287,37 +287,40 @@ class WorkloadObjects:
             self._pod_owner.pop((namespace, gone), None)
             self.store.delete_internal(self.pods, namespace, gone)
         template = (owner.get("spec") or {}).get("template") or {}
+        shared_spec: JSON | None = None  # one copy for all pods: stored objects never change
         for index in range(count):
             if index == len(names):
                 names.append(f"{owner_name}-{rs.random_suffix()}")
                 self._pod_owner[(namespace, names[-1])] = (workload, owner_name)
-            node = (
-                nodes[index]
-                if nodes
-                else rs.node_labels(index % self.node_count + 1)["kubernetes.io/hostname"]
-            )
-            pod = self._pod(owner, names[index], template, extra_labels, node, index < ready)
             current = (
                 self.store.get(self.pods, namespace, names[index])
                 if self.store.exists(self.pods, namespace, names[index])
                 else None
             )
-            if current is None or _ready(current) != (index < ready):
-                self.store.put_internal(self.pods, pod)
+            if current is not None and _ready(current) == (index < ready):
+                continue
+            node = (
+                nodes[index]
+                if nodes
+                else rs.node_labels(index % self.node_count + 1)["kubernetes.io/hostname"]
+            )
+            if shared_spec is None:
+                shared_spec = _copy(template.get("spec") or {})
+            spec = dict(shared_spec, nodeName=node)
+            pod = self._pod(owner, names[index], template, spec, extra_labels, index < ready)
+            self.store.put_internal(self.pods, pod)
 
     def _pod(
         self,
         owner: JSON,
         name: str,
         template: JSON,
+        spec: JSON,
         extra_labels: dict[str, str],
-        node: str,
         ready: bool,
     ) -> JSON:
         meta = owner["metadata"]
         template_meta = template.get("metadata") or {}
-        spec = _copy(template.get("spec") or {})
-        spec["nodeName"] = node
         now = rfc3339(self.store.clock())
         flag = "True" if ready else "False"
         containers = spec.get("containers") or []
