@@ -29,7 +29,7 @@ from typing import Any
 from ensign.alerting.dispatch import AlertSender
 from ensign.engine.actions import Action, AlertKind, RecordEvent, RunHooks, SendAlert
 from ensign.kube import kinds
-from ensign.kube.api import JSON, KubeApi, KubeError, NotFound
+from ensign.kube.api import JSON, Conflict, KubeApi, KubeError, NotFound
 from ensign.model import Canary, HookType
 from ensign.runtime.cache import Caches
 from ensign.runtime.events import EventRecorder
@@ -222,19 +222,28 @@ class Courier:
         )
 
     async def _mark_done(self, body: JSON, done: list[str], follow_ups: dict[str, JSON]) -> bool:
-        """Remove the delivered entries (and add follow-ups) in one merge patch with no
-        precondition: it touches only these keys, so it never conflicts with a tick."""
+        """Remove the delivered entries (and add follow-ups) in one merge patch that touches
+        only these keys, so it never conflicts with a tick. When nothing is left, the field
+        goes, under the resourceVersion read (a 409 there: remove the keys instead)."""
         meta = body["metadata"]
         key = (str(meta.get("namespace") or ""), str(meta["name"]))
         box: dict[str, Any] = {i: None for i in done}
         box.update(follow_ups)
+        everything = {i for i, _ in pending(body.get("status"))} <= set(done)
+        patches: list[JSON] = [{"status": {FIELD: box}}]
+        if everything and not follow_ups:
+            rv = meta.get("resourceVersion")
+            patches.insert(0, {"metadata": {"resourceVersion": rv}, "status": {FIELD: None}})
         try:
-            written = await self.api.patch_status(
-                kinds.CANARY,
-                meta["name"],
-                {"status": {FIELD: box}},
-                namespace=meta.get("namespace"),
-            )
+            for patch in patches:
+                try:
+                    written = await self.api.patch_status(
+                        kinds.CANARY, meta["name"], patch, namespace=meta.get("namespace")
+                    )
+                    break
+                except Conflict:
+                    if patch is patches[-1]:
+                        raise
         except NotFound:
             self._delivered.pop(key, None)
             return True
