@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck unit contract bench lock clean prometheus
+.PHONY: test demo lint typecheck unit contract bench lock clean prometheus wheels
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/localcluster.py
+
+# dist/: the operator wheel (what the Dockerfile installs: no local cluster, no test kits) and
+# ensign-local (the local cluster, test kits, demo, sandbox; `pip install 'ensign[local]'`).
+wheels: $(STAMP)
+	$(BIN)/hatchling build -t wheel -d dist
+	cd packaging/local && ../../$(BIN)/hatchling build -t wheel -d ../../dist
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra aws -o requirements.lock
