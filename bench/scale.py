@@ -119,7 +119,9 @@ def reset_high_water_mark(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def child_env(workdir: Path, tracemalloc_to: Path | None = None) -> dict[str, str]:
+def child_env(
+    workdir: Path, tracemalloc_to: Path | None = None, mallocstats: bool = False
+) -> dict[str, str]:
     """The controller child's environment: bytecode read from (and written to) a cache of
     its own, as an installed operator reads the .pyc files pip compiled at install time (this
     checkout's venv has none and PYTHONDONTWRITEBYTECODE may be set: compiling every module
@@ -128,6 +130,8 @@ def child_env(workdir: Path, tracemalloc_to: Path | None = None) -> dict[str, st
     env |= {"PYTHONUNBUFFERED": "1", "PYTHONPYCACHEPREFIX": str(workdir / "bytecode")}
     if tracemalloc_to is not None:
         env["ENSIGN_BENCH_TRACEMALLOC"] = str(tracemalloc_to)
+    if mallocstats:
+        env["ENSIGN_BENCH_MALLOCSTATS"] = "1"
     return env
 
 
@@ -233,7 +237,7 @@ async def one_size(n: int, args: argparse.Namespace, workdir: Path) -> JSON:
         if not (workdir / "bytecode").exists():
             await warm_bytecode(workdir)
         traced = workdir / f"tracemalloc-{n}.txt" if args.tracemalloc else None
-        env = child_env(workdir, traced)
+        env = child_env(workdir, traced, args.mallocstats)
         controller = await start_controller(kubeconfig, log_path, args.timeout, args.election, env)
         pid = controller.proc.pid
         log(f"N={n}: cluster {base} (pid {cluster.pid}), controller pid {pid}")
@@ -302,6 +306,17 @@ async def one_size(n: int, args: argparse.Namespace, workdir: Path) -> JSON:
         row["settle_s"] = await settle(controller, args.quiet, args.settle_timeout)
         row["rss_idle_mib"] = rss_mib(pid)
         row["bytes_per_canary"] = (row["rss_idle_mib"] - row["rss_start_mib"]) * 2**20 / n
+        if args.mallocstats:  # diagnosis only: pymalloc's arenas at idle, in the child's log
+            controller.proc.send_signal(signal.SIGUSR2)
+            await asyncio.sleep(2.0)
+            summary = [
+                line
+                for line in log_path.read_text().splitlines()
+                if line.startswith(("# arenas", "# bytes in", "# unused pools", "Total "))
+                or " arenas * " in line
+            ]
+            log(f"N={n}: pymalloc at idle (RSS {row['rss_idle_mib']:.0f} MiB):")
+            print("\n".join(summary), file=sys.stderr, flush=True)
         log(f"N={n}: idle window of {args.idle_seconds:.0f}s")
         before, cpu_before = await controller.stats(), cpu_s(pid)
         await asyncio.sleep(args.idle_seconds)
@@ -581,6 +596,11 @@ def main() -> None:
     )
     parser.add_argument("--no-write", action="store_true", help="Do not append to RESULTS.md")
     parser.add_argument(
+        "--mallocstats",
+        action="store_true",
+        help="Diagnosis: print pymalloc's arena statistics of the child at idle",
+    )
+    parser.add_argument(
         "--tracemalloc",
         action="store_true",
         help="Diagnosis: trace the child's allocations and print the top sites at idle",
@@ -588,6 +608,8 @@ def main() -> None:
     parser.add_argument("--controller-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.controller_child is not None:
+        if os.environ.get("ENSIGN_BENCH_MALLOCSTATS"):
+            signal.signal(signal.SIGUSR2, lambda *_: sys._debugmallocstats())
         trace_to = os.environ.get("ENSIGN_BENCH_TRACEMALLOC")
         if trace_to:
             trace_allocations(Path(trace_to))
