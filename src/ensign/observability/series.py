@@ -26,6 +26,11 @@ from prometheus_client.utils import floatToGoString
 Labels = tuple[str, ...]
 
 
+def _go_float(value: float) -> str:
+    """A bucket bound as Go's client writes it (prometheus_client's own formatting)."""
+    return str(floatToGoString(value))  # type: ignore[no-untyped-call]
+
+
 class _Family:
     kind = "untyped"
 
@@ -99,7 +104,7 @@ class HistogramSeries(_Family):
         if not bounds or any(math.isnan(b) for b in bounds):
             raise ValueError(f"{self.name}: buckets must be numbers")
         self.bounds = tuple(b for b in bounds if b != math.inf)
-        self.bound_texts = (*(floatToGoString(b) for b in self.bounds), "+Inf")
+        self.bound_texts = (*(_go_float(b) for b in self.bounds), "+Inf")
         self.values: dict[Labels, list[float]] = {}
 
     def observe(self, labels: Labels, value: float) -> None:
