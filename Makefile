@@ -33,7 +33,7 @@ prometheus:
 	fi
 
 unit: $(STAMP) prometheus
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist worksteal
 
 test: lint typecheck unit
 

@@ -23,6 +23,8 @@ class GateServer:
 
     status: dict[str, int] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    # path -> how many more calls answer 500 before the path opens by itself
+    failures_left: dict[str, int] = field(default_factory=dict)
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -52,6 +54,11 @@ class GateServer:
     def close(self, path: str) -> None:
         self.status[path.lstrip("/")] = 500
 
+    def fail_next(self, path: str, count: int) -> None:
+        """Answer 500 to the next `count` calls on `path`, then 200: a test's count of failed
+        checks does not depend on how fast it looks."""
+        self.failures_left[path.lstrip("/")] = count
+
     def calls_to(self, path: str) -> list[Call]:
         return [c for c in self.calls if c.path == path.lstrip("/")]
 
@@ -62,5 +69,9 @@ class GateServer:
         except ValueError:
             body = {}
         self.calls.append(Call(path=path, body=body))
-        code = self.status.get(path, 200)
+        if self.failures_left.get(path, 0) > 0:
+            self.failures_left[path] -= 1
+            code = 500
+        else:
+            code = self.status.get(path, 200)
         return web.Response(status=code, text="open" if code < 300 else "gate closed")
