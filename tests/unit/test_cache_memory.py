@@ -478,3 +478,40 @@ async def test_a_relist_keeps_a_write_newer_than_its_snapshot() -> None:
     assert informer.get(NS, "made-during-list") is not None
     assert informer.get(NS, "other") is not None
     assert changes == [(None, "web"), (None, "made-during-list"), (None, "other")]
+
+
+def _client_ssl_context(api: LightkubeApi) -> Any:
+    """The TLS context lightkube's httpx client was built with."""
+    return api.client._client._client._transport._pool._ssl_context  # type: ignore[attr-defined]
+
+
+def _kubeconfig(server: str, **cluster: str) -> JSON:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": server, **cluster}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+
+
+async def test_plain_http_kubeconfig_loads_no_ca_bundle() -> None:
+    """A CA-less plain-HTTP kubeconfig (the local cluster's) builds no verifying TLS
+    context: lightkube's default loads the whole system CA bundle (about 3 MiB) for it."""
+    api = LightkubeApi.from_dict(_kubeconfig("http://127.0.0.1:1"))
+    try:
+        ctx = _client_ssl_context(api)
+        assert ctx.cert_store_stats()["x509_ca"] == 0
+    finally:
+        await api.close()
+
+
+async def test_https_kubeconfig_keeps_verification() -> None:
+    api = LightkubeApi.from_dict(_kubeconfig("https://127.0.0.1:1"))
+    try:
+        ctx = _client_ssl_context(api)
+        assert ctx.verify_mode.name == "CERT_REQUIRED" and ctx.check_hostname
+        assert ctx.cert_store_stats()["x509_ca"] > 0
+    finally:
+        await api.close()

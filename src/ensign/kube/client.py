@@ -15,9 +15,12 @@ import builtins
 import functools
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
+import msgspec
 from lightkube import AsyncClient, KubeConfig, operators
+from lightkube.config.kubeconfig import SingleConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import (
     create_global_resource,
@@ -79,6 +82,20 @@ def _plain(obj: Any, *, managed_fields: bool = False) -> JSON:
     return out
 
 
+def plain_http_without_ca(config: KubeConfig) -> SingleConfig:
+    """The selected context, with TLS verification off when its server speaks plain HTTP
+    and names no CA: lightkube would otherwise load the system's whole CA bundle (3.2 MiB
+    of the controller's resident memory) into a TLS context no request ever uses. An
+    https server is left exactly as configured."""
+    single = config.get()
+    assert single is not None  # `get()` raises when no context is selected
+    cluster = single.cluster
+    plain = urlsplit(cluster.server).scheme == "http"
+    if plain and not (cluster.certificate_auth or cluster.certificate_auth_data):
+        return single._replace(cluster=msgspec.structs.replace(cluster, insecure=True))
+    return single
+
+
 class LightkubeApi:
     """The production `KubeApi`. Counts requests by verb (one per HTTP request, so one per
     page of a list) for the controller's metrics.
@@ -93,7 +110,9 @@ class LightkubeApi:
 
     @classmethod
     def from_kubeconfig(cls, config: KubeConfig, *, timeout: float = 10.0) -> LightkubeApi:
-        return cls(AsyncClient(config=config, timeout=httpx2.Timeout(timeout)))
+        return cls(
+            AsyncClient(config=plain_http_without_ca(config), timeout=httpx2.Timeout(timeout))
+        )
 
     @classmethod
     def from_dict(cls, kubeconfig: dict[str, Any], *, timeout: float = 10.0) -> LightkubeApi:
