@@ -9,6 +9,11 @@
 # so the compiled wheels (aiohttp, msgspec, ...) match the runtime's glibc and ABI.
 
 FROM python:3.11-slim-bookworm AS build
+# Optional extras of the operator wheel. `aws` (botocore: the standard AWS credential chain for
+# CloudWatch, IRSA and EKS Pod Identity included) is in by default, as Flagger's image supports
+# CloudWatch; it is imported only when a CloudWatch template is used, so it costs disk, not
+# memory. `docker build --build-arg EXTRAS= .` leaves it out.
+ARG EXTRAS=aws
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml requirements.lock README.md ./
@@ -16,7 +21,8 @@ COPY src ./src
 COPY deploy/crds ./deploy/crds
 RUN pip wheel --no-deps --wheel-dir /wheels . \
  && python -c "import glob, sys, zipfile; names = zipfile.ZipFile(glob.glob('/wheels/ensign-*.whl')[0]).namelist(); bad = [n for n in names if n.startswith(('ensign/localcluster/', 'ensign/testing/'))]; sys.exit(f'operator wheel carries {bad[:3]}' if bad else 0)" \
- && pip install --target /app --only-binary=:all: --constraint requirements.lock /wheels/ensign-*.whl
+ && wheel="$(ls /wheels/ensign-*.whl)" \
+ && pip install --target /app --only-binary=:all: --constraint requirements.lock "${wheel}${EXTRAS:+[$EXTRAS]}"
 
 FROM gcr.io/distroless/python3-debian12:nonroot
 COPY --from=build /app /app

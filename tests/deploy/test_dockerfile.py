@@ -118,6 +118,17 @@ def test_build_installs_only_pinned_runtime_dependencies(stages: list[Stage]) ->
     assert "[dev]" not in runs
 
 
+def test_build_installs_the_aws_extra_by_default(stages: list[Stage]) -> None:
+    """CloudWatch on EKS (IRSA, Pod Identity) works with the published image, as Flagger's
+    does: the build installs `ensign[aws]` unless EXTRAS is set empty."""
+    build = stages[0]
+    assert "EXTRAS=aws" in build.all("ARG")
+    runs = " ".join(build.all("RUN"))
+    assert '"${wheel}${EXTRAS:+[$EXTRAS]}"' in runs
+    lock = (ROOT / "requirements.lock").read_text()
+    assert "\nbotocore==" in lock, "the aws extra's pin must be in the constraint file"
+
+
 def test_dockerignore_limits_the_context() -> None:
     lines = [
         line.strip()
