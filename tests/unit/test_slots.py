@@ -106,3 +106,43 @@ async def test_outside_slot_without_a_slot_and_cancelled_while_taking_it_back() 
     first.cancel()
     await asyncio.gather(first, second, return_exceptions=True)
     assert slots.free == 1  # no slot lost or doubled
+
+
+async def test_a_tick_taking_its_slot_back_goes_before_queued_urgent_waiters() -> None:
+    """A wave of new revisions queues thousands of urgent ticks. A tick that stepped out
+    of its slot (a delivery, a gate) must get it back before them: otherwise every tick
+    steps out and queues behind the rest, and all of them are alive mid-way at once,
+    each holding what it read (the controller's memory peak at scale)."""
+    slots = Slots(2)
+    mid_way = 0
+    most_mid_way = 0
+    finished: list[int] = []
+
+    async def tick(i: int) -> None:
+        nonlocal mid_way, most_mid_way
+        async with slots.hold(urgent=True):
+            mid_way += 1
+            most_mid_way = max(most_mid_way, mid_way)
+            async with outside_slot():
+                await asyncio.sleep(0)  # a delivery with nothing slow to do
+            await asyncio.sleep(0)
+            mid_way -= 1
+            finished.append(i)
+
+    go = asyncio.Event()
+
+    async def busy() -> None:  # the slots are taken while the wave queues
+        async with slots.hold():
+            await go.wait()
+
+    blockers = [asyncio.create_task(busy()) for _ in range(2)]
+    await asyncio.sleep(0)
+    wave = [asyncio.create_task(tick(i)) for i in range(200)]
+    await asyncio.sleep(0)
+    assert len(slots.urgent) == 200
+    go.set()
+    await asyncio.gather(*blockers, *wave)
+    assert sorted(finished) == list(range(200))
+    # With the slots (2) plus the ones stepping out at the same moment, never the whole wave.
+    assert most_mid_way <= 6, most_mid_way
+    assert slots.free == 2

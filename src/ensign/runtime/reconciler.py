@@ -169,9 +169,13 @@ class Reconciler:
             if not await self._persist(body, decision, interval=interval, outbox=entries):
                 # No transition (a hold repeating): nothing to record them in, as before.
                 await self.executor.run(canary, observed, effects)
-            delivered = await self.courier.deliver(canary, key)
             if self.metrics is not None:  # Flagger's per-canary series, once persisted
                 self.metrics.observe_decision(canary, observed.snapshot, decision, started=started)
+            analysed, phase, idle = decision.analysed, str(decision.status.phase), decision.idle
+            # Delivery may wait (a slow receiver, a slot to take back): what the tick read
+            # is not kept alive meanwhile.
+            del decision, observed
+            delivered = await self.courier.deliver(canary, key)
         except Conflict as exc:
             return TickResult(interval=interval, error=str(exc), retry_soon=True)
         except WriteRefused as refused:
@@ -186,9 +190,9 @@ class Reconciler:
             return TickResult(interval=interval, error=str(exc), retry_soon=True)
         return TickResult(
             interval=interval,
-            analysed=decision.analysed,
-            phase=str(decision.status.phase),
-            idle=decision.idle and delivered,
+            analysed=analysed,
+            phase=phase,
+            idle=idle and delivered,
             retry_soon=not delivered,  # side effects left in the outbox: soon again
             error="" if delivered else "side effects left pending in status.outbox",
         )

@@ -180,7 +180,8 @@ class Scheduler:
                     key, self.caches["Canary"].get(*key), kind.kind, old, new
                 )
             if loop is not None and loop.state == "running" and new is not None:
-                loop.suspects.append((kind.kind, new))  # decided once the tick is over
+                # decided once the tick is over; only what `is_own` reads is kept, not the object
+                loop.suspects.append((kind.kind, _identity(new)))
                 continue
             self.wake(key)
 
@@ -234,6 +235,12 @@ class Scheduler:
         if loop is not None:
             self.wakeups += 1
             loop.wake.set()
+
+
+def _identity(obj: JSON) -> JSON:
+    """An object's namespace, name and resourceVersion: all `OwnWrites.is_own` reads."""
+    meta = obj.get("metadata") or {}
+    return {"metadata": {k: meta.get(k) for k in ("namespace", "name", "resourceVersion")}}
 
 
 def _template(obj: JSON) -> object:
