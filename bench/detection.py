@@ -154,11 +154,12 @@ async def controller_child(kubeconfig: Path, election: bool = True) -> None:
         }
 
     def memory() -> JSON:
-        """Bytes held by each cache's objects (every dict, list and string reached, once)."""
+        """Bytes held by each cache's objects (every dict, list, tuple, bytes and string
+        reached, once: the packed objects and the mapping that holds them)."""
         seen: set[int] = set()
         sizes: JSON = {}
         for kind, informer in controller.caches.by_kind.items():
-            total, stack = 0, [informer.objects]
+            total, stack = 0, [informer._packed]
             while stack:
                 obj = stack.pop()
                 if id(obj) in seen:

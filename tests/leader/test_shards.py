@@ -59,7 +59,7 @@ async def test_two_shards_split_the_canaries() -> None:
             # each shard sees only its canaries; workloads stay unfiltered
             for r in replicas:
                 shard = r.identity.split("_")[0]
-                cached = {n for _, n in r.controller.caches["Canary"].objects}
+                cached = {n for _, n in r.controller.caches["Canary"].cached()}
                 assert cached == set(SHARDS[shard])
                 assert r.controller.caches["Deployment"].get(NS, "pc1") is not None
             # outside every selector: left alone by both

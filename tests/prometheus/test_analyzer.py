@@ -42,8 +42,7 @@ def caches(*objects: dict[str, Any]) -> Caches:
         k.kind: Informer(cast(KubeApi, None), k) for k in (kinds.METRIC_TEMPLATE, kinds.SECRET)
     }
     for obj in objects:
-        meta = obj["metadata"]
-        informers[obj["kind"]].objects[(meta["namespace"], meta["name"])] = obj
+        informers[obj["kind"]].store(obj)
     return Caches(informers)
 
 

@@ -14,18 +14,19 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
 
 from ensign.kube import kinds
+from ensign.kube.api import KubeApi
 from ensign.kube.client import LIST_PAGE, LightkubeApi
 from ensign.model import parse_canary
 from ensign.routers.service_sync import Update, reconcile_service, revert_apex
 from ensign.routers.services import desired_services
 from ensign.runtime.cache import Informer
-from ensign.runtime.slimming import LAST_APPLIED, slim
+from ensign.runtime.slimming import LAST_APPLIED, pack, slim, unpack
 from ensign.workloads import primary as primary_workload
 from ensign.workloads import readiness
 from ensign.workloads.revision import revision_hash
@@ -221,28 +222,33 @@ def test_slim_drops_managed_fields_service_status_and_canary_last_applied_only()
         "metadata": {"name": "c"},
         "data": {},
     }
-    # The caller's objects keep every field (only strings were swapped for equal ones).
+    # The caller's objects keep every field.
     assert [full_dep, full_svc, full_canary] == before
 
 
-def test_slim_shares_repeated_strings_between_objects() -> None:
-    a = slim("Deployment", deployment("web-a", uid="u1"))
-    b = slim("Deployment", deployment("web-b", uid="u2"))
-    assert a["metadata"]["namespace"] is b["metadata"]["namespace"]
-    assert (
-        a["spec"]["template"]["spec"]["containers"][0]["image"]
-        is (b["spec"]["template"]["spec"]["containers"][0]["image"])
-    )
-    label_a = next(k for k in a["metadata"]["labels"] if k == "team")
-    label_b = next(k for k in b["metadata"]["labels"] if k == "team")
-    assert label_a is label_b
-    # Long values are left alone (rarely shared; not worth a slot in the intern table).
-    env_a = a["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"]
-    assert env_a == "x" * 300
-    # A hundred cached Deployments take clearly less memory than the decoded originals.
+def test_packed_objects_are_a_fraction_of_the_decoded_ones_and_read_back_equal() -> None:
     full = [deployment(f"web-{i}", uid=f"u{i}") for i in range(100)]
-    slimmed = [slim("Deployment", deployment(f"web-{i}", uid=f"u{i}")) for i in range(100)]
-    assert deep_size(slimmed) < 0.75 * deep_size(full)
+    packed = [pack("Deployment", copy.deepcopy(d)) for d in full]
+    # What a cache holds: the bytes, a fraction of the decoded dicts' memory.
+    assert sum(sys.getsizeof(blob) for _, blob in packed) < 0.35 * deep_size(full)
+    # Each read is a fresh copy, equal to the slim object.
+    for original, (thin, blob) in zip(full, packed, strict=True):
+        first, second = unpack(blob), unpack(blob)
+        assert first == thin == without(original, "metadata.managedFields")
+        assert first is not second and first["spec"] is not second["spec"]
+
+
+async def test_a_reader_changing_what_it_read_leaves_the_cache_alone() -> None:
+    informer = Informer(cast(KubeApi, None), kinds.DEPLOYMENT)
+    informer.store(deployment("web"))
+    got = informer.get(NS, "web")
+    assert got is not None
+    got["spec"]["replicas"] = 99
+    got["metadata"]["labels"]["team"] = "changed"
+    again = informer.get(NS, "web")
+    assert again is not None
+    assert again["spec"]["replicas"] != 99 and again["metadata"]["labels"]["team"] != "changed"
+    assert len(informer) == 1 and informer.cached() == [(NS, "web")]
 
 
 def test_readers_of_a_slim_deployment_get_what_the_full_one_gives() -> None:
@@ -337,7 +343,7 @@ class FakeApiServer:
         if query.get("watch") == "true":
             return await self._watch(request, query)
         self.lists.append(query)
-        self.cached_at_request.append(len(self.informer.objects) if self.informer else -1)
+        self.cached_at_request.append(len(self.informer) if self.informer is not None else -1)
         start = int(query.get("continue") or 0)
         limit = int(query.get("limit") or len(self.items))
         page = self.items[start : start + limit]
@@ -414,7 +420,7 @@ async def test_the_informer_lists_in_pages_and_resumes_from_a_bookmark(
     # The first page was in the cache before the second was asked for: a relist never
     # holds a second copy of the whole collection.
     assert fake.cached_at_request == [0, LIST_PAGE]
-    assert len(informer.objects) == LIST_PAGE + 3 and informer.relists == 1
+    assert len(informer) == LIST_PAGE + 3 and informer.relists == 1
     # The watch asked for bookmarks, and the next one resumed from the bookmark's version,
     # not from the last object event's (which the server may have compacted away).
     assert fake.watches[0]["allowWatchBookmarks"] == "true"
@@ -444,7 +450,8 @@ def test_observe_stores_a_write_slim_and_leaves_the_callers_object_whole() -> No
     older = service("web", canary_uid="c-uid")
     older["metadata"]["resourceVersion"] = "1299"
     informer.observe(older)
-    assert informer.get(NS, "web") is cached  # an older write never replaces a newer one
+    assert informer.get(NS, "web") == cached  # an older write never replaces a newer one
+    assert cached["metadata"]["resourceVersion"] != "1299"
 
 
 async def test_a_relist_keeps_a_write_newer_than_its_snapshot() -> None:

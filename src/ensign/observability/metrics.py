@@ -259,7 +259,7 @@ class ControllerMetrics:
 
         def namespaces() -> Iterable[str]:
             informer = caches.by_kind.get("Canary")
-            return [ns for ns, _ in informer.objects] if informer is not None else []
+            return [ns for ns, _ in informer.cached()] if informer is not None else []
 
         return cls(
             mesh_provider=mesh_provider,

@@ -5,8 +5,9 @@ it resumes from the last version seen; on 410 Gone it relists and reports the di
 changes, so subscribers never miss a transition. Writes made by the controller are fed back
 with `observe()` so a tick never reads something older than what it just wrote.
 
-Every object is stored in its slim form (`ensign.runtime.slimming`): the caches are most of
-the controller's memory at scale.
+Every object is stored in its slim, packed form (`ensign.runtime.slimming`): the caches are
+most of the controller's memory at scale. A read decodes a fresh copy, so a reader may keep
+or change what it got without touching the cache.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Protocol, cast
 
 from ensign.kube.api import JSON, Gone, KubeApi, KubeError
 from ensign.kube.kinds import Kind
-from ensign.runtime.slimming import slim
+from ensign.runtime.slimming import pack, unpack
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
@@ -73,7 +74,8 @@ class Informer:
         self.labels = labels  # a label selector: the cache holds only the matching objects
         self.watch_timeout = watch_timeout
         self.backoff = backoff
-        self.objects: dict[Key, JSON] = {}
+        # key -> (resourceVersion, packed object): versions compare without decoding
+        self._packed: dict[Key, tuple[int, bytes]] = {}
         self.synced = asyncio.Event()
         self.listeners: list[Listener] = []
         self.restarts = 0
@@ -82,29 +84,56 @@ class Informer:
         self.tried = asyncio.Event()  # set once the first list has succeeded or failed
 
     def get(self, namespace: str, name: str) -> JSON | None:
-        return self.objects.get((namespace if self.kind.namespaced else "", name))
+        """A fresh copy of the cached object, or None."""
+        entry = self._packed.get((namespace if self.kind.namespaced else "", name))
+        return unpack(entry[1]) if entry is not None else None
 
     def items(self, namespace: str | None = None) -> list[JSON]:
-        return [o for (ns, _), o in self.objects.items() if namespace is None or ns == namespace]
+        """Fresh copies of every cached object (of `namespace`): decodes them all, so for
+        rare scans, not for a tick's reads."""
+        return [
+            unpack(blob)
+            for (ns, _), (_, blob) in self._packed.items()
+            if namespace is None or ns == namespace
+        ]
+
+    def cached(self) -> list[Key]:
+        """The (namespace, name) of every cached object, without decoding any."""
+        return list(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def store(self, obj: JSON) -> None:
+        """Put `obj` in the cache as is, telling nobody (for tests that build a cache by
+        hand); the controller's caches fill from the API server."""
+        _, blob = pack(self.kind.kind, obj)
+        self._packed[key_of(obj)] = (rv_of(obj), blob)
 
     def observe(self, obj: JSON) -> None:
         """Feed back an object the controller wrote (kept only when newer than the cache)."""
-        key = key_of(obj)
-        old = self.objects.get(key)
-        if rv_of(obj) > rv_of(old):
-            obj = slim(self.kind.kind, obj)
-            self.objects[key] = obj
-            self._emit(old, obj)
+        self._update(key_of(obj), obj)
 
     def forget(self, namespace: str, name: str) -> None:
-        old = self.objects.pop((namespace, name), None)
-        if old is not None:
-            self._emit(old, None)
+        entry = self._packed.pop((namespace, name), None)
+        if entry is not None:
+            self._emit(entry, None)
 
-    def _emit(self, old: JSON | None, new: JSON | None) -> None:
+    def _update(self, key: Key, obj: JSON) -> None:
+        """Store `obj` when it is newer than the cached version, and tell the listeners."""
+        version = rv_of(obj)
+        old = self._packed.get(key)
+        if old is not None and version <= old[0]:
+            return
+        thin, blob = pack(self.kind.kind, obj)
+        self._packed[key] = (version, blob)
+        self._emit(old, thin)
+
+    def _emit(self, old: tuple[int, bytes] | None, new: JSON | None) -> None:
+        """Tell the listeners (each gets its own decoded copy of the old object)."""
         for listener in list(self.listeners):
             try:
-                listener(self.kind, old, new)
+                listener(self.kind, unpack(old[1]) if old is not None else None, new)
             except Exception:  # a listener bug must not kill the cache
                 log.exception("cache listener failed for %s", self.kind.kind)
 
@@ -143,7 +172,6 @@ class Informer:
         controller writes meanwhile: an object newer than the snapshot stays (a write after
         the snapshot is not undone), and only objects the snapshot could have seen are
         deleted."""
-        kind = self.kind.kind
         listed: set[Key] = set()
         rv = ""
         async for page, page_rv in self._pages():
@@ -151,17 +179,13 @@ class Informer:
             for obj in page:
                 key = key_of(obj)
                 listed.add(key)
-                previous = self.objects.get(key)
-                if previous is None or rv_of(obj) > rv_of(previous):
-                    obj = slim(kind, obj)
-                    self.objects[key] = obj
-                    self._emit(previous, obj)
+                self._update(key, obj)
             del page
         self.relists += 1
         snapshot = _version(rv)
-        for key, gone in list(self.objects.items()):
-            if key not in listed and (not snapshot or rv_of(gone) <= snapshot):
-                del self.objects[key]
+        for key, gone in list(self._packed.items()):
+            if key not in listed and (not snapshot or gone[0] <= snapshot):
+                del self._packed[key]
                 self._emit(gone, None)
         self.synced.set()
         return rv
@@ -198,21 +222,18 @@ class Informer:
                 resource_version=rv,
                 timeout_seconds=self.watch_timeout,
             )
-        kind = self.kind.kind
         async for event_type, obj in stream:
             new_rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
             if event_type == "BOOKMARK":
                 rv = new_rv
                 continue
             key = key_of(obj)
-            old = self.objects.get(key)
             if event_type == "DELETED":
-                self.objects.pop(key, None)
-                self._emit(old, None)
-            elif rv_of(obj) > rv_of(old):
-                obj = slim(kind, obj)
-                self.objects[key] = obj
-                self._emit(old, obj)
+                gone = self._packed.pop(key, None)
+                if gone is not None:
+                    self._emit(gone, None)
+            else:
+                self._update(key, obj)
             rv = new_rv
         return rv
 

@@ -1,4 +1,4 @@
-"""What a watch cache keeps of an object: only what a reader uses, with shared strings. Pure.
+"""What a watch cache keeps of an object: only what a reader uses, packed as bytes. Pure.
 
 The caches hold every watched object for as long as the controller runs, and Python spends
 several times an object's JSON size on it (a dict per mapping, a string object per value),
@@ -13,19 +13,20 @@ to an object before a cache stores it:
   keep everything else: promotion copies a target's annotations, labels and template, and
   readiness reads their status. A Service's own last-applied annotation stays too: it is
   how the apex Service is handed back on deletion;
-- strings are interned (`sys.intern`): keys, and values up to `INTERNED_LENGTH`
-  characters, so the label keys, namespace, image, enum values and timestamps repeated in
-  every object exist once. The per-object `uid` and `resourceVersion` are left alone: they
-  are never shared, and interning them would only grow the interpreter's table.
+- the rest is packed (`pack`): encoded as MessagePack bytes, which take a fifth to a tenth
+  of the memory of the decoded dicts (a dict per mapping and an object per string, key and
+  number). A read decodes a fresh copy (`unpack`, a few microseconds for a Deployment), so
+  no reader can change what the cache holds, and nothing from the bring-up's peak of
+  decoded objects stays behind in the interpreter's arenas.
 
-Dropping copies the affected mappings (the caller's object keeps its fields); interning
-replaces values in place with equal strings, which no reader can tell apart.
+Dropping copies the affected mappings: the caller's object keeps its fields.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Final
+
+import msgspec
 
 JSON = dict[str, Any]
 
@@ -35,10 +36,8 @@ UNREAD: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "Service": (("status",), ()),
     "Canary": ((), (LAST_APPLIED,)),
 }
-INTERNED_LENGTH: Final = 128
-UNIQUE_VALUES: Final = frozenset({"uid", "resourceVersion"})
-
-_intern = sys.intern
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder().decode
 
 
 def slim(kind: str, obj: JSON) -> JSON:
@@ -54,7 +53,19 @@ def slim(kind: str, obj: JSON) -> JSON:
             obj = {**obj, "metadata": meta}
     if any(f in obj for f in fields):
         obj = {k: v for k, v in obj.items() if k not in fields}
-    return _interned(obj)
+    return obj
+
+
+def pack(kind: str, obj: JSON) -> tuple[JSON, bytes]:
+    """The slim form of `obj` (see `slim`), and its packed bytes, which a cache keeps."""
+    thin = slim(kind, obj)
+    return thin, _encode(thin)
+
+
+def unpack(blob: bytes) -> JSON:
+    """A fresh decoded copy of a packed object."""
+    out: JSON = _decode(blob)
+    return out
 
 
 def _without(values: Any, keys: tuple[str, ...]) -> dict[str, Any] | None:
@@ -62,39 +73,3 @@ def _without(values: Any, keys: tuple[str, ...]) -> dict[str, Any] | None:
     if not keys or not isinstance(values, dict) or not any(k in values for k in keys):
         return None
     return {k: v for k, v in values.items() if k not in keys}
-
-
-def _interned(node: JSON) -> JSON:
-    """`node` with every key and short value interned (in place; a mapping whose keys were
-    not interned yet is rebuilt, since a dict's keys cannot be swapped)."""
-    rebuild = False
-    for key, value in node.items():
-        kind = type(value)
-        if kind is str:
-            if len(value) <= INTERNED_LENGTH and key not in UNIQUE_VALUES:
-                node[key] = _intern(value)
-        elif kind is dict:
-            fresh = _interned(value)
-            if fresh is not value:
-                node[key] = fresh
-        elif kind is list:
-            _interned_list(value)
-        if type(key) is str and _intern(key) is not key:
-            rebuild = True
-    if rebuild:
-        return {_intern(k) if type(k) is str else k: v for k, v in node.items()}
-    return node
-
-
-def _interned_list(items: list[Any]) -> None:
-    for i, value in enumerate(items):
-        kind = type(value)
-        if kind is str:
-            if len(value) <= INTERNED_LENGTH:
-                items[i] = _intern(value)
-        elif kind is dict:
-            fresh = _interned(value)
-            if fresh is not value:
-                items[i] = fresh
-        elif kind is list:
-            _interned_list(value)
