@@ -63,13 +63,15 @@ class EventRecorder:
         return True
 
     async def record(self, canary: Canary, body: JSON, *, message: str, warning: bool) -> None:
+        """Record an Event outside any decision (a refused write, a refusal to act), then
+        forward it to the event webhooks: only once the API server has it, so a receiver
+        never hears of an Event the cluster does not show. A write whose answer was lost
+        (a timeout) is looked up before it counts as failed."""
         meta = body.get("metadata") or {}
         ns = str(meta.get("namespace") or "default")
         kind = "Warning" if warning else "Normal"
         (log.warning if warning else log.info)("%s.%s: %s", canary.name, ns, message)
         self.recorded += 1
-        if self.forward is not None:
-            await self.forward(canary, body, message, warning)
         now = rfc3339(self.clock())
         recent = self._recent.setdefault((ns, canary.name), {})
         signature = f"{kind}:{message}"
@@ -77,18 +79,39 @@ class EventRecorder:
             seen = recent.get(signature)
             if seen is not None:
                 name, count = seen
-                await self.api.patch(
-                    kinds.EVENT, name, {"count": count + 1, "lastTimestamp": now}, namespace=ns
-                )
+                try:
+                    await self.api.patch(
+                        kinds.EVENT, name, {"count": count + 1, "lastTimestamp": now}, namespace=ns
+                    )
+                except KubeError:
+                    if not await self._landed(name, ns, count + 1):
+                        raise
                 recent[signature] = (name, count + 1)
-                return
-            created = await self.api.create(kinds.EVENT, _event(meta, ns, kind, message, now))
-            recent[signature] = (str(created["metadata"]["name"]), 1)
-            while len(recent) > RECENT_PER_CANARY:
-                del recent[next(iter(recent))]
+            else:
+                event = _event(meta, ns, kind, message, now)
+                name = str(event["metadata"]["name"])
+                try:
+                    await self.api.create(kinds.EVENT, event)
+                except KubeError:
+                    if not await self._landed(name, ns, 1):
+                        raise
+                recent[signature] = (name, 1)
+                while len(recent) > RECENT_PER_CANARY:
+                    del recent[next(iter(recent))]
         except KubeError as exc:
             recent.pop(signature, None)
             log.warning("could not record event on %s.%s: %s", canary.name, ns, exc)
+            return
+        if self.forward is not None:
+            await self.forward(canary, body, message, warning)
+
+    async def _landed(self, name: str, ns: str, count: int) -> bool:
+        """Whether the Event `name` has (at least) `count` after a write that failed."""
+        try:
+            got = await self.api.get(kinds.EVENT, name, namespace=ns)
+        except KubeError:
+            return False
+        return int(got.get("count") or 1) >= count
 
 
 def _event(meta: JSON, ns: str, kind: str, message: str, now: str, *, name: str = "") -> JSON:
