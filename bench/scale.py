@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import math
 import os
 import signal
@@ -312,7 +313,9 @@ async def one_size(n: int, args: argparse.Namespace, workdir: Path) -> JSON:
             summary = [
                 line
                 for line in log_path.read_text().splitlines()
-                if line.startswith(("# arenas", "# bytes in", "# unused pools", "Total "))
+                if line.startswith(
+                    ("# arenas", "# bytes in", "# unused pools", "Total ", "# glibc")
+                )
                 or " arenas * " in line
             ]
             log(f"N={n}: pymalloc at idle (RSS {row['rss_idle_mib']:.0f} MiB):")
@@ -558,18 +561,82 @@ async def bench(args: argparse.Namespace, workdir: Path) -> tuple[list[JSON], li
 
 
 def trace_allocations(dump: Path) -> None:
-    """In the child: trace allocations; on SIGUSR1 write the top allocation sites to `dump`."""
+    """In the child: trace allocations; on SIGUSR1 write the top allocation sites to `dump`,
+    at idle and at the traced peak (a thread samples the traced size twice a second and
+    keeps the statistics of the largest sample)."""
+    import threading
     import tracemalloc
 
     tracemalloc.start(4)
+    peak: list[str] = []
+
+    def top(snapshot: tracemalloc.Snapshot, title: str) -> list[str]:
+        stats = snapshot.statistics("lineno")
+        total = sum(stat.size for stat in stats)
+        lines = [f"{title}: traced {total / 2**20:.1f} MiB", *(str(s) for s in stats[:40])]
+        for stat in snapshot.statistics("traceback")[:8]:  # where the largest come from
+            lines += [f"{stat.size / 2**20:.1f} MiB in {stat.count} blocks from:"]
+            lines += [f"    {frame}" for frame in stat.traceback.format()]
+        return lines
+
+    def sample() -> None:
+        best = 0
+        while True:
+            time.sleep(0.5)
+            current, _ = tracemalloc.get_traced_memory()
+            if current > best * 1.1:
+                best = current
+                peak[:] = top(tracemalloc.take_snapshot(), "at the largest sample")
+
+    threading.Thread(target=sample, daemon=True).start()
 
     def write(_signum: int, _frame: Any) -> None:
-        stats = tracemalloc.take_snapshot().statistics("lineno")
-        total = sum(stat.size for stat in stats)
-        lines = [f"traced {total / 2**20:.1f} MiB", *(str(stat) for stat in stats[:40])]
+        lines = [*top(tracemalloc.take_snapshot(), "at idle"), "", *peak]
         dump.write_text("\n".join(lines) + "\n")
 
     signal.signal(signal.SIGUSR1, write)
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def malloc_report() -> None:
+    """In the child (diagnosis): pymalloc's arenas, then glibc's heap (bytes in use and free,
+    outside pymalloc: objects over 512 bytes, such as the caches' packed objects), and the
+    RSS before and after `malloc_trim(0)` hands glibc's free pages back."""
+    sys._debugmallocstats()
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    mib = 2**20
+    print(
+        f"# glibc heap: {info.arena / mib:.1f} MiB from sbrk, {info.uordblks / mib:.1f} in use,"
+        f" {info.fordblks / mib:.1f} free; {info.hblkhd / mib:.1f} MiB in mmapped blocks",
+        file=sys.stderr,
+        flush=True,
+    )
+    before = rss_mib(os.getpid())
+    libc.malloc_trim(0)
+    print(
+        f"# glibc malloc_trim(0): RSS {before:.1f} -> {rss_mib(os.getpid()):.1f} MiB",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -609,7 +676,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.controller_child is not None:
         if os.environ.get("ENSIGN_BENCH_MALLOCSTATS"):
-            signal.signal(signal.SIGUSR2, lambda *_: sys._debugmallocstats())
+            signal.signal(signal.SIGUSR2, lambda *_: malloc_report())
         trace_to = os.environ.get("ENSIGN_BENCH_TRACEMALLOC")
         if trace_to:
             trace_allocations(Path(trace_to))
