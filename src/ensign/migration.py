@@ -107,7 +107,9 @@ async def check(
         problems = [await _cached(api, caches, kind, namespace, missing) for kind in needed]
         if canary.spec.autoscaler_ref is not None:  # an HPA, or a KEDA ScaledObject
             scaler = autoscalers.autoscaler_for(canary.spec.autoscaler_ref).kind
-            await _cached(api, caches, scaler, namespace, missing)
+            scaler_problem = await _cached(api, caches, scaler, namespace, missing)
+        else:
+            scaler_problem = ""
         observed = observe(
             canary,
             body,
@@ -117,6 +119,7 @@ async def check(
             router=router,
             view=CacheView(caches),
             router_problem="; ".join(p for p in problems if p),
+            autoscaler_problem=scaler_problem,
         )
         snap = observed.snapshot
         finalizer_write = _finalizer_write(body, canary, router)

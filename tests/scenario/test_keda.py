@@ -239,6 +239,10 @@ async def test_missing_keda_crd_then_missing_scaled_object_are_named() -> None:
         await h.wait_for(
             lambda: not_ready_with(h, "scaledobjects.keda.sh"), what="Ready=False naming the CRD"
         )
+        ready = next(
+            c for c in h.canary(NS, "podinfo")["status"]["conditions"] if c["type"] == "Ready"
+        )
+        assert ready["reason"] == "AutoscalerUnavailable"  # the autoscaler's, not the router's
         assert h.get("Deployment", NS, "podinfo-primary") is None
         # Installed later: picked up without a restart; then the ScaledObject is missing.
         await h.install_crds("keda")

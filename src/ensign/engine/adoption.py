@@ -97,7 +97,7 @@ def plan_adoption(snap: Snapshot) -> Adoption:
     target = snap.canary.spec.target_ref.name
     status_write = f"Canary {name} status"
     kept = status
-    problem = snap.problem or snap.router_problem
+    problem = snap.problem or snap.autoscaler_problem or snap.router_problem
     if problem:
         return Adoption(
             verdict=Verdict.REFUSE,

@@ -306,6 +306,8 @@ class _Tick:
             )
         if self.snap.problem:
             return self.hold("TargetUnavailable", self.snap.problem)
+        if self.snap.autoscaler_problem:
+            return self.hold("AutoscalerUnavailable", self.snap.autoscaler_problem)
         if self.snap.router_problem:
             return self.hold("RouterUnavailable", self.snap.router_problem)
         if self.snap.flagger is not None:  # a status Flagger wrote: adopt before anything

@@ -54,7 +54,8 @@ class Snapshot:
     known label, a mandatory ConfigMap missing); the engine then holds and says why.
     `router_problem` is set when the router cannot work at all (its CRD is not installed, the
     spec asks for something it cannot render, a referenced Ingress is missing): the engine
-    holds before touching anything. `route_problem` is set when the router's objects exist
+    holds before touching anything. `autoscaler_problem` is the same for an add-on
+    autoscaler the canary names (KEDA's ScaledObject CRD not installed). `route_problem` is set when the router's objects exist
     but their split cannot be trusted (Flagger's GetRoutes error, e.g. a parent that has not
     accepted the HTTPRoute): the engine holds the analysis with it, as Flagger halts the tick.
     `routes` is the split read back from the router's objects (when `route_problem` is set,
@@ -74,6 +75,7 @@ class Snapshot:
     routes: Routes = ALL_PRIMARY
     capabilities: frozenset[Capability] = frozenset({Capability.BLUE_GREEN})
     router_problem: str = ""
+    autoscaler_problem: str = ""
     route_problem: str = ""
     warnings: tuple[str, ...] = ()
     request: ActionRequest | None = None

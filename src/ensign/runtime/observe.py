@@ -76,9 +76,11 @@ def observe(
     router: Router | str,
     view: ObjectView,
     router_problem: str = "",
+    autoscaler_problem: str = "",
 ) -> Observed:
     """The tick's Snapshot. `router` is the canary's router, or why there is none (an
-    unknown provider); `router_problem` says why its caches are not usable (a missing CRD);
+    unknown provider); `router_problem` says why its caches are not usable (a missing CRD),
+    `autoscaler_problem` the same of an add-on autoscaler's (KEDA's ScaledObject CRD);
     `view` reads the router's objects from the caches."""
     spec = canary.spec
     ns = canary.namespace or ""
@@ -181,6 +183,7 @@ def observe(
         routes=routes,
         capabilities=router.capabilities,
         router_problem=router_problem,
+        autoscaler_problem=autoscaler_problem,
         route_problem=route_problem,
     )
     if is_flagger_status(status):  # what Flagger's primary runs, for the adoption decision

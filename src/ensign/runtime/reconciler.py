@@ -231,10 +231,13 @@ class Reconciler:
         now = self.clock()
         router = self.router(canary)
         key = (canary.namespace or "", canary.name)
-        kinds_needed = router.kinds if not isinstance(router, str) else ()
-        # An add-on autoscaler (KEDA) is watched like a router kind; its missing CRD is named.
-        kinds_needed += autoscalers.optional_kinds(canary.spec.autoscaler_ref)
-        router_problem = await self.routing.acquire(key, kinds_needed)
+        router_kinds = router.kinds if not isinstance(router, str) else ()
+        # An add-on autoscaler (KEDA) is watched like a router kind; its missing CRD is named
+        # as the autoscaler's problem, not the router's.
+        scaler_kinds = autoscalers.optional_kinds(canary.spec.autoscaler_ref)
+        problems = await self.routing.acquire(key, router_kinds + scaler_kinds)
+        router_problem = "; ".join(p for k, p in problems.items() if k in router_kinds)
+        autoscaler_problem = "; ".join(p for k, p in problems.items() if k in scaler_kinds)
         observed = observe(
             canary,
             body,
@@ -244,6 +247,7 @@ class Reconciler:
             router=router,
             view=self.routing.view,
             router_problem=router_problem,
+            autoscaler_problem=autoscaler_problem,
         )
         probes: dict[HookType, tuple[HookOutcome, ...]] = {}
         metrics: tuple[MetricOutcome, ...] | None = None

@@ -65,9 +65,9 @@ class RouterWatches:
         self._waiters: dict[str, asyncio.Task[None]] = {}
         self.view = CacheView(caches)
 
-    async def acquire(self, key: Key, wanted: tuple[Kind, ...]) -> str:
-        """Make sure the caches of `wanted` run for canary `key`; "" when they are all synced,
-        else why not (a missing CRD is named). Kinds the canary used before and no longer
+    async def acquire(self, key: Key, wanted: tuple[Kind, ...]) -> dict[Kind, str]:
+        """Make sure the caches of `wanted` run for canary `key`; for each kind that is not
+        synced, why not (a missing CRD is named). Kinds the canary used before and no longer
         needs are released."""
         for kind in self.by_canary.get(key, ()):
             if kind not in wanted:
@@ -75,14 +75,14 @@ class RouterWatches:
         self.by_canary[key] = wanted
         if not wanted:
             self.by_canary.pop(key, None)
-        problems = []
+        problems: dict[Kind, str] = {}
         for kind in wanted:
             informer = self._informer(key, kind)
             if not informer.synced.is_set():
                 await self._first_sync(informer)
             if not informer.synced.is_set():
-                problems.append(_explain(kind, informer))
-        return "; ".join(problems)
+                problems[kind] = _explain(kind, informer)
+        return problems
 
     def forget(self, key: Key) -> None:
         """Canary `key` is gone: release its kinds (the removal runs in the background)."""
