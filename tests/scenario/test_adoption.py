@@ -35,6 +35,9 @@ MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
 
 JSON = dict[str, Any]
 PHASES = ("initialized", "succeeded", "failed", "progressing", "waitingpromotion")
+# Other targets, left Succeeded: a DaemonSet, and a Deployment with a KEDA ScaledObject.
+TARGETS = ("daemonset", "keda")
+CASES = PHASES + TARGETS
 RESTART = "flagger-restart"  # the progressing fixture, its canary pods never ready
 NEWER_IMAGE = "ghcr.io/stefanprodan/podinfo:6.9.0"
 ENSIGN_HASH = re.compile(r"[0-9a-f]{16}")
@@ -43,7 +46,9 @@ WATCHED = (
     ("", "secrets"),
     ("", "services"),
     ("apps", "deployments"),
+    ("apps", "daemonsets"),
     ("autoscaling", "horizontalpodautoscalers"),
+    ("keda.sh", "scaledobjects"),
     ("gateway.networking.k8s.io", "httproutes"),
     ("flagger.app", "canaries"),
 )
@@ -56,6 +61,8 @@ EXPECTED = {  # phase → (verdict, phase after adoption)
     "flagger-progressing": ("resume", "Progressing"),
     "flagger-waitingpromotion": ("resume", "WaitingPromotion"),
     RESTART: ("restart", "Progressing"),
+    "flagger-daemonset": ("adopt", "Succeeded"),
+    "flagger-keda": ("adopt", "Succeeded"),
 }
 
 
@@ -76,7 +83,11 @@ class Adopted:
 
 
 def namespaces() -> list[str]:
-    return [f"flagger-{p}" for p in PHASES] + [RESTART]
+    return [f"flagger-{p}" for p in CASES] + [RESTART]
+
+
+def workload_kind(ns: str) -> str:
+    return "DaemonSet" if ns == "flagger-daemonset" else "Deployment"
 
 
 def without_noise(obj: JSON | None, *drop: str) -> JSON | None:
@@ -110,7 +121,7 @@ def templates(h: Harness) -> dict[str, str]:
     out = {}
     for ns in namespaces():
         for name in (NAME, f"{NAME}-primary"):
-            body = h.get("Deployment", ns, name)
+            body = h.get(workload_kind(ns), ns, name)
             assert body is not None
             out[f"{ns}/{name}"] = json.dumps(body["spec"]["template"], sort_keys=True)
     return out
@@ -164,8 +175,9 @@ async def adopted() -> AsyncIterator[Adopted]:
     gate = await GateServer().start()
     settings = {"slack_url": gate.url("/alert"), "slack_channel": "general"}
     async with Harness(gateway_api=True, start_controller=False, settings=settings) as h:
-        for phase in PHASES:
-            await load(h, fixture_docs(phase, gate))
+        await h.install_crds("keda")
+        for case in CASES:
+            await load(h, fixture_docs(case, gate))
         restart = fixture_docs("progressing", gate, namespace=RESTART)
         target = next(
             d for d in restart if d["kind"] == "Deployment" and d["metadata"]["name"] == NAME
@@ -176,8 +188,13 @@ async def adopted() -> AsyncIterator[Adopted]:
         await load(h, restart)
 
         def ready(ns: str, name: str) -> bool:
-            body = h.get("Deployment", ns, name) or {}
-            return (body.get("status") or {}).get("readyReplicas") == body["spec"]["replicas"]
+            body = h.get(workload_kind(ns), ns, name) or {}
+            status = body.get("status") or {}
+            if body.get("kind") == "DaemonSet":
+                return (
+                    0 < int(status.get("desiredNumberScheduled") or 0) == status.get("numberReady")
+                )
+            return status.get("readyReplicas") == body["spec"]["replicas"]
 
         await h.wait_for(
             lambda: all(ready(ns, f"{NAME}-primary") for ns in namespaces()),
@@ -228,7 +245,7 @@ async def adopted() -> AsyncIterator[Adopted]:
 
 
 @MODULE_LOOP
-@pytest.mark.parametrize("namespace", [f"flagger-{p}" for p in PHASES])
+@pytest.mark.parametrize("namespace", [f"flagger-{p}" for p in CASES])
 async def test_adoption_writes_only_the_status(adopted: Adopted, namespace: str) -> None:
     verdict, phase = EXPECTED[namespace]
     assert adopted.writes.get(namespace, []) == []
@@ -317,11 +334,11 @@ async def test_resumed_runs_finish_and_a_later_set_image_promotes_normally(
         return new
 
     def image(ns: str, name: str) -> str:
-        body = h.get("Deployment", ns, name)
+        body = h.get(workload_kind(ns), ns, name)
         assert body is not None
         return str(body["spec"]["template"]["spec"]["containers"][0]["image"])
 
-    names = [f"flagger-{p}" for p in PHASES]
+    names = [f"flagger-{p}" for p in CASES]
     resumed = ["flagger-progressing", "flagger-waitingpromotion"]
     under_analysis = {ns: image(ns, NAME) for ns in resumed}
     for ns in names:
@@ -334,7 +351,12 @@ async def test_resumed_runs_finish_and_a_later_set_image_promotes_normally(
     def promoted(ns: str) -> bool:
         return image(ns, f"{NAME}-primary") == NEWER_IMAGE and h.phase(ns, NAME) == "Succeeded"
 
+    def newer(obj: JSON) -> JSON:
+        new = copy.deepcopy(obj)
+        new["spec"]["template"]["spec"]["containers"][0]["image"] = NEWER_IMAGE
+        return new
+
     for ns in names:
-        h.set_image(ns, NAME, NEWER_IMAGE)
+        h.patch(workload_kind(ns), ns, NAME, newer)
     await h.wait_for(lambda: all(promoted(ns) for ns in names), timeout=30, what="promotions")
     assert adopted.gate.calls_to("/pre"), "the new runs called their pre-rollout hook"
