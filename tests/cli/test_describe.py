@@ -60,6 +60,11 @@ async def _check_text(kubeconfig: str, url: str) -> None:
     assert "Service/podinfo-canary [canary]  selector app=podinfo " in out
     assert f"Deployment/podinfo-primary [primary]  2/2 ready  image {OLD_IMAGE}  LIVE 100%" in out
     assert f"Deployment/podinfo [canary]  2/2 ready  image {NEW_IMAGE}  idle" in out
+    # The pods under each workload (through its ReplicaSets), as the simulator runs them.
+    pods = [line.strip("│├└─ ") for line in out.splitlines() if "Pod/" in line]
+    assert len([p for p in pods if p.startswith("Pod/podinfo-primary-")]) == 2
+    assert len([p for p in pods if not p.startswith("Pod/podinfo-primary-")]) == 2
+    assert all(p.endswith("  Running  ready") for p in pods), pods
     assert "ConfigMap/podinfo-config-primary [primary]" in out
     assert "ConfigMap/podinfo-config [canary]  tracked, checksum" in out
     assert url in out and "HTTP 500" in out and "attempt 1" in out
@@ -99,6 +104,12 @@ async def _check_json(kubeconfig: str, url: str) -> None:
     assert nodes["Service/podinfo"]["details"]["selector"] == {"app": "podinfo-primary"}
     primary = nodes["Deployment/podinfo-primary"]["details"]
     assert (primary["ready"], primary["desired"], primary["images"]) == (2, 2, [OLD_IMAGE])
+    assert [(p["phase"], p["ready"]) for p in primary["pods"]] == [("Running", True)] * 2
+    assert all(p["name"].startswith("podinfo-primary-") for p in primary["pods"])
+    canary_pods = nodes["Deployment/podinfo"]["details"]["pods"]
+    assert len(canary_pods) == 2 and not any(
+        p["name"].startswith("podinfo-primary-") for p in canary_pods
+    )
     edges = {(e["from"], e["relation"], e["to"]) for e in doc["edges"]}
     assert ("Ingress/podinfo", "routes", "Service/podinfo") in edges
     assert ("Service/podinfo", "selects", "Deployment/podinfo-primary") in edges

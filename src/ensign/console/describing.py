@@ -41,6 +41,10 @@ from ensign.kube.kinds import (
 from ensign.traffic.model import is_smi
 
 WORKLOAD_KINDS = {"Deployment": kinds.DEPLOYMENT, "DaemonSet": kinds.DAEMONSET}
+# The pods of a workload, found by ownership as the workload controllers set it: a
+# Deployment's through its ReplicaSets, a DaemonSet's directly. Read only by describe.
+POD = Kind("", "v1", "Pod", "pods")
+REPLICASET = Kind("apps", "v1", "ReplicaSet", "replicasets")
 
 
 GATEWAY_PROVIDERS = ("gatewayapi:v1", "gatewayapi:v1beta1")
@@ -80,6 +84,7 @@ async def read_graph(
     workload_kind = WORKLOAD_KINDS.get(names.kind, kinds.DEPLOYMENT)
     services = await _by_name(api, kinds.SERVICE, namespace)
     workloads = await _by_name(api, workload_kind, namespace)
+    pods = await _pods_of(api, namespace, workloads)
     hpas = await _by_name(api, kinds.HPA, namespace) if names.autoscaler else {}
     ingresses: list[JSON] = []
     missing: set[str] = set()
@@ -157,6 +162,7 @@ async def read_graph(
     objects = Objects(
         services=services,
         workloads=workloads,
+        pods=pods,
         ingresses=ingresses,
         hpas=hpas,
         configs=configs,
@@ -211,6 +217,32 @@ async def _serves(api: KubeApi, kind: Kind, namespace: str) -> bool:
     except Rejected:
         return True
     return True
+
+
+async def _pods_of(
+    api: KubeApi, namespace: str, workloads: dict[str, JSON]
+) -> dict[str, list[JSON]]:
+    """Workload name → its pods (none when pods cannot be listed: not allowed, or an API
+    server without them)."""
+    try:
+        pods, _ = await api.list(POD, namespace=namespace)
+        sets, _ = await api.list(REPLICASET, namespace=namespace)
+    except (NotFound, Rejected):
+        return {}
+    owner_of: dict[str, str] = {}  # owner uid → workload name
+    for name, obj in workloads.items():
+        owner_of[str(obj["metadata"].get("uid") or "")] = name
+    for rs in sets:
+        for ref in rs["metadata"].get("ownerReferences") or []:
+            if str(ref.get("uid") or "") in owner_of:
+                owner_of[str(rs["metadata"].get("uid") or "")] = owner_of[str(ref["uid"])]
+    out: dict[str, list[JSON]] = {}
+    for pod in pods:
+        for ref in pod["metadata"].get("ownerReferences") or []:
+            workload = owner_of.get(str(ref.get("uid") or ""))
+            if workload is not None and ref.get("controller", True):
+                out.setdefault(workload, []).append(pod)
+    return out
 
 
 async def _by_name(api: KubeApi, kind: Any, namespace: str) -> dict[str, JSON]:

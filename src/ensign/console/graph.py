@@ -46,6 +46,7 @@ class Objects:
 
     services: Mapping[str, JSON] = field(default_factory=dict)
     workloads: Mapping[str, JSON] = field(default_factory=dict)
+    pods: Mapping[str, Sequence[JSON]] = field(default_factory=dict)  # workload name → pods
     ingresses: Sequence[JSON] = ()
     hpas: Mapping[str, JSON] = field(default_factory=dict)
     configs: Mapping[str, JSON | None] = field(default_factory=dict)  # "configmap/x" → obj
@@ -224,7 +225,7 @@ def _workload_nodes(names: Names, objects: Objects) -> list[Node]:
     out = []
     for name, role in ((names.primary, "primary"), (names.target, "canary")):
         obj = objects.workloads.get(name)
-        details: JSON = {"ready": 0, "desired": 0, "images": [], "labels": {}}
+        details: JSON = {"ready": 0, "desired": 0, "images": [], "labels": {}, "pods": []}
         if obj is not None:
             spec = obj.get("spec") or {}
             template = spec.get("template") or {}
@@ -237,6 +238,9 @@ def _workload_nodes(names: Names, objects: Objects) -> list[Node]:
                     for c in (template.get("spec") or {}).get("containers") or []
                 ],
                 "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+                "pods": sorted(
+                    (_pod(p) for p in objects.pods.get(name, ())), key=lambda p: str(p["name"])
+                ),
             }
         out.append(Node(f"{names.kind}/{name}", names.kind, name, role, obj is not None, details))
     return out
@@ -404,6 +408,17 @@ def _selects(service: Node, workload: Node) -> bool:
     )
 
 
+def _pod(pod: Mapping[str, Any]) -> JSON:
+    """A pod in a workload node: its name, phase, and whether it is Ready."""
+    status = pod.get("status") or {}
+    ready = _condition(status, "Ready").get("status") == "True"
+    return {
+        "name": str((pod.get("metadata") or {}).get("name") or ""),
+        "phase": str(status.get("phase") or "Pending"),
+        "ready": ready,
+    }
+
+
 def _port(port: Mapping[str, Any]) -> JSON:
     return {
         "name": str(port.get("name") or ""),
@@ -448,7 +463,7 @@ def to_json(graph: Graph) -> JSON:
 
     Node details by kind: Service {selector, ports: [{name, port, targetPort,
     protocol}], type}; Deployment/DaemonSet {ready,
-    desired, images, labels}; Ingress {hosts, class, services, absent?}; HTTPRoute {hosts,
+    desired, images, labels, pods [{name, phase, ready}]}; Ingress {hosts, class, services, absent?}; HTTPRoute {hosts,
     rules (how many), services, absent?}; VirtualService {hosts, gateways, rules (how many
     http/tcp/tls routes), services, absent?}; TrafficSplit {hosts (its root service), rules
     (1: its backends), services, absent?}; DestinationRule {host, policy, services,

@@ -143,6 +143,8 @@ def workloads(graph: Graph) -> Tree:
     kinds = ("Deployment", "DaemonSet")
     for workload in (n for n in graph.nodes if n.kind in kinds):
         branch = root.add(label(graph, workload))
+        for pod in workload.details.get("pods") or []:
+            branch.add(_pod_line(pod))
         for dep in (n for n in graph.nodes if n.kind not in kinds):
             linked = [e for e in graph.edges if {e.source, e.target} == {dep.id, workload.id}]
             if linked and dep.kind != "Service":
@@ -196,6 +198,17 @@ def details_line(node: Node) -> str:
     if node.kind == "HorizontalPodAutoscaler":
         return f"scales {d['scales']} between {d['min']} and {d['max']}"
     return f"tracked, checksum {d['checksum'][:12]}" if d.get("checksum") else "tracked copy"
+
+
+def _pod_line(pod: Any) -> Text:
+    """A pod under its workload: `Pod/<name>  Running  ready` (from the workload's
+    ReplicaSets for a Deployment, owned directly for a DaemonSet)."""
+    text = Text(f"Pod/{pod['name']}", style="dim")
+    text.append(f"  {pod['phase']}")
+    text.append(
+        "  ready" if pod["ready"] else "  not ready", style="green" if pod["ready"] else "red"
+    )
+    return text
 
 
 def _mesh_details(node: Node) -> str:
