@@ -170,6 +170,18 @@ def test_switches_turn_objects_off() -> None:
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "existing"
 
 
+def test_service_account_annotations_for_irsa() -> None:
+    """IRSA on Amazon EKS (CloudWatch credentials by web identity) is an annotation on the
+    controller's ServiceAccount; none by default."""
+    role = "arn:aws:iam::111122223333:role/ensign"
+    docs = support.render_chart(
+        {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": role}}}
+    )
+    account = support.one(docs, "ServiceAccount")
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": role}
+    assert "annotations" not in support.one(support.render_chart(), "ServiceAccount")["metadata"]
+
+
 def test_service_monitor_toggle() -> None:
     assert not support.by_kind(support.render_chart(), "ServiceMonitor")
     objects = support.render_chart(
