@@ -84,7 +84,9 @@ async def read_graph(
     workload_kind = WORKLOAD_KINDS.get(names.kind, kinds.DEPLOYMENT)
     services = await _by_name(api, kinds.SERVICE, namespace)
     workloads = await _by_name(api, workload_kind, namespace)
-    pods = await _pods_of(api, namespace, workloads)
+    pods = await _pods_of(
+        api, namespace, workloads, via_replicasets=workload_kind is not kinds.DAEMONSET
+    )
     hpas = await _by_name(api, kinds.HPA, namespace) if names.autoscaler else {}
     ingresses: list[JSON] = []
     missing: set[str] = set()
@@ -220,13 +222,13 @@ async def _serves(api: KubeApi, kind: Kind, namespace: str) -> bool:
 
 
 async def _pods_of(
-    api: KubeApi, namespace: str, workloads: dict[str, JSON]
+    api: KubeApi, namespace: str, workloads: dict[str, JSON], *, via_replicasets: bool
 ) -> dict[str, list[JSON]]:
     """Workload name → its pods (none when pods cannot be listed: not allowed, or an API
-    server without them)."""
+    server without them). ReplicaSets are read only for Deployments' pods."""
     try:
         pods, _ = await api.list(POD, namespace=namespace)
-        sets, _ = await api.list(REPLICASET, namespace=namespace)
+        sets = (await api.list(REPLICASET, namespace=namespace))[0] if via_replicasets else []
     except (NotFound, Rejected):
         return {}
     owner_of: dict[str, str] = {}  # owner uid → workload name

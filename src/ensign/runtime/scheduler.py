@@ -175,7 +175,9 @@ class Scheduler:
             loop = self.loops.get(key)
             if revision_changed and loop is not None:
                 loop.urgent = True  # a new revision jumps the queue: detection stays fast
-            if self.metrics is not None:  # a new target revision starts the detection clock
+            # A new target revision starts the detection clock; only a template change can be
+            # one, so the cached Canary is decoded for nothing else.
+            if self.metrics is not None and revision_changed:
                 self.metrics.target_changed(
                     key, self.caches["Canary"].get(*key), kind.kind, old, new
                 )
