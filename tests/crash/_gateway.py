@@ -22,7 +22,7 @@ from typing import Any
 
 from ensign.localcluster.store import Store, WatchEvent
 from ensign.testing import manifests as m
-from ensign.testing.crash import CrashHarness, Write
+from ensign.testing.crash import CrashHarness, ReadyOnHold, Write
 from ensign.testing.invariants import StoreMonitor
 from ensign.traffic import Request, Routing, route_http, route_virtualservice, starved
 from tests.crash._seed import (
@@ -194,6 +194,7 @@ async def run_gateway(crash_after: int | None = None, router: str = "gatewayapi"
         ) as h:
             store_monitor = StoreMonitor(h.cluster.store).start()
             traffic = TrafficMonitor(h.cluster.store, chosen).start()
+            holds = ReadyOnHold(h.cluster.store, h.cluster.workloads).start()
             supervisor = (
                 asyncio.create_task(h.restart_after_crash()) if crash_after is not None else None
             )
@@ -207,6 +208,7 @@ async def run_gateway(crash_after: int | None = None, router: str = "gatewayapi"
                     **chosen.analysis,
                 )
                 await h.apply(m.namespace(NS), m.deployment(NAME, NS, image=OLD_IMAGE), canary)
+                h.cluster.workloads.release(NS, NAME)  # the user's rollout: no hold of Ensign's
                 await h.wait_phase(NS, NAME, "Initialized", timeout=STEP_TIMEOUT)
                 await _settle(h)
                 h.set_image(NS, NAME, NEW_IMAGE)
@@ -222,6 +224,7 @@ async def run_gateway(crash_after: int | None = None, router: str = "gatewayapi"
                         await supervisor
                 store_monitor.stop()
                 traffic.stop()
+                holds.stop()
             result.final = final_state(h)
             route = h.get_object(chosen.api_version, chosen.kind, NS, NAME) or {}
             spec = json.dumps(route.get("spec"), sort_keys=True)

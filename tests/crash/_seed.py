@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ensign.testing import manifests as m
-from ensign.testing.crash import CrashHarness, RecordingGate, Write
+from ensign.testing.crash import CrashHarness, ReadyOnHold, RecordingGate, Write
 from ensign.testing.gate import Call
 from ensign.testing.invariants import HookCall, StoreMonitor, check_hook_calls, gate_call
 from ensign.workloads.revision import revision_hash
@@ -29,11 +29,12 @@ NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.8.0"
 GATE = "promote"
 EVENTS = "events"  # the canary's event webhook, on the same recording server
 CHAT = "chat"  # a Slack-type AlertProvider's address, on the same recording server
-# Pods take 80 ms to get ready: long enough that the controller always sees each rollout
-# unfinished once (a "not ready" hold, with its event and status write) before it finishes,
-# so the sequence of writes is the same on every run. With 20 ms the hold sometimes
-# happens and sometimes not, and write N would not be the same write from run to run.
-READY_DELAY = 0.08
+# New pods get ready only once the controller has recorded a "not ready" hold for their
+# rollout (`ReadyOnHold`): every rollout is seen unfinished exactly once, whatever the load,
+# so write N is the same write on every run. A wall-clock delay (80 ms here before) was
+# sometimes over before the controller looked on a loaded CI machine: one hold fewer in the
+# uninterrupted run, and every later position compared against the wrong write.
+READY_DELAY = None
 INTERVAL = "100ms"
 SETTLE = 0.2  # no write and no store change for this long: the run is over
 STEP_TIMEOUT = 10.0
@@ -169,6 +170,7 @@ async def run_seed(crash_after: int | None = None) -> SeedRun:
                 crash_after=crash_after, ready_delay=READY_DELAY, min_interval=0.1
             ) as h:
                 monitor = StoreMonitor(h.cluster.store).start()
+                holds = ReadyOnHold(h.cluster.store, h.cluster.workloads).start()
 
                 def on_call(call: Call, code: int) -> None:
                     if call.path == EVENTS:
@@ -210,6 +212,7 @@ async def run_seed(crash_after: int | None = None) -> SeedRun:
                         with contextlib.suppress(asyncio.CancelledError):
                             await supervisor
                     monitor.stop()
+                    holds.stop()
                 result.final = final_state(h)
                 events, _, _ = h.cluster.store.list(h.type("", "v1", "events"), NS)
                 result.events = sorted(
@@ -258,6 +261,7 @@ async def _drive(h: CrashHarness, gate: RecordingGate) -> None:
         m.deployment(NAME, NS, image=OLD_IMAGE),
         canary,
     )
+    h.cluster.workloads.release(NS, NAME)  # the user's own rollout: no hold of Ensign's
     await h.wait_phase(NS, NAME, "Initialized", timeout=STEP_TIMEOUT)
     await _settle(h)
     h.set_image(NS, NAME, NEW_IMAGE)

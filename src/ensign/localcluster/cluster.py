@@ -41,7 +41,7 @@ class LocalCluster:
         history_limit: int = 5_000,
         bookmark_interval: float = 60.0,
         simulate_workloads: bool = True,
-        default_ready_delay: float = 0.0,
+        default_ready_delay: float | None = 0.0,
         simulate_gateways: bool = True,
     ) -> None:
         """`simulate_gateways`: write HTTPRoute status as a Gateway API controller does

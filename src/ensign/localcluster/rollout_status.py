@@ -67,8 +67,9 @@ def pod_template_hash(template: JSON | None) -> str:
     return "".join(_SAFE_ALPHABET[ord(c) % len(_SAFE_ALPHABET)] for c in str(number))
 
 
-def ready_delay(template: JSON | None, default: float) -> float | None:
-    """Seconds until new pods of `template` are ready; None for "never" (a broken image)."""
+def ready_delay(template: JSON | None, default: float | None) -> float | None:
+    """Seconds until new pods of `template` are ready; None for "never" (a broken image, or
+    pods that wait for an explicit release)."""
     annotations = ((template or {}).get("metadata") or {}).get("annotations") or {}
     raw = annotations.get(READY_AFTER)
     if raw is None:

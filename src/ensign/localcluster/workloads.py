@@ -32,6 +32,11 @@ annotation::
 
 `"never"` simulates a broken image: the new pods never become ready, so the rollout times out.
 
+With `default_ready_delay=None` new pods wait, with no timer, until `release(namespace, name)`
+says they are ready: a test can then make a rollout finish at a chosen logical point (after the
+controller recorded that it saw it unfinished, say) instead of after a wall-clock delay that a
+loaded machine may stretch past the controller's next look.
+
 Work per store event is O(1): a listener records the change and a single `call_soon` flush
 writes at most one status per object per loop iteration, skipping writes that change nothing.
 Delays use `loop.call_later` (loop time); timestamps come from `store.clock`.
@@ -96,7 +101,7 @@ class WorkloadSimulator:
     """Progresses Deployment and DaemonSet status like kube-controller-manager and kubelets."""
 
     def __init__(
-        self, store: Store, *, default_ready_delay: float = 0.0, node_count: int = 1
+        self, store: Store, *, default_ready_delay: float | None = 0.0, node_count: int = 1
     ) -> None:
         self.store = store
         self.default_ready_delay = default_ready_delay
@@ -164,6 +169,19 @@ class WorkloadSimulator:
             if not due:
                 return
             await asyncio.sleep(max(min(due) - loop.time(), 0.0))
+
+    def release(self, namespace: str, name: str, *, kind: str = "Deployment") -> bool:
+        """Make the pending new pods of a workload ready now, timer or not.
+
+        Returns whether any pod was waiting. A rollout that starts later waits again.
+        """
+        key: Key = (DAEMONSETS if kind == "DaemonSet" else DEPLOYMENTS, namespace, name)
+        state = self._states.get(key)
+        if state is None or state.pods.settled(state.desired):
+            return False
+        state.cancel_ready()
+        self._pods_ready(key)
+        return True
 
     # ---------------------------------------------------------------- events
 

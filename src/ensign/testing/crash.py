@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -39,6 +40,8 @@ from ensign.kube.client import LightkubeApi
 from ensign.kube.kinds import Kind
 from ensign.localcluster.errors import ApiError
 from ensign.localcluster.faults import Faults
+from ensign.localcluster.store import Store, Subscription, WatchEvent
+from ensign.localcluster.workloads import WorkloadSimulator
 from ensign.runtime.app import Controller, Settings
 from ensign.testing.gate import Call, GateServer
 from ensign.testing.harness import Harness
@@ -231,7 +234,7 @@ class CrashHarness(Harness):
         self,
         *,
         crash_after: int | None = None,
-        ready_delay: float = 0.05,
+        ready_delay: float | None = 0.05,
         min_interval: float = 0.1,
         start_controller: bool = True,
         client_timeout: float = 10.0,
@@ -296,6 +299,52 @@ class CrashHarness(Harness):
             callback()
         await self.start()
         return next((w for w in reversed(self.writes) if w.incarnation == 0), None)
+
+
+# "<name>.<namespace> not ready: ..." in a hold's Event ("canary deployment podinfo.test not
+# ready: waiting for rollout to finish: ...", "podinfo-primary.test not ready: ...").
+_HOLD = re.compile(r"([a-z0-9][-a-z0-9]*)\.([a-z0-9][-a-z0-9]*) not ready: ")
+
+
+@dataclass
+class ReadyOnHold:
+    """Finishes each rollout once the controller has recorded that it saw it unfinished.
+
+    With a simulator whose pods wait for `release` (`ready_delay=None`), a run is the same
+    on every machine: each rollout is seen unready exactly once, whatever the load, where a
+    wall-clock ready delay can elapse before the controller's next look on a busy machine
+    (one hold, one Event and one status write fewer, and every later write number shifted).
+    The signal is the hold's Event entering `status.outbox`: the decision is committed, so a
+    controller killed right after still delivers it, and one killed before makes it again.
+    `released` lists what was released, in order.
+    """
+
+    store: Store
+    simulator: WorkloadSimulator
+    released: list[tuple[str, str]] = field(default_factory=list)
+    _subscription: Subscription | None = None
+
+    def start(self) -> ReadyOnHold:
+        self._subscription = self.store.subscribe(("flagger.app", "canaries"), self._on_event)
+        return self
+
+    def stop(self) -> None:
+        if self._subscription is not None:
+            self.store.unsubscribe(self._subscription)
+            self._subscription = None
+
+    def _on_event(self, event: WatchEvent) -> None:
+        outbox = (event.obj.get("status") or {}).get("outbox") or {}
+        for entry in outbox.values():
+            if not entry or entry.get("effect") != "event":
+                continue
+            found = _HOLD.search(str(entry.get("message") or ""))
+            if found is None:
+                continue
+            name, namespace = found.group(1), found.group(2)
+            for kind in ("Deployment", "DaemonSet"):
+                if self.simulator.release(namespace, name, kind=kind):
+                    self.released.append((namespace, name))
 
 
 @dataclass(slots=True)

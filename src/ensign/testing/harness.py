@@ -30,7 +30,7 @@ class Harness:
     def __init__(
         self,
         *,
-        ready_delay: float = 0.05,
+        ready_delay: float | None = 0.05,
         min_interval: float = 0.1,
         start_controller: bool = True,
         idle_resync: float = 300.0,

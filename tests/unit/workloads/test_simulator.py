@@ -334,3 +334,26 @@ async def test_existing_workloads_are_adopted_on_start() -> None:
     finally:
         simulator.stop()
     assert not simulator._states
+
+
+async def test_held_pods_get_ready_only_when_released() -> None:
+    """`default_ready_delay=None`: no timer; each rollout waits for `release`."""
+    simulator = WorkloadSimulator(Store(), default_ready_delay=None)
+    simulator.start()
+    try:
+        create(simulator, "deployments", replicas=2)
+        await simulator.idle(5.0)  # no timer is armed: nothing is due, ever
+        assert get(simulator)["status"].get("readyReplicas", 0) == 0
+        assert simulator.release(NS, "podinfo") is True
+        await simulator.idle()
+        assert get(simulator)["status"]["readyReplicas"] == 2
+        assert simulator.release(NS, "podinfo") is False  # nothing waits any more
+        assert simulator.release(NS, "absent") is False
+        patch_spec(simulator, "deployments", template=template("podinfo:6.1.0"))
+        await simulator.idle(5.0)
+        assert get(simulator)["status"].get("updatedReplicas", 0) == 0  # the next rollout waits
+        assert simulator.release(NS, "podinfo") is True
+        await simulator.idle()
+        assert get(simulator)["status"]["updatedReplicas"] == 2
+    finally:
+        simulator.stop()
