@@ -215,6 +215,7 @@ async def run_gateway(crash_after: int | None = None, router: str = "gatewayapi"
                 await h.wait_phase(NS, NAME, "Succeeded", timeout=STEP_TIMEOUT)
                 if supervisor is not None:
                     result.crash_write = await asyncio.wait_for(supervisor, STEP_TIMEOUT)
+                    await h.first_tick_done(STEP_TIMEOUT)
                     await h.wait_phase(NS, NAME, "Succeeded", timeout=STEP_TIMEOUT)
                 await _settle(h)
             finally:

@@ -204,6 +204,7 @@ async def run_seed(crash_after: int | None = None) -> SeedRun:
                     if supervisor is not None:
                         # the crash may come after Succeeded (a late write position)
                         result.crash_write = await asyncio.wait_for(supervisor, STEP_TIMEOUT)
+                        await h.first_tick_done(STEP_TIMEOUT)
                         await h.wait_phase(NS, NAME, "Succeeded", timeout=STEP_TIMEOUT)
                     await _settle(h)
                 finally:

@@ -94,7 +94,8 @@ class Reconciler:
         self.finalizer: Finalizer | None = None
         self.metrics: ControllerMetrics | None = None  # set by the Controller
         self.courier = Courier(api, caches, executor.events, hooks, executor.alerts, executor.own)
-        self.ticks = 0
+        self.ticks = 0  # ticks started, and ended (a test waits for a controller's first)
+        self.ticks_done = 0
         self.status_writes = 0
 
     def router(self, canary: Canary) -> Router | str:
@@ -129,6 +130,12 @@ class Reconciler:
 
     async def tick(self, key: Key, *, analysis_due: bool) -> TickResult:
         self.ticks += 1
+        try:
+            return await self._tick(key, analysis_due=analysis_due)
+        finally:
+            self.ticks_done += 1
+
+    async def _tick(self, key: Key, *, analysis_due: bool) -> TickResult:
         started = time.monotonic()  # for the metrics' tick and detection timings
         body = self.current(key)
         if body is None:

@@ -300,6 +300,19 @@ class CrashHarness(Harness):
         await self.start()
         return next((w for w in reversed(self.writes) if w.incarnation == 0), None)
 
+    async def first_tick_done(self, timeout: float = 10.0) -> None:
+        """Wait until the running controller has ended a tick: a run must not be judged
+        settled before a restarted controller has even looked (a loaded machine can take
+        longer to start one than the quiet window a settle waits for)."""
+        controller = self.controller
+        assert controller is not None, "start the harness first"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while controller.reconciler.ticks_done == 0:
+            if loop.time() > deadline:
+                raise TimeoutError("the controller never ended a tick")
+            await asyncio.sleep(0.01)
+
 
 # "<name>.<namespace> not ready: ..." in a hold's Event ("canary deployment podinfo.test not
 # ready: waiting for rollout to finish: ...", "podinfo-primary.test not ready: ...").
