@@ -22,10 +22,10 @@ Semantics from the App Mesh API (appmesh.k8s.aws v1beta2; the v1beta1 shapes Fla
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ensign.traffic.manifest import dicts, fullmatch, object_namespace, qualified_name
 from ensign.traffic.request import Destination, Request, Routing, Rule
 from ensign.traffic.virtualservice import service_of
 
@@ -52,13 +52,13 @@ def route_appmesh(objects: Iterable[JSON], request: Request, *, apex: str) -> Ro
     provider = (vs.get("spec") or {}).get("provider") or {}
     node_ref = (provider.get("virtualNode") or {}).get("virtualNodeRef") or {}
     if node_ref.get("name"):
-        service = _node_service(mesh, str(node_ref["name"]), _ns(vs))
+        service = _node_service(mesh, str(node_ref["name"]), object_namespace(vs))
         return Routing(
-            (Destination(service, 100.0, 100),), enforced_by=f"VirtualService {_name(vs)}"
+            (Destination(service, 100.0, 100),), enforced_by=f"VirtualService {qualified_name(vs)}"
         )
     router, where = _router(mesh, vs)
     if router is None:
-        return Routing(enforced_by=f"VirtualService {_name(vs)}", status=503, reason=where)
+        return Routing(enforced_by=f"VirtualService {qualified_name(vs)}", status=503, reason=where)
     for index, route in _ordered(router):
         body = _body(route)
         if _matches(body, request):
@@ -70,7 +70,7 @@ def rules_of_appmesh(router: JSON, objects: Iterable[JSON] = ()) -> tuple[Rule, 
     """The routes of a VirtualRouter (or a v1beta1 VirtualService) for display, in the
     order they are tried."""
     mesh = [o for o in objects if is_appmesh(o)]
-    where = f"{router.get('kind') or 'VirtualRouter'} {_name(router)}"
+    where = f"{router.get('kind') or 'VirtualRouter'} {qualified_name(router)}"
     out = []
     for index, route in _ordered(router):
         label = f"route {index} ({route.get('name')})" if route.get("name") else ""
@@ -97,7 +97,7 @@ def describe_appmesh_match(body: JSON) -> str:
         ("metadata", "metadata"),
         ("query", "queryParameters"),
     ):
-        for entry in _dicts(match.get(key)):
+        for entry in dicts(match.get(key)):
             method = entry.get("match") or {}
             text = next((f"{k} {v}" for k, v in method.items()), "present")
             neg = "not " if entry.get("invert") else ""
@@ -112,13 +112,13 @@ def _choose(mesh: list[JSON], request: Request, apex: str) -> JSON | None:
     services = [o for o in mesh if o.get("kind") == "VirtualService"]
     host = request.hostname
     for vs in services:
-        if host and host in _aliases(_dns_name(vs), _ns(vs)):
+        if host and host in _aliases(_dns_name(vs), object_namespace(vs)):
             return vs
     if host and host != apex:
         return None
     for vs in services:
         name = str((vs.get("metadata") or {}).get("name") or "")
-        if name in (apex, f"{apex}.{_ns(vs)}"):
+        if name in (apex, f"{apex}.{object_namespace(vs)}"):
             return vs
     return None
 
@@ -128,7 +128,7 @@ def _dns_name(vs: JSON) -> str:
     name = str((vs.get("metadata") or {}).get("name") or "")
     if str(vs.get("apiVersion") or "").endswith("/v1beta1") or "virtualRouter" in spec:
         return name
-    return str(spec.get("awsName") or f"{name}.{_ns(vs)}")
+    return str(spec.get("awsName") or f"{name}.{object_namespace(vs)}")
 
 
 def _aliases(dns: str, ns: str) -> set[str]:
@@ -143,17 +143,17 @@ def _aliases(dns: str, ns: str) -> set[str]:
 def _router(mesh: list[JSON], vs: JSON) -> tuple[JSON | None, str]:
     spec = vs.get("spec") or {}
     if "routes" in spec or "virtualRouter" in spec:
-        return vs, f"VirtualService {_name(vs)}"  # v1beta1: the routes are embedded
+        return vs, f"VirtualService {qualified_name(vs)}"  # v1beta1: the routes are embedded
     ref = ((spec.get("provider") or {}).get("virtualRouter") or {}).get("virtualRouterRef") or {}
-    name, ns = str(ref.get("name") or ""), str(ref.get("namespace") or _ns(vs))
+    name, ns = str(ref.get("name") or ""), str(ref.get("namespace") or object_namespace(vs))
     for obj in mesh:
         if obj.get("kind") == "VirtualRouter" and _meta(obj) == (ns, name):
-            return obj, f"VirtualRouter {_name(obj)}"
+            return obj, f"VirtualRouter {qualified_name(obj)}"
     return None, f"VirtualRouter {name} not found"
 
 
 def _ordered(router: JSON) -> list[tuple[int, JSON]]:
-    routes = list(enumerate(_dicts((router.get("spec") or {}).get("routes"))))
+    routes = list(enumerate(dicts((router.get("spec") or {}).get("routes"))))
 
     def key(item: tuple[int, JSON]) -> tuple[int, int]:
         priority = item[1].get("priority")
@@ -185,17 +185,17 @@ def _matches(body: JSON, request: Request) -> bool:
     path = match.get("path") or {}
     if path.get("exact") and request.path != path["exact"]:
         return False
-    if path.get("regex") and not _full(str(path["regex"]), request.path):
+    if path.get("regex") and not fullmatch(str(path["regex"]), request.path):
         return False
     if match.get("method") and request.method.upper() != str(match["method"]).upper():
         return False
     if match.get("scheme") and request.scheme != match["scheme"]:
         return False
-    for entry in [*_dicts(match.get("headers")), *_dicts(match.get("metadata"))]:
+    for entry in [*dicts(match.get("headers")), *dicts(match.get("metadata"))]:
         held = _method(entry.get("match"), request.header(str(entry.get("name") or "")))
         if held == bool(entry.get("invert")):
             return False
-    for entry in _dicts(match.get("queryParameters")):
+    for entry in dicts(match.get("queryParameters")):
         value = request.query.get(str(entry.get("name") or ""))
         wanted = (entry.get("match") or {}).get("exact")
         if value is None or (wanted is not None and value != wanted):
@@ -215,7 +215,7 @@ def _method(method: object, actual: str | None) -> bool:
     if "suffix" in method:
         return actual.endswith(str(method["suffix"]))
     if "regex" in method:
-        return _full(str(method["regex"]), actual)
+        return fullmatch(str(method["regex"]), actual)
     if isinstance(method.get("range"), Mapping):
         try:
             number = int(actual)
@@ -226,13 +226,6 @@ def _method(method: object, actual: str | None) -> bool:
     return True
 
 
-def _full(pattern: str, text: str) -> bool:
-    try:
-        return re.fullmatch(pattern, text) is not None
-    except re.error:
-        return False
-
-
 # ------------------------------------------------------------------ routing
 
 
@@ -240,12 +233,12 @@ def _apply(mesh: list[JSON], router: JSON, index: int, route: JSON, where: str) 
     named = f" ({route['name']})" if route.get("name") else ""
     enforced = f"{where} route {index}{named}"
     body = _body(route)
-    targets = _dicts((body.get("action") or {}).get("weightedTargets"))
+    targets = dicts((body.get("action") or {}).get("weightedTargets"))
     weights = [_weight(t) for t in targets]
     total = sum(weights)
     if not targets or total == 0:
         return Routing(enforced_by=enforced, status=500, reason="every weighted target weighs 0")
-    ns = _ns(router)
+    ns = object_namespace(router)
     out = []
     for target, weight in zip(targets, weights, strict=True):
         ref = target.get("virtualNodeRef") or {}
@@ -270,21 +263,6 @@ def _weight(target: JSON) -> int:
     return weight if isinstance(weight, int) and not isinstance(weight, bool) and weight > 0 else 0
 
 
-def _dicts(value: object) -> list[JSON]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
 def _meta(obj: JSON) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
-
-
-def _ns(obj: JSON) -> str:
-    return _meta(obj)[0]
-
-
-def _name(obj: JSON) -> str:
-    ns, name = _meta(obj)
-    return f"{ns}/{name}" if ns else name

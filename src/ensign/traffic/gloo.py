@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ensign.traffic.manifest import fullmatch, qualified_name
 from ensign.traffic.request import Destination, Request, Routing, Rule
 
 __all__ = ["describe_matcher", "route_routetable", "rules_of_routetable"]
@@ -96,12 +97,6 @@ def _services(upstreams: Iterable[JSON]) -> dict[str, str]:
     return out
 
 
-def _name(table: JSON) -> str:
-    meta = table.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name") or "")
-
-
 def _routes(table: JSON) -> Sequence[JSON]:
     return [r for r in (table.get("spec") or {}).get("routes") or [] if isinstance(r, Mapping)]
 
@@ -115,7 +110,7 @@ def _matcher(matcher: JSON, request: Request) -> bool:
         return False
     if matcher.get("exact") and request.path != str(matcher["exact"]):
         return False
-    if matcher.get("regex") and not _full(str(matcher["regex"]), request.path):
+    if matcher.get("regex") and not fullmatch(str(matcher["regex"]), request.path):
         return False
     methods = [str(m).upper() for m in matcher.get("methods") or []]
     if methods and request.method.upper() not in methods:
@@ -128,7 +123,7 @@ def _matcher(matcher: JSON, request: Request) -> bool:
         elif not want:
             ok = True
         elif header.get("regex"):
-            ok = _full(str(want), value)
+            ok = fullmatch(str(want), value)
         else:
             ok = value == str(want)
         if ok == bool(header.get("invertMatch")):
@@ -136,16 +131,9 @@ def _matcher(matcher: JSON, request: Request) -> bool:
     return True
 
 
-def _full(pattern: str, text: str) -> bool:
-    try:
-        return re.fullmatch(pattern, text) is not None
-    except re.error:
-        return False
-
-
 def _apply(table: JSON, index: int, services: Mapping[str, str]) -> Routing:
     route = _routes(table)[index]
-    where = f"RouteTable {_name(table)} route {index}"
+    where = f"RouteTable {qualified_name(table)} route {index}"
     action = route.get("routeAction") or {}
     multi = action.get("multi") or {}
     entries = [d for d in multi.get("destinations") or [] if isinstance(d, Mapping)]

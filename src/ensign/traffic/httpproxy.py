@@ -19,10 +19,10 @@ includes it, is assumed to hand it the request.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ensign.traffic.manifest import fullmatch, qualified_name
 from ensign.traffic.request import Destination, Mirror, Request, Routing, Rule
 
 __all__ = ["describe_condition", "route_httpproxy", "rules_of_httpproxy"]
@@ -79,12 +79,6 @@ def describe_condition(condition: JSON) -> str:
     return f"header {name} present" if name else "prefix /"
 
 
-def _name(proxy: JSON) -> str:
-    meta = proxy.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name") or "")
-
-
 def _routes(proxy: JSON) -> Sequence[JSON]:
     return [r for r in (proxy.get("spec") or {}).get("routes") or [] if isinstance(r, Mapping)]
 
@@ -100,7 +94,7 @@ def _condition(condition: JSON, request: Request) -> bool:
     if condition.get("exact"):
         return request.path == str(condition["exact"])
     if condition.get("regex"):
-        return _full(str(condition["regex"]), request.path)
+        return fullmatch(str(condition["regex"]), request.path)
     header = condition.get("header")
     if not isinstance(header, Mapping):
         return True
@@ -126,16 +120,9 @@ def _header_value(header: JSON, value: str) -> bool:
             "contains": fold(want) in fold(value),
             "notcontains": fold(want) not in fold(value),
         }.get(op)
-        if not (ok if ok is not None else _full(want, value)):
+        if not (ok if ok is not None else fullmatch(want, value)):
             return False
     return True
-
-
-def _full(pattern: str, text: str) -> bool:
-    try:
-        return re.fullmatch(pattern, text) is not None
-    except re.error:
-        return False
 
 
 def _rank(route: JSON) -> tuple[int, int, int]:
@@ -149,7 +136,7 @@ def _rank(route: JSON) -> tuple[int, int, int]:
 
 def _apply(proxy: JSON, index: int) -> Routing:
     route = _routes(proxy)[index]
-    where = f"HTTPProxy {_name(proxy)} route {index}"
+    where = f"HTTPProxy {qualified_name(proxy)} route {index}"
     services = [s for s in route.get("services") or [] if isinstance(s, Mapping)]
     mirrors = tuple(Mirror(str(s.get("name")), 100.0) for s in services if s.get("mirror"))
     served = [s for s in services if not s.get("mirror")]

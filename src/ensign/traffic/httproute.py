@@ -24,10 +24,10 @@ Semantics from the Gateway API specification (HTTPRouteRule, HTTPRouteMatch):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ensign.traffic.manifest import fullmatch, qualified_name
 from ensign.traffic.request import Destination, Header, Mirror, Request, Routing, Rule
 
 __all__ = ["Rule", "describe_match", "route_http", "rules_of"]
@@ -78,12 +78,6 @@ def describe_match(match: JSON) -> str:
     return ", ".join(parts)
 
 
-def _name(route: JSON) -> str:
-    meta = route.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name") or "")
-
-
 def _rules(route: JSON) -> Sequence[JSON]:
     return list((route.get("spec") or {}).get("rules") or [])
 
@@ -130,7 +124,7 @@ def _path_matches(kind: str, value: str, path: str) -> bool:
     if kind == "Exact":
         return path == value
     if kind == "RegularExpression":
-        return _full(value, path)
+        return fullmatch(value, path)
     prefix = value.rstrip("/")
     return path == prefix or path.startswith(prefix + "/") or not prefix
 
@@ -139,15 +133,8 @@ def _value_matches(spec: JSON, actual: str | None) -> bool:
     if actual is None:
         return False
     if str(spec.get("type") or "Exact") == "RegularExpression":
-        return _full(str(spec.get("value") or ""), actual)
+        return fullmatch(str(spec.get("value") or ""), actual)
     return actual == str(spec.get("value") or "")
-
-
-def _full(pattern: str, text: str) -> bool:
-    try:
-        return re.fullmatch(pattern, text) is not None
-    except re.error:
-        return False
 
 
 def _rank(match: JSON) -> tuple[int, int, int, int, int]:
@@ -168,12 +155,12 @@ def _rank(match: JSON) -> tuple[int, int, int, int, int]:
 def _age(route: JSON) -> tuple[str, str]:
     meta = route.get("metadata") or {}
     # RFC 3339 timestamps in UTC sort as text; a route without one sorts last.
-    return (str(meta.get("creationTimestamp") or "~"), _name(route))
+    return (str(meta.get("creationTimestamp") or "~"), qualified_name(route))
 
 
 def _apply(route: JSON, index: int) -> Routing:
     rule = _rules(route)[index]
-    where = f"HTTPRoute {_name(route)} rule {index}"
+    where = f"HTTPRoute {qualified_name(route)} rule {index}"
     filters = list(rule.get("filters") or [])
     refs = list(rule.get("backendRefs") or [])
     weights = [_weight(ref) for ref in refs]

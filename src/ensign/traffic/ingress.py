@@ -19,21 +19,32 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ensign.traffic.manifest import annotations_of, integer, qualified_name, search
 from ensign.traffic.request import Destination, Request, Routing, Rule
 
-__all__ = ["DEFAULT_PREFIX", "canary_policy", "is_canary", "route_ingress", "rules_of_ingress"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "IngressPath",
+    "best_path",
+    "canary_policy",
+    "ingress_paths",
+    "is_canary",
+    "route_ingress",
+    "rules_of_ingress",
+]
 
 JSON = Mapping[str, Any]
 DEFAULT_PREFIX = "nginx.ingress.kubernetes.io"
 
 
 @dataclass(frozen=True, slots=True)
-class _Path:
+class IngressPath:
+    """One `spec.rules[].http.paths[]` entry of an Ingress, with the rule's host."""
+
     ingress: JSON
     host: str
     path: str
@@ -42,7 +53,7 @@ class _Path:
 
 
 def is_canary(ingress: JSON, prefix: str = DEFAULT_PREFIX) -> bool:
-    return _annotations(ingress).get(f"{prefix}/canary") == "true"
+    return annotations_of(ingress).get(f"{prefix}/canary") == "true"
 
 
 def route_ingress(
@@ -51,17 +62,17 @@ def route_ingress(
     """Where `request` goes through these Ingresses (one namespace, one ingress class)."""
     items = list(ingresses)
     mains = [i for i in items if not is_canary(i, prefix)]
-    hit = _best([p for i in mains for p in _paths(i)], request)
+    hit = best_path([p for i in mains for p in ingress_paths(i)], request)
     if hit is None:
         default = next((i for i in mains if _default_backend(i)), None)
         if default is None:
             return Routing(status=404, reason="no Ingress rule matches the request")
-        where = f"Ingress {_name(default)} defaultBackend"
+        where = f"Ingress {qualified_name(default)} defaultBackend"
         return Routing((Destination(_default_backend(default), 100.0, 100),), enforced_by=where)
-    main = f"Ingress {_name(hit.ingress)} host {hit.host or '*'} path {hit.path}"
+    main = f"Ingress {qualified_name(hit.ingress)} host {hit.host or '*'} path {hit.path}"
     for canary in (i for i in items if is_canary(i, prefix)):
         twin = next(
-            (p for p in _paths(canary) if (p.host, p.path) == (hit.host, hit.path)),
+            (p for p in ingress_paths(canary) if (p.host, p.path) == (hit.host, hit.path)),
             None,
         )
         if twin is not None:
@@ -72,7 +83,7 @@ def route_ingress(
 def canary_policy(ingress: JSON, prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     """The canary annotations without `<prefix>/canary-` (`weight`: "10", `by-header`: ...)."""
     start = f"{prefix}/canary-"
-    return {k[len(start) :]: v for k, v in _annotations(ingress).items() if k.startswith(start)}
+    return {k[len(start) :]: v for k, v in annotations_of(ingress).items() if k.startswith(start)}
 
 
 def rules_of_ingress(
@@ -87,14 +98,15 @@ def rules_of_ingress(
                 i,
                 (f"host {p.host or '*'} {p.kind} {p.path}",),
                 Routing(
-                    (Destination(p.service, 100.0, 100),), enforced_by=f"Ingress {_name(ingress)}"
+                    (Destination(p.service, 100.0, 100),),
+                    enforced_by=f"Ingress {qualified_name(ingress)}",
                 ),
             )
-            for i, p in enumerate(_paths(ingress))
+            for i, p in enumerate(ingress_paths(ingress))
         )
-    paths = _paths(ingress)
+    paths = ingress_paths(ingress)
     canary = paths[0].service if paths else ""
-    where = f"Ingress {_name(ingress)}"
+    where = f"Ingress {qualified_name(ingress)}"
     policy = canary_policy(ingress, prefix)
     out: list[tuple[str, Routing]] = []
 
@@ -121,7 +133,7 @@ def rules_of_ingress(
 
 
 def _decide(canary: JSON, to_canary: str, to_main: str, request: Request, prefix: str) -> Routing:
-    where = f"Ingress {_name(canary)}"
+    where = f"Ingress {qualified_name(canary)}"
     policy = canary_policy(canary, prefix)
 
     def to(service: str, how: str) -> Routing:
@@ -136,7 +148,7 @@ def _decide(canary: JSON, to_canary: str, to_main: str, request: Request, prefix
             if sent == value:
                 return to(to_canary, how)
         elif pattern:
-            if _search(pattern, sent):
+            if search(pattern, sent):
                 return to(to_canary, how)
         elif sent == "always":
             return to(to_canary, how)
@@ -151,7 +163,7 @@ def _decide(canary: JSON, to_canary: str, to_main: str, request: Request, prefix
 
 def _weighted(canary: JSON, to_canary: str, to_main: str, prefix: str) -> Routing:
     policy = canary_policy(canary, prefix)
-    weight, total = _int(policy.get("weight")), _int(policy.get("weight-total"))
+    weight, total = integer(policy.get("weight")), integer(policy.get("weight-total"))
     total = total if total > 100 else 100
     share = min(max(100.0 * weight / total, 0.0), 100.0)
     how = f"canary-weight {weight}/{total}"
@@ -160,11 +172,12 @@ def _weighted(canary: JSON, to_canary: str, to_main: str, prefix: str) -> Routin
             Destination(to_main, 100.0 - share, total - weight),
             Destination(to_canary, share, weight),
         ),
-        enforced_by=f"Ingress {_name(canary)} {how}",
+        enforced_by=f"Ingress {qualified_name(canary)} {how}",
     )
 
 
-def _best(paths: Sequence[_Path], request: Request) -> _Path | None:
+def best_path(paths: Sequence[IngressPath], request: Request) -> IngressPath | None:
+    """The path that takes `request`, as ingress-nginx picks it; None when none matches."""
     found = [p for p in paths if _host_ok(p.host, request.hostname) and _path_ok(p, request.path)]
     if not found:
         return None
@@ -181,7 +194,7 @@ def _host_ok(rule_host: str, host: str) -> bool:
     return host == rule_host.lower()
 
 
-def _path_ok(p: _Path, path: str) -> bool:
+def _path_ok(p: IngressPath, path: str) -> bool:
     if p.kind == "Exact":
         return path == p.path
     if p.kind == "Prefix":
@@ -190,7 +203,8 @@ def _path_ok(p: _Path, path: str) -> bool:
     return path.startswith(p.path)
 
 
-def _paths(ingress: JSON) -> list[_Path]:
+def ingress_paths(ingress: JSON) -> list[IngressPath]:
+    """Every path of the Ingress that names a backend Service."""
     out = []
     for rule in (ingress.get("spec") or {}).get("rules") or []:
         host = str(rule.get("host") or "").lower()
@@ -198,34 +212,12 @@ def _paths(ingress: JSON) -> list[_Path]:
             service = ((p.get("backend") or {}).get("service") or {}).get("name")
             if service:
                 kind = str(p.get("pathType") or "ImplementationSpecific")
-                out.append(_Path(ingress, host, str(p.get("path") or "/"), kind, str(service)))
+                out.append(
+                    IngressPath(ingress, host, str(p.get("path") or "/"), kind, str(service))
+                )
     return out
 
 
 def _default_backend(ingress: JSON) -> str:
     backend = (ingress.get("spec") or {}).get("defaultBackend") or {}
     return str((backend.get("service") or {}).get("name") or "")
-
-
-def _annotations(ingress: JSON) -> Mapping[str, str]:
-    return ((ingress.get("metadata") or {}).get("annotations")) or {}
-
-
-def _name(obj: JSON) -> str:
-    meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name") or "")
-
-
-def _search(pattern: str, text: str) -> bool:
-    try:
-        return re.search(pattern, text) is not None
-    except re.error:
-        return False
-
-
-def _int(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0

@@ -29,6 +29,7 @@ from ensign.traffic.gloo import route_routetable
 from ensign.traffic.httpproxy import route_httpproxy
 from ensign.traffic.httproute import route_http
 from ensign.traffic.ingress import DEFAULT_PREFIX, route_ingress
+from ensign.traffic.manifest import object_name, qualified_name
 from ensign.traffic.request import Destination, Request, Routing
 from ensign.traffic.skipper import route_skipper
 from ensign.traffic.trafficsplit import claims, route_trafficsplit
@@ -129,7 +130,7 @@ class Objects:
         )
 
     def service(self, name: str) -> JSON | None:
-        return next((s for s in self.services if _meta_name(s) == name), None)
+        return next((s for s in self.services if object_name(s) == name), None)
 
 
 def _kind_by_shape(obj: JSON) -> str:
@@ -217,7 +218,7 @@ def route(
             (
                 vs
                 for vs in objects.virtualservices
-                if _meta_name(vs) == apex and not (vs.get("spec") or {}).get("hosts")
+                if object_name(vs) == apex and not (vs.get("spec") or {}).get("hosts")
             ),
             None,
         )
@@ -234,7 +235,7 @@ def route(
         return Routing(status=503, reason=f"Service {apex} not found")
     selector = ((svc.get("spec") or {}).get("selector")) or {}
     shown = ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>"
-    where = f"Service {_meta_ns_name(svc)} selector {shown}"
+    where = f"Service {qualified_name(svc)} selector {shown}"
     if provider == ISTIO:
         where += " (no VirtualService for this host)"
     if is_smi(provider):
@@ -316,7 +317,7 @@ class _Names:
     @classmethod
     def of(cls, canary: JSON) -> _Names:
         spec = canary.get("spec") or {}
-        target = str((spec.get("targetRef") or {}).get("name") or _meta_name(canary))
+        target = str((spec.get("targetRef") or {}).get("name") or object_name(canary))
         apex = str((spec.get("service") or {}).get("name") or target)
         return cls(apex, f"{target}-primary", target)
 
@@ -459,13 +460,3 @@ def _sample(cond: Any) -> str | None:
         except re.error:
             return None
     return None
-
-
-def _meta_name(obj: JSON) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
-
-
-def _meta_ns_name(obj: JSON | None) -> str:
-    meta = (obj or {}).get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name") or "")

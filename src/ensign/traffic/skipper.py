@@ -19,7 +19,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ensign.traffic.ingress import _best, _paths
+from ensign.traffic.ingress import best_path, ingress_paths
+from ensign.traffic.manifest import annotations_of, qualified_name
 from ensign.traffic.request import Destination, Request, Routing, Rule
 
 __all__ = ["BACKEND_WEIGHTS", "PREDICATE", "route_skipper", "rules_of_skipper"]
@@ -36,7 +37,7 @@ def route_skipper(ingresses: Iterable[JSON], request: Request) -> Routing:
     boosted = sorted(items, key=lambda i: -_weight(i))
     for weight in dict.fromkeys(_weight(i) for i in boosted):
         tier = [i for i in boosted if _weight(i) == weight]
-        hit = _best([p for i in tier for p in _paths(i)], request)
+        hit = best_path([p for i in tier for p in ingress_paths(i)], request)
         if hit is not None:
             return _routing(hit.ingress, hit.host, hit.path, hit.kind)
     return Routing(status=404, reason="no Ingress route matches the request")
@@ -45,9 +46,9 @@ def route_skipper(ingresses: Iterable[JSON], request: Request) -> Routing:
 def rules_of_skipper(ingress: JSON) -> tuple[Rule, ...]:
     """For display: one rule per host, path and path type, with its backends' shares."""
     seen: dict[tuple[str, str, str], None] = {}
-    for p in _paths(ingress):
+    for p in ingress_paths(ingress):
         seen.setdefault((p.host, p.path, p.kind), None)
-    predicate = str(_annotations(ingress).get(PREDICATE) or "").strip()
+    predicate = str(annotations_of(ingress).get(PREDICATE) or "").strip()
     extra = f" [{predicate}]" if predicate else ""
     return tuple(
         Rule(i, (f"host {host or '*'} {kind} {path}{extra}",), _routing(ingress, host, path, kind))
@@ -57,11 +58,11 @@ def rules_of_skipper(ingress: JSON) -> tuple[Rule, ...]:
 
 def _routing(ingress: JSON, host: str, path: str, kind: str) -> Routing:
     services = [
-        p.service for p in _paths(ingress) if (p.host, p.path, p.kind) == (host, path, kind)
+        p.service for p in ingress_paths(ingress) if (p.host, p.path, p.kind) == (host, path, kind)
     ]
     services = list(dict.fromkeys(services))
     weights = _backend_weights(ingress)
-    where = f"Ingress {_ns_name(ingress)} host {host or '*'} path {path}"
+    where = f"Ingress {qualified_name(ingress)} host {host or '*'} path {path}"
     known = {s: weights[s] for s in services if s in weights}
     if len(services) > 1 and weights:
         where += f" {BACKEND_WEIGHTS}"
@@ -76,7 +77,7 @@ def _routing(ingress: JSON, host: str, path: str, kind: str) -> Routing:
 
 
 def _backend_weights(ingress: JSON) -> dict[str, int]:
-    raw = _annotations(ingress).get(BACKEND_WEIGHTS)
+    raw = annotations_of(ingress).get(BACKEND_WEIGHTS)
     try:
         parsed = json.loads(str(raw)) if raw is not None else {}
     except ValueError:
@@ -91,7 +92,7 @@ def _backend_weights(ingress: JSON) -> dict[str, int]:
 
 
 def _predicates(ingress: JSON) -> list[str]:
-    raw = str(_annotations(ingress).get(PREDICATE) or "")
+    raw = str(annotations_of(ingress).get(PREDICATE) or "")
     return [p.strip() for p in raw.split("&&") if p.strip()]
 
 
@@ -105,13 +106,3 @@ def _weight(ingress: JSON) -> int:
         if found:
             return int(found.group(1))
     return 0
-
-
-def _annotations(ingress: JSON) -> Mapping[str, Any]:
-    return ((ingress.get("metadata") or {}).get("annotations")) or {}
-
-
-def _ns_name(obj: JSON) -> str:
-    meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name") or "")

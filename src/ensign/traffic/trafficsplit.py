@@ -21,10 +21,11 @@ sends it to the Service it names, which `model.route` answers with the apex Serv
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from ensign.traffic.manifest import dicts, object_name, object_namespace, qualified_name
 from ensign.traffic.request import Destination, Request, Routing, Rule
 
 __all__ = ["claims", "root_of", "route_trafficsplit", "rules_of_trafficsplit"]
@@ -66,7 +67,7 @@ def claims(splits: Iterable[JSON], request: Request) -> bool:
 def root_of(ts: JSON) -> str:
     """The root service's Service name (`spec.service`, a cluster name shortened)."""
     root = str((ts.get("spec") or {}).get("service") or "")
-    return _service_name(root, _namespace(ts))
+    return _service_name(root, object_namespace(ts))
 
 
 def rules_of_trafficsplit(ts: JSON) -> tuple[Rule, ...]:
@@ -80,11 +81,11 @@ def _choose(splits: Iterable[JSON], request: Request) -> JSON | None:
     found = [ts for ts in splits if host in _aliases(ts)]
     if not found:
         return None
-    return min(found, key=lambda ts: (_created(ts), _namespace(ts), _name(ts)))
+    return min(found, key=lambda ts: (_created(ts), object_namespace(ts), object_name(ts)))
 
 
 def _aliases(ts: JSON) -> set[str]:
-    ns = _namespace(ts)
+    ns = object_namespace(ts)
     root = str((ts.get("spec") or {}).get("service") or "").lower()
     if not root:
         return set()
@@ -108,8 +109,8 @@ def _service_name(root: str, ns: str) -> str:
 
 
 def _apply(ts: JSON) -> Routing:
-    where = f"TrafficSplit {_ns_name(ts)}"
-    backends = [b for b in _dicts((ts.get("spec") or {}).get("backends")) if b.get("service")]
+    where = f"TrafficSplit {qualified_name(ts)}"
+    backends = [b for b in dicts((ts.get("spec") or {}).get("backends")) if b.get("service")]
     weights = [_weight(b.get("weight")) for b in backends]
     total = sum(weights, Decimal(0))
     if total <= 0:
@@ -146,24 +147,5 @@ def _weight(raw: object) -> Decimal:
         return Decimal(0)
 
 
-def _dicts(value: object) -> list[JSON]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
 def _created(obj: JSON) -> str:
     return str((obj.get("metadata") or {}).get("creationTimestamp") or "")
-
-
-def _namespace(obj: JSON) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or "")
-
-
-def _name(obj: JSON) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
-
-
-def _ns_name(obj: JSON) -> str:
-    ns = _namespace(obj)
-    return f"{ns}/{_name(obj)}" if ns else _name(obj)

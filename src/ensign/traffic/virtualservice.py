@@ -38,10 +38,10 @@ L4MatchAttributes, HTTPRouteDestination):
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ensign.traffic.manifest import fullmatch, integer, object_namespace, qualified_name
 from ensign.traffic.request import Destination, Header, Mirror, Request, Routing, Rule
 
 __all__ = [
@@ -84,9 +84,9 @@ def route_delegate(
             rules = None if destination_rules is None else list(destination_rules)
             return _apply(vs, kind, index, rules)
     return Routing(
-        enforced_by=f"VirtualService {_name(vs)}",
+        enforced_by=f"VirtualService {qualified_name(vs)}",
         status=404,
-        reason=f"no {kind} route of VirtualService {_name(vs)} matches the request",
+        reason=f"no {kind} route of VirtualService {qualified_name(vs)} matches the request",
     )
 
 
@@ -98,7 +98,7 @@ def choose(services: Iterable[JSON], request: Request) -> JSON | None:
         if rank is None:
             continue
         meta = vs.get("metadata") or {}
-        key = (*rank, str(meta.get("creationTimestamp") or "~"), _name(vs))
+        key = (*rank, str(meta.get("creationTimestamp") or "~"), qualified_name(vs))
         if best is None or key < best[0]:
             best = (key, vs)
     return None if best is None else best[1]
@@ -175,7 +175,7 @@ def service_of(host: str, namespace: str) -> str:
 
 
 def _host_rank(vs: JSON, hostname: str) -> tuple[int, int] | None:
-    ns = _namespace(vs)
+    ns = object_namespace(vs)
     ranks = []
     for raw in (vs.get("spec") or {}).get("hosts") or []:
         host = str(raw).lower()
@@ -208,7 +208,7 @@ def _match(match: JSON, request: Request, kind: str) -> bool:
     if match.get("sourceNamespace") and match["sourceNamespace"] != request.source_namespace:
         return False
     port = match.get("port")
-    return not port or request.target_port == _int(port)
+    return not port or request.target_port == integer(port)
 
 
 def _http_match(match: JSON, request: Request) -> bool:
@@ -258,7 +258,7 @@ def _string(cond: object, actual: str | None, *, any_case: bool = False) -> bool
         if kind in cond and cond[kind] is not None:
             wanted = str(cond[kind])
             if kind == "regex":
-                return _full(wanted, actual)
+                return fullmatch(wanted, actual)
             if any_case:
                 wanted, actual = wanted.lower(), actual.lower()
             if kind == "exact":
@@ -279,20 +279,13 @@ def _string_text(cond: object) -> str:
     return " present"
 
 
-def _full(pattern: str, text: str) -> bool:
-    try:
-        return re.fullmatch(pattern, text) is not None
-    except re.error:
-        return False
-
-
 # ------------------------------------------------------------------ routing
 
 
 def _apply(vs: JSON, kind: str, index: int, rules: Sequence[JSON] | None) -> Routing:
     route = _routes(vs, kind)[index]
     where = _where(vs, kind, index, route)
-    ns = _namespace(vs)
+    ns = object_namespace(vs)
     headers = _response_headers(route)
     delegate = route.get("delegate")
     if isinstance(delegate, Mapping) and delegate.get("name"):
@@ -303,13 +296,13 @@ def _apply(vs: JSON, kind: str, index: int, rules: Sequence[JSON] | None) -> Rou
     redirect = route.get("redirect")
     if isinstance(redirect, Mapping):
         to = f"{redirect.get('authority') or ''}{redirect.get('uri') or ''}" or "the same URL"
-        code = _int(redirect.get("redirectCode")) or 301
+        code = integer(redirect.get("redirectCode")) or 301
         return Routing(
             enforced_by=where, status=code, reason=f"redirect to {to}", response_headers=headers
         )
     direct = route.get("directResponse")
     if isinstance(direct, Mapping):
-        code = _int(direct.get("status")) or 200
+        code = integer(direct.get("status")) or 200
         return Routing(
             enforced_by=where, status=code, reason="direct response", response_headers=headers
         )
@@ -358,13 +351,13 @@ def _apply(vs: JSON, kind: str, index: int, rules: Sequence[JSON] | None) -> Rou
 
 def _where(vs: JSON, kind: str, index: int, route: JSON) -> str:
     named = f" ({route['name']})" if route.get("name") else ""
-    return f"VirtualService {_name(vs)} {kind} route {index}{named}"
+    return f"VirtualService {qualified_name(vs)} {kind} route {index}{named}"
 
 
 def _has_subset(rules: Sequence[JSON], service: str, subset: str, ns: str) -> bool:
     for rule in rules:
         spec = rule.get("spec") or {}
-        if service_of(str(spec.get("host") or ""), _namespace(rule) or ns) != service:
+        if service_of(str(spec.get("host") or ""), object_namespace(rule) or ns) != service:
             continue
         if any(s.get("name") == subset for s in spec.get("subsets") or []):
             return True
@@ -410,30 +403,9 @@ def _weight(dest: JSON) -> int:
     return weight if isinstance(weight, int) and not isinstance(weight, bool) and weight > 0 else 0
 
 
-def _int(value: object) -> int:
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
-
-
 def _routes(vs: JSON, kind: str) -> Sequence[JSON]:
     return [r for r in (vs.get("spec") or {}).get(kind) or [] if isinstance(r, Mapping)]
 
 
 def _matches(route: JSON) -> Sequence[JSON]:
     return [m for m in route.get("match") or [] if isinstance(m, Mapping)]
-
-
-def _namespace(obj: JSON) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or "")
-
-
-def _name(obj: JSON) -> str:
-    meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name") or "")

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ensign.traffic.manifest import dicts, integer, object_name, qualified_name
 from ensign.traffic.request import Destination, Request, Routing, Rule
 
 __all__ = [
@@ -42,7 +43,7 @@ SERVICE_TAG = "kuma.io/service"
 
 def route_traefik(services: Iterable[JSON], request: Request, *, apex: str) -> Routing:
     """Where `request` goes through the TraefikService `<apex>`."""
-    found = next((s for s in services if _kind(s) == TRAEFIK_KIND and _name(s) == apex), None)
+    found = next((s for s in services if _kind(s) == TRAEFIK_KIND and object_name(s) == apex), None)
     if found is None:
         return Routing(status=503, reason=f"TraefikService {apex} not found")
     return _traefik_routing(found)
@@ -57,7 +58,7 @@ def route_kuma(routes: Iterable[JSON], request: Request, *, apex: str) -> Routin
         spec = route.get("spec") or {}
         tags = [
             _tag_service((d.get("match") or {}).get(SERVICE_TAG))
-            for d in _dicts(spec.get("destinations"))
+            for d in dicts(spec.get("destinations"))
         ]
         if apex in tags:
             return _kuma_routing(route)
@@ -67,11 +68,11 @@ def route_kuma(routes: Iterable[JSON], request: Request, *, apex: str) -> Routin
 def route_apisix(routes: Iterable[JSON], request: Request) -> Routing:
     """Where `request` goes through these ApisixRoutes (one ingress class)."""
     best: tuple[tuple[int, str, int], JSON, JSON] | None = None
-    for route in sorted((r for r in routes if _kind(r) == APISIX_KIND), key=_name):
-        for index, http in enumerate(_dicts((route.get("spec") or {}).get("http"))):
+    for route in sorted((r for r in routes if _kind(r) == APISIX_KIND), key=object_name):
+        for index, http in enumerate(dicts((route.get("spec") or {}).get("http"))):
             if not _apisix_matches(http, request):
                 continue
-            key = (-_int(http.get("priority")), _name(route), index)
+            key = (-_int(http.get("priority")), object_name(route), index)
             if best is None or key < best[0]:
                 best = (key, route, http)
     if best is None:
@@ -89,11 +90,11 @@ def rules_of_weighted(obj: JSON) -> tuple[Rule, ...]:
     if kind == KUMA_KIND:
         spec = obj.get("spec") or {}
         sources = [
-            str((s.get("match") or {}).get(SERVICE_TAG) or "?") for s in _dicts(spec.get("sources"))
+            str((s.get("match") or {}).get(SERVICE_TAG) or "?") for s in dicts(spec.get("sources"))
         ]
         destinations = [
             str((d.get("match") or {}).get(SERVICE_TAG) or "?")
-            for d in _dicts(spec.get("destinations"))
+            for d in dicts(spec.get("destinations"))
         ]
         text = f"from {', '.join(sources) or '*'} to {', '.join(destinations) or '?'}"
         mesh = str(obj.get("mesh") or "default")
@@ -101,7 +102,7 @@ def rules_of_weighted(obj: JSON) -> tuple[Rule, ...]:
     if kind == APISIX_KIND:
         return tuple(
             Rule(i, (_describe_apisix(http),), _apisix_routing(obj, http), label=f"http[{i}]")
-            for i, http in enumerate(_dicts((obj.get("spec") or {}).get("http")))
+            for i, http in enumerate(dicts((obj.get("spec") or {}).get("http")))
         )
     return ()
 
@@ -111,7 +112,7 @@ def weighted_hosts(obj: JSON) -> tuple[str, ...]:
     if _kind(obj) != APISIX_KIND:
         return ()
     hosts: list[str] = []
-    for http in _dicts((obj.get("spec") or {}).get("http")):
+    for http in dicts((obj.get("spec") or {}).get("http")):
         hosts += [str(h) for h in (http.get("match") or {}).get("hosts") or [] if h]
     return tuple(dict.fromkeys(hosts))
 
@@ -123,9 +124,9 @@ def _traefik_routing(obj: JSON) -> Routing:
     weighted = (obj.get("spec") or {}).get("weighted") or {}
     entries = [
         (str(s.get("name") or ""), _int(s.get("weight"), default=1))
-        for s in _dicts(weighted.get("services"))
+        for s in dicts(weighted.get("services"))
     ]
-    return _shares(entries, f"TraefikService {_ns_name(obj)}")
+    return _shares(entries, f"TraefikService {qualified_name(obj)}")
 
 
 # ------------------------------------------------------------------ Kuma
@@ -135,11 +136,11 @@ def _kuma_routing(route: JSON) -> Routing:
     conf = (route.get("spec") or {}).get("conf") or {}
     entries = [
         (_tag_service((s.get("destination") or {}).get(SERVICE_TAG)), _int(s.get("weight")))
-        for s in _dicts(conf.get("split"))
+        for s in dicts(conf.get("split"))
     ]
     if not entries and isinstance(conf.get("destination"), Mapping):
         entries = [(_tag_service(conf["destination"].get(SERVICE_TAG)), 1)]
-    return _shares(entries, f"TrafficRoute {_ns_name(route)}")
+    return _shares(entries, f"TrafficRoute {qualified_name(route)}")
 
 
 def _tag_service(tag: object) -> str:
@@ -165,12 +166,12 @@ def _apisix_matches(http: JSON, request: Request) -> bool:
 
 
 def _apisix_routing(route: JSON, http: JSON) -> Routing:
-    backends = _dicts(http.get("backends"))
+    backends = dicts(http.get("backends"))
     default = 1 if len(backends) == 1 else 0
     entries = [
         (str(b.get("serviceName") or ""), _int(b.get("weight"), default=default)) for b in backends
     ]
-    where = f"ApisixRoute {_ns_name(route)} http {http.get('name') or '?'}"
+    where = f"ApisixRoute {qualified_name(route)} http {http.get('name') or '?'}"
     if http.get("priority") is not None:
         where += f" priority {http.get('priority')}"
     return _shares(entries, where)
@@ -215,33 +216,9 @@ def _shares(entries: Sequence[tuple[str, int]], where: str) -> Routing:
 
 
 def _int(value: object, *, default: int = 0) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
-        return max(value, 0)
-    try:
-        return max(int(str(value)), 0)
-    except ValueError:
-        return default
-
-
-def _dicts(value: object) -> list[JSON]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
+    """Weights and priorities: a negative one counts as 0."""
+    return max(integer(value, default=default), 0)
 
 
 def _kind(obj: JSON) -> str:
     return str(obj.get("kind") or "")
-
-
-def _name(obj: JSON) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
-
-
-def _ns_name(obj: JSON) -> str:
-    meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name") or "")
