@@ -15,7 +15,7 @@ import pytest
 
 from ensign.engine.weights import Routes
 from ensign.kube.kinds import HTTPPROXY
-from ensign.model import Canary, parse_canary
+from ensign.model import Canary
 from ensign.model.canary import Provider
 from ensign.model.capabilities import CAPABILITIES, Capability
 from ensign.routers.contour import ContourRouter, contour_match_errors, no_valid_weights
@@ -28,7 +28,7 @@ from ensign.routers.protocol import (
     Split,
 )
 from ensign.routers.registry import make_router
-from tests.unit.routers._support import UID
+from tests.unit.routers._support import UID, routed_canary, steps_or_ab
 from tests.unit.routers.golden import Case, Objects, check_case, load_cases
 
 
@@ -47,21 +47,8 @@ def test_golden_cases_exist_and_are_described() -> None:
 
 
 def contour_canary(ab: list[dict[str, Any]] | None = None, **service: Any) -> Canary:
-    analysis: dict[str, Any] = {"interval": "1m", "threshold": 5}
-    analysis |= {"iterations": 10, "match": ab} if ab else {"stepWeight": 10}
-    return parse_canary(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": UID},
-            "spec": {
-                "provider": "contour",
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898, "targetPort": 9898, **service},
-                "analysis": analysis,
-            },
-        }
-    )
+    port = {"port": 9898, "targetPort": 9898}
+    return routed_canary("contour", analysis=steps_or_ab(ab), service=port | service)
 
 
 def rendered(canary: Canary, routes: Routes, **split: Any) -> Objects:

@@ -14,13 +14,13 @@ import pytest
 
 from ensign.engine.weights import Routes
 from ensign.kube.kinds import GLOO_ROUTETABLE, GLOO_UPSTREAM, SERVICE
-from ensign.model import Canary, parse_canary
+from ensign.model import Canary
 from ensign.model.canary import Provider
 from ensign.model.capabilities import CAPABILITIES, Capability
 from ensign.routers.gloo import GlooRouter, gloo_match_errors, upstream_names
 from ensign.routers.protocol import ObjectRef, RouteError, Router, Split
 from ensign.routers.registry import make_router
-from tests.unit.routers._support import UID
+from tests.unit.routers._support import UID, routed_canary, steps_or_ab
 from tests.unit.routers.golden import Case, Objects, check_case, load_cases
 
 PRIMARY = "test-podinfo-primaryupstream-9898"
@@ -42,22 +42,8 @@ def test_golden_cases_exist_and_are_described() -> None:
 
 
 def gloo_canary(ab: list[dict[str, Any]] | None = None, **spec: Any) -> Canary:
-    analysis: dict[str, Any] = {"interval": "1m", "threshold": 5}
-    analysis |= {"iterations": 10, "match": ab} if ab else {"stepWeight": 10}
-    return parse_canary(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": UID},
-            "spec": {
-                "provider": "gloo",
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898, "targetPort": 9898},
-                "analysis": analysis,
-                **spec,
-            },
-        }
-    )
+    port = {"port": 9898, "targetPort": 9898}
+    return routed_canary("gloo", analysis=steps_or_ab(ab), service=port, **spec)
 
 
 def services() -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import pytest
 
 from ensign.engine.weights import Routes
 from ensign.kube.kinds import INGRESS
-from ensign.model import Canary, parse_canary
+from ensign.model import Canary
 from ensign.model.canary import Provider
 from ensign.model.capabilities import CAPABILITIES
 from ensign.routers.nginx import NginxRouter, header_route, nginx_match_errors
@@ -29,7 +29,7 @@ from ensign.routers.protocol import (
     Split,
 )
 from ensign.routers.registry import make_router
-from tests.unit.routers._support import UID
+from tests.unit.routers._support import UID, ingress_canary, user_ingress
 from tests.unit.routers.golden import Case, Objects, check_case, load_cases
 
 P = "nginx.ingress.kubernetes.io"
@@ -56,57 +56,7 @@ def test_golden_cases_exist_and_are_described() -> None:
 def nginx_canary(
     *, match: list[dict[str, Any]] | None = None, ingress: str | None = "podinfo"
 ) -> Canary:
-    analysis: dict[str, Any] = {"interval": "1m", "threshold": 5}
-    if match is None:
-        analysis |= {"maxWeight": 50, "stepWeight": 10}
-    else:
-        analysis |= {"iterations": 10, "match": match}
-    spec: dict[str, Any] = {
-        "provider": "nginx",
-        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-        "service": {"port": 80, "targetPort": 9898},
-        "analysis": analysis,
-    }
-    if ingress is None:
-        del spec["provider"]  # nginx as the controller's default provider: no parse check
-    else:
-        spec["ingressRef"] = {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "name": ingress,
-        }
-    return parse_canary(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": UID},
-            "spec": spec,
-        }
-    )
-
-
-def user_ingress(backend: str = "podinfo") -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {
-            "rules": [
-                {
-                    "host": "app.example.com",
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": backend, "port": {"number": 80}}},
-                            }
-                        ]
-                    },
-                }
-            ]
-        },
-    }
+    return ingress_canary("nginx", ingress=ingress, match=match)
 
 
 def canary_ingress(annotations: dict[str, str]) -> dict[str, Any]:

@@ -16,13 +16,13 @@ import pytest
 
 from ensign.engine.weights import Routes
 from ensign.kube.kinds import INGRESS
-from ensign.model import Canary, parse_canary
+from ensign.model import Canary
 from ensign.model.canary import Provider
 from ensign.model.capabilities import CAPABILITIES, Capability
 from ensign.routers.protocol import ObjectRef, RouteError, Router, Split
 from ensign.routers.registry import make_router
 from ensign.routers.skipper import BACKEND_WEIGHTS, SkipperRouter, canary_predicate
-from tests.unit.routers._support import UID
+from tests.unit.routers._support import UID, ingress_canary, user_ingress
 from tests.unit.routers.golden import Case, Objects, check_case, load_cases
 
 ROUTER = SkipperRouter()
@@ -42,50 +42,7 @@ def test_golden_cases_exist_and_are_described() -> None:
 
 
 def skipper_canary(ingress: str | None = "podinfo") -> Canary:
-    spec: dict[str, Any] = {
-        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-        "service": {"port": 80, "targetPort": 9898},
-        "analysis": {"interval": "1m", "threshold": 5, "maxWeight": 50, "stepWeight": 10},
-    }
-    if ingress is not None:
-        spec["provider"] = "skipper"
-        spec["ingressRef"] = {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "name": ingress,
-        }
-    return parse_canary(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": UID},
-            "spec": spec,
-        }
-    )
-
-
-def user_ingress(backend: str = "podinfo") -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {
-            "rules": [
-                {
-                    "host": "app.example.com",
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": backend, "port": {"number": 80}}},
-                            }
-                        ]
-                    },
-                }
-            ]
-        },
-    }
+    return ingress_canary("skipper", ingress=ingress)
 
 
 def canary_ingress(weights: object) -> dict[str, Any]:
