@@ -25,7 +25,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ensign.traffic.manifest import dicts, fullmatch, object_namespace, qualified_name
+from ensign.traffic.manifest import (
+    dicts,
+    fullmatch,
+    object_name,
+    object_namespace,
+    qualified_name,
+)
 from ensign.traffic.request import Destination, Request, Routing, Rule
 from ensign.traffic.virtualservice import service_of
 
@@ -117,7 +123,7 @@ def _choose(mesh: list[JSON], request: Request, apex: str) -> JSON | None:
     if host and host != apex:
         return None
     for vs in services:
-        name = str((vs.get("metadata") or {}).get("name") or "")
+        name = object_name(vs)
         if name in (apex, f"{apex}.{object_namespace(vs)}"):
             return vs
     return None
@@ -125,7 +131,7 @@ def _choose(mesh: list[JSON], request: Request, apex: str) -> JSON | None:
 
 def _dns_name(vs: JSON) -> str:
     spec = vs.get("spec") or {}
-    name = str((vs.get("metadata") or {}).get("name") or "")
+    name = object_name(vs)
     if str(vs.get("apiVersion") or "").endswith("/v1beta1") or "virtualRouter" in spec:
         return name
     return str(spec.get("awsName") or f"{name}.{object_namespace(vs)}")
@@ -264,5 +270,4 @@ def _weight(target: JSON) -> int:
 
 
 def _meta(obj: JSON) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+    return object_namespace(obj), object_name(obj)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ensign.traffic.manifest import object_name, object_namespace
 from ensign.traffic.request import Routing
 
 __all__ = ["Endpoints", "endpoints", "starved"]
@@ -31,23 +32,22 @@ class Endpoints:
 
 
 def endpoints(service: JSON, workloads: Iterable[JSON]) -> Endpoints:
-    meta = service.get("metadata") or {}
-    namespace = meta.get("namespace")
+    namespace = object_namespace(service)
     selector: Mapping[str, str] = (service.get("spec") or {}).get("selector") or {}
     picked: list[str] = []
     ready = 0
     for workload in workloads:
-        wmeta = workload.get("metadata") or {}
-        if namespace and wmeta.get("namespace") and wmeta.get("namespace") != namespace:
+        workload_namespace = object_namespace(workload)
+        if namespace and workload_namespace and workload_namespace != namespace:
             continue
         template = (workload.get("spec") or {}).get("template") or {}
         labels = (template.get("metadata") or {}).get("labels") or {}
         if selector and all(labels.get(k) == v for k, v in selector.items()):
-            picked.append(str(wmeta.get("name") or ""))
+            picked.append(object_name(workload))
             status = workload.get("status") or {}
             count = status.get("readyReplicas", status.get("numberReady"))
             ready += count if isinstance(count, int) and not isinstance(count, bool) else 0
-    return Endpoints(str(meta.get("name") or ""), tuple(picked), ready)
+    return Endpoints(object_name(service), tuple(picked), ready)
 
 
 def starved(
@@ -55,7 +55,7 @@ def starved(
 ) -> tuple[str, ...]:
     """The Services `routing` gives a share above 0 (or mirrors to) that have no ready pod
     (a Service not among `services` counts as having none)."""
-    by_name = {str((s.get("metadata") or {}).get("name") or ""): s for s in services}
+    by_name = {object_name(s): s for s in services}
     pods = list(workloads)
     used = [d.service for d in routing.destinations if d.percent > 0]
     used += [m.service for m in routing.mirrors if m.percent > 0]

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ensign.traffic.manifest import fullmatch, qualified_name
+from ensign.traffic.manifest import fullmatch, object_name, qualified_name
 from ensign.traffic.request import Destination, Request, Routing, Rule
 
 __all__ = ["describe_matcher", "route_routetable", "rules_of_routetable"]
@@ -90,7 +90,7 @@ def service_of_upstream(name: str, services: Mapping[str, str]) -> str:
 def _services(upstreams: Iterable[JSON]) -> dict[str, str]:
     out = {}
     for upstream in upstreams:
-        name = str((upstream.get("metadata") or {}).get("name") or "")
+        name = object_name(upstream)
         kube = (upstream.get("spec") or {}).get("kube") or {}
         if name and kube.get("serviceName"):
             out[name] = str(kube["serviceName"])

@@ -37,7 +37,7 @@ def object_namespace(obj: JSON | None) -> str:
 
 
 def qualified_name(obj: JSON | None) -> str:
-    """ "namespace/name", or just the name when the object has no namespace."""
+    """The object as `namespace/name`, or as its name alone when it has no namespace."""
     namespace, name = object_namespace(obj), object_name(obj)
     return f"{namespace}/{name}" if namespace else name
 

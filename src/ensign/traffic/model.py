@@ -29,7 +29,7 @@ from ensign.traffic.gloo import route_routetable
 from ensign.traffic.httpproxy import route_httpproxy
 from ensign.traffic.httproute import route_http
 from ensign.traffic.ingress import DEFAULT_PREFIX, route_ingress
-from ensign.traffic.manifest import object_name, qualified_name
+from ensign.traffic.manifest import object_name, object_namespace, qualified_name
 from ensign.traffic.request import Destination, Request, Routing
 from ensign.traffic.skipper import route_skipper
 from ensign.traffic.trafficsplit import claims, route_trafficsplit
@@ -252,7 +252,7 @@ def is_smi(provider: str) -> bool:
 
 def _names_apex(request: Request, apex: str, objects: Objects) -> bool:
     """Whether the request's host is one of the apex Service's cluster names."""
-    ns = str(((objects.service(apex) or {}).get("metadata") or {}).get("namespace") or "")
+    ns = object_namespace(objects.service(apex))
     host = request.hostname
     names = {apex, f"{apex}.{ns}", f"{apex}.{ns}.svc", f"{apex}.{ns}.svc.cluster.local"}
     return host in names if ns else host == apex
