@@ -1,4 +1,5 @@
-"""Shared builders for the router tests: a podinfo Canary with a chosen `spec.service`."""
+"""Shared builders for the router tests: podinfo Canaries as each provider sees them, and the
+user's Ingress."""
 
 from __future__ import annotations
 
@@ -12,19 +13,10 @@ UID = "5f1c0e2a-7d2b-4c55-9b1e-0d6a4c1f9e01"
 def podinfo_canary(
     service: dict[str, Any] | None = None, *, provider: str = "kubernetes"
 ) -> Canary:
-    """The tutorial's `podinfo` canary in namespace `test`; `service` replaces `spec.service`."""
-    body: dict[str, Any] = {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": "podinfo", "namespace": "test"},
-        "spec": {
-            "provider": provider,
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-            "service": service if service is not None else {"port": 80, "targetPort": 9898},
-            "analysis": {"interval": "1m", "threshold": 5, "iterations": 10},
-        },
-    }
-    return parse_canary(body)
+    """The tutorial's `podinfo` canary in namespace `test`, with no `uid`; `service` replaces
+    `spec.service`."""
+    analysis = {"interval": "1m", "threshold": 5, "iterations": 10}
+    return routed_canary(provider, analysis=analysis, service=service, uid=None)
 
 
 def routed_canary(
@@ -32,11 +24,12 @@ def routed_canary(
     *,
     analysis: dict[str, Any],
     service: dict[str, Any] | None = None,
+    uid: str | None = UID,
     **spec: Any,
 ) -> Canary:
-    """A podinfo canary with a `uid`, as the routers' renders see it. `provider=None` leaves
-    `spec.provider` out (the controller's default provider applies); `spec` adds fields such
-    as `ingressRef` or `upstreamRef`."""
+    """A podinfo canary in namespace `test`, with a `uid` as the routers' renders see it.
+    `provider=None` leaves `spec.provider` out (the controller's default provider applies);
+    `spec` adds fields such as `ingressRef` or `upstreamRef`."""
     body: dict[str, Any] = {
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
         "service": service if service is not None else {"port": 80, "targetPort": 9898},
@@ -45,13 +38,9 @@ def routed_canary(
     }
     if provider is not None:
         body = {"provider": provider, **body}
+    metadata = {"name": "podinfo", "namespace": "test"} | ({"uid": uid} if uid else {})
     return parse_canary(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test", "uid": UID},
-            "spec": body,
-        }
+        {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": metadata, "spec": body}
     )
 
 
